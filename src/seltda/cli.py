@@ -1,0 +1,295 @@
+"""`seltda` command line: a thin shell over the library (each command a few lines)."""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from seltda.fileio import SeltdaInputError, atomic_write_json, read_json
+
+app = typer.Typer(
+    help="SelTDA: self-train a vision-language model on unlabeled images to improve VQA on a small dataset.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+Steps = Annotated[int, typer.Option(help="optimizer steps")]
+BatchSize = Annotated[int, typer.Option(help="examples per device per step")]
+LearningRate = Annotated[float, typer.Option(help="peak learning rate (cosine schedule)")]
+Seed = Annotated[int, typer.Option(help="random seed")]
+ImagesRoot = Annotated[Path, typer.Option("--images", help="image root; record paths are relative to it")]
+
+
+def user_errors(fn):
+    """Show a user's mistake as one clear line instead of a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (SeltdaInputError, FileNotFoundError) as error:
+            err.print(f"[bold red]error:[/] {error}")
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+@app.command()
+@user_errors
+def teacher(
+    train: Annotated[list[Path], typer.Option(help="labeled records (JSONL); repeatable")],
+    images: ImagesRoot,
+    out: Annotated[Path, typer.Option(help="teacher model folder to write")],
+    model: Annotated[str, typer.Option(help="VLM folder or hub id to fine-tune")],
+    steps: Steps = 600,
+    batch_size: BatchSize = 64,
+    learning_rate: LearningRate = 1e-3,
+    seed: Seed = 0,
+) -> None:
+    """Fine-tune the VLM to generate a question and its answers from the image alone."""
+    from seltda.records import read_records, write_records
+    from seltda.teacher import train_teacher
+    from seltda.teacher_config import TeacherConfig
+
+    cfg = TeacherConfig(
+        model=model, max_steps=steps, batch_size=batch_size, learning_rate=learning_rate, seed=seed
+    )
+    train_file = train[0]
+    if len(train) > 1:
+        train_file = out.parent / f".{out.name}-train.jsonl"
+        write_records(train_file, [r for path in train for r in read_records(path)])
+    metrics = train_teacher(train_file, images, out, cfg)
+    console.print(f"teacher: {metrics['steps']} steps, loss {metrics['train_loss']:.3f} -> {out}")
+
+
+@app.command()
+@user_errors
+def pseudolabel(
+    teacher: Annotated[Path, typer.Option(help="teacher model folder")],
+    images: Annotated[Path, typer.Option(help="folder of unlabeled images (scanned recursively)")],
+    out: Annotated[Path, typer.Option(help="output folder (pseudolabels.jsonl, manifest.json)")],
+    image_list: Annotated[Path | None, typer.Option(help="only these images (relative to --images)")] = None,
+    per_image: Annotated[int, typer.Option(help="question-answer pairs sampled per image")] = 3,
+    top_p: Annotated[float, typer.Option(help="nucleus sampling threshold")] = 0.9,
+    batch_size: BatchSize = 64,
+    keep_top_fraction: Annotated[float | None, typer.Option(help="keep the most confident share")] = None,
+    min_score: Annotated[float | None, typer.Option(help="minimum mean token log-prob")] = None,
+    seed: Seed = 0,
+    resume: Annotated[bool, typer.Option(help="skip finished shards (always safe)")] = True,
+) -> None:
+    """Label unlabeled images with the teacher: N sampled pairs per image, parsed and filtered."""
+    import shutil
+
+    from seltda.pseudolabel import pseudolabel as run_pseudolabel
+    from seltda.pseudolabel_config import PseudoLabelConfig
+
+    if not resume and (out / "shards").exists():
+        shutil.rmtree(out / "shards")
+    cfg = PseudoLabelConfig(
+        per_image=per_image,
+        top_p=top_p,
+        batch_size=batch_size,
+        keep_top_fraction=keep_top_fraction,
+        min_score=min_score,
+        seed=seed,
+    )
+    manifest = run_pseudolabel(str(teacher), images, out, cfg, image_list)
+    funnel = " -> ".join(f"{k} {v}" for k, v in manifest["funnel"].items())
+    console.print(f"pseudo-labels: {funnel} ({manifest['images']['seen']} images) -> {out}")
+
+
+@app.command()
+@user_errors
+def student(
+    train: Annotated[list[Path], typer.Option(help="real labeled records (JSONL); repeatable")],
+    images: ImagesRoot,
+    out: Annotated[Path, typer.Option(help="student model folder to write")],
+    model: Annotated[str, typer.Option(help="VLM folder or hub id to fine-tune (the original VLM)")],
+    synthetic: Annotated[Path | None, typer.Option(help="pseudolabels.jsonl; omit for the baseline")] = None,
+    synthetic_images: Annotated[Path | None, typer.Option(help="image root of the pseudo-labels")] = None,
+    synthetic_ratio: Annotated[float, typer.Option(help="synthetic records per real record")] = 1.0,
+    steps: Steps = 600,
+    batch_size: BatchSize = 64,
+    learning_rate: LearningRate = 1e-3,
+    seed: Seed = 0,
+) -> None:
+    """Fine-tune the VLM for VQA on real records (+ pseudo-labels); without --synthetic: the baseline."""
+    from seltda.student import train_student
+    from seltda.student_config import StudentConfig
+
+    cfg = StudentConfig(
+        model=model,
+        synthetic_ratio=synthetic_ratio if synthetic else 0.0,
+        max_steps=steps,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        seed=seed,
+    )
+    metrics = train_student(train, images, out, cfg, synthetic, synthetic_images)
+    console.print(
+        f"student: {metrics['real_records']} real + {metrics['synthetic_records']} synthetic records, "
+        f"{metrics['steps']} steps, loss {metrics['train_loss']:.3f} -> {out}"
+    )
+
+
+@app.command()
+@user_errors
+def evaluate(
+    model: Annotated[Path, typer.Option(help="VQA model folder")],
+    data: Annotated[Path, typer.Option(help="records to answer (JSONL)")],
+    images: ImagesRoot,
+    out: Annotated[Path, typer.Option(help="predictions + metrics JSON to write")],
+    batch_size: BatchSize = 128,
+    limit: Annotated[int | None, typer.Option(help="only the first N records")] = None,
+) -> None:
+    """Answer the questions and compute the official VQA accuracy, overall and per type."""
+    from seltda.evaluate import EvaluateConfig
+    from seltda.evaluate import evaluate as run_evaluate
+
+    result = run_evaluate(str(model), data, images, out, EvaluateConfig(batch_size=batch_size, limit=limit))
+    console.print(f"accuracy {result['accuracy']:.2f} on {result['n']} questions -> {out}")
+    console.print(type_table({"model": result}))
+
+
+@app.command()
+@user_errors
+def compare(
+    a: Annotated[Path, typer.Argument(help="evaluation JSON of model A (e.g. the baseline)")],
+    b: Annotated[Path, typer.Argument(help="evaluation JSON of model B (e.g. SelTDA)")],
+    out: Annotated[Path | None, typer.Option(help="write the comparison JSON here")] = None,
+    resamples: Annotated[int, typer.Option(help="bootstrap resamples")] = 10000,
+    seed: Seed = 0,
+) -> None:
+    """Paired bootstrap 95% CI of accuracy(B) - accuracy(A) on the same questions."""
+    from seltda.metrics import compare_scores
+
+    result = compare_scores(
+        read_json(a)["per_question"], read_json(b)["per_question"], n_resamples=resamples, seed=seed
+    )
+    if out:
+        atomic_write_json(out, result)
+    console.print(
+        f"B - A = {result['diff']:+.2f} points, 95% CI [{result['ci_low']:+.2f}, {result['ci_high']:+.2f}], "
+        f"p = {result['p_value']:.3f}, {result['n_common']} questions"
+    )
+
+
+@app.command()
+@user_errors
+def split(
+    data: Annotated[Path, typer.Option(help="labeled records (JSONL)")],
+    out: Annotated[Path, typer.Option(help="folder for labeled.jsonl and unlabeled.txt")],
+    fraction: Annotated[float, typer.Option(help="share of images kept labeled")] = 0.05,
+    seed: Seed = 0,
+) -> None:
+    """Split records by image: a labeled fraction and an unlabeled image pool (for experiments)."""
+    from seltda.records import read_records
+    from seltda.split import write_split
+
+    paths = write_split(read_records(data), fraction, seed, out)
+    console.print(f"wrote {paths['labeled']} and {paths['unlabeled']}")
+
+
+@app.command("init-model")
+@user_errors
+def init_model(
+    train: Annotated[Path, typer.Option(help="records whose words the vocabulary must cover")],
+    out: Annotated[Path, typer.Option(help="model folder to write")],
+    seed: Seed = 0,
+) -> None:
+    """Create the tiny from-scratch BLIP (random weights, vocabulary from the records)."""
+    from seltda.models.tiny_blip import build_tiny_blip
+    from seltda.records import read_records
+    from seltda.teacher import format_target
+
+    build_tiny_blip(out, [format_target(r) for r in read_records(train)], seed=seed)
+    console.print(f"tiny BLIP -> {out}")
+
+
+@app.command()
+@user_errors
+def run(config: Annotated[Path, typer.Argument(help="YAML run config (see README)")]) -> None:
+    """Run the whole chain on your data: teacher, pseudo-labels, baseline, student, evaluation."""
+    from seltda.pipeline import load_run_config
+    from seltda.pipeline import run as run_pipeline
+
+    cfg = load_run_config(config)
+    print_summary(run_pipeline(cfg), cfg.out)
+
+
+@app.command()
+@user_errors
+def demo(
+    out: Annotated[Path, typer.Option(help="run folder")] = Path("runs/demo"),
+    labeled_fraction: Annotated[float, typer.Option(help="share of easy-VQA train images labeled")] = 0.05,
+    steps: Steps = 600,
+    per_image: Annotated[int, typer.Option(help="pseudo-labels sampled per unlabeled image")] = 3,
+    test_limit: Annotated[int | None, typer.Option(help="first N test questions (default: all)")] = None,
+    pool_limit: Annotated[int | None, typer.Option(help="first N unlabeled images (default: all)")] = None,
+    seed: Seed = 0,
+) -> None:
+    """SelTDA vs baseline on the embedded easy-VQA default with the tiny BLIP."""
+    from seltda.pipeline import DemoConfig
+    from seltda.pipeline import demo as run_demo
+
+    cfg = DemoConfig(
+        out=out,
+        labeled_fraction=labeled_fraction,
+        steps=steps,
+        per_image=per_image,
+        test_limit=test_limit,
+        pool_limit=pool_limit,
+        seed=seed,
+    )
+    print_summary(run_demo(cfg), out)
+
+
+def type_table(results: dict[str, dict]) -> Table:
+    """Accuracy per question type, one column per model."""
+    table = Table("question type", *results.keys())
+    kinds = sorted({k for r in results.values() for k in r.get("per_question_type", {})})
+    for kind in kinds:
+        cells = [results[name].get("per_question_type", {}).get(kind, {}) for name in results]
+        table.add_row(f"{kind} (n={cells[0].get('n', '?')})", *[f"{c.get('accuracy', 0):.2f}" for c in cells])
+    table.add_row("[bold]overall", *[f"[bold]{r['accuracy']:.2f}" for r in results.values()])
+    return table
+
+
+def print_summary(metrics: dict, out: Path) -> None:
+    """The end-of-run table: baseline vs SelTDA, pseudo-labels, stage times."""
+    if "baseline" in metrics:
+        console.print(type_table({"baseline": metrics["baseline"], "SelTDA": metrics["seltda"]}))
+        gain = metrics["gain"]
+        console.print(
+            f"SelTDA - baseline: [bold]{gain['diff']:+.2f}[/] points, paired bootstrap 95% CI "
+            f"[{gain['ci_low']:+.2f}, {gain['ci_high']:+.2f}] on {gain['n_common']} questions"
+        )
+    pseudo = metrics["pseudolabels"]
+    console.print("pseudo-labels: " + " -> ".join(f"{k} {v}" for k, v in pseudo["funnel"].items()))
+    truth = pseudo.get("accuracy_vs_truth")
+    if truth:
+        per_type = ", ".join(f"{k} {v['accuracy']:.1f}" for k, v in truth["per_question_type"].items())
+        console.print(
+            f"pseudo-label accuracy vs ground truth: {truth['accuracy']:.2f} "
+            f"({truth['matched']} of {truth['generated']} matched a real question; {per_type})"
+        )
+    times = ", ".join(f"{k} {v:.0f}s" for k, v in metrics["timings_seconds"].items())
+    console.print(f"stage times: {times}")
+    console.print(f"run folder: {out} (metrics.json)")
+
+
+def main() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Run a VQA model over records and score it with the official VQA accuracy."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import torch
+from pydantic import BaseModel, ConfigDict
+
+from seltda.fileio import atomic_write_json
+from seltda.metrics import score_predictions
+from seltda.models.blip import BlipAdapter, load_vqa_model
+from seltda.progress import track
+from seltda.records import Record, read_records
+from seltda.training import ImageRecords
+
+
+class EvaluateConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    batch_size: int = 128
+    max_answer_tokens: int = 16
+    limit: int | None = None  # evaluate the first N records only (quick checks)
+
+
+def predict(
+    model_dir: str, records: list[Record], image_root: Path, cfg: EvaluateConfig
+) -> tuple[dict, dict]:
+    """Greedy answers for `records`: ({question_id: answer}, {skip reason: count})."""
+    adapter = BlipAdapter.from_pretrained(model_dir, max_answer_tokens=cfg.max_answer_tokens)
+    model = load_vqa_model(model_dir).eval()
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model.to(device)
+    dataset = ImageRecords(records, image_root, adapter.pixel_values, cache=True)
+    # questions of similar length together: less padding, same answers (padding is masked)
+    order = sorted(range(len(dataset)), key=lambda i: len(dataset.records[i].question))
+    predictions: dict[str, str] = {}
+    starts = range(0, len(order), cfg.batch_size)
+    for start in track(starts, description="answering"):
+        items = [dataset[i] for i in order[start : start + cfg.batch_size]]
+        items = [item for item in items if item is not None]
+        if not items:
+            continue
+        batch = adapter.vqa_batch(
+            torch.stack([item["pixel_values"] for item in items]), [item["record"].question for item in items]
+        )
+        answers = adapter.answer(model, {k: v.to(device) for k, v in batch.items()})
+        predictions.update({item["record"].question_id: a for item, a in zip(items, answers, strict=True)})
+    return predictions, dict(dataset.skipped)
+
+
+def evaluate(
+    model_dir: str,
+    data_file: Path,
+    image_root: Path,
+    out_file: Path | None,
+    cfg: EvaluateConfig | None = None,
+) -> dict:
+    """Predictions plus official VQA accuracy (0-100 under `accuracy`), overall and per type."""
+    cfg = cfg or EvaluateConfig()
+    start = time.perf_counter()
+    records = read_records(data_file)[: cfg.limit]
+    predictions, skipped = predict(model_dir, records, image_root, cfg)
+    result = {
+        "model": str(model_dir),
+        "data": str(data_file),
+        **score_predictions(records, predictions),
+        "skipped_images": skipped,
+        "seconds": round(time.perf_counter() - start, 2),
+        "predictions": [
+            {"question_id": r.question_id, "answer": predictions.get(r.question_id, "")} for r in records
+        ],
+    }
+    if out_file is not None:
+        atomic_write_json(out_file, result)
+    return result

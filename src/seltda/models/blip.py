@@ -1,0 +1,211 @@
+"""BLIP adapter: inputs, SelTDA's two training targets (VQA and question generation), and decoding.
+
+The student is `BlipForQuestionAnswering` (vision encoder -> question encoder -> answer decoder); the
+teacher is `BlipForConditionalGeneration` (vision encoder -> text decoder) that writes a question and its
+answers from the image alone. Both load from any BLIP folder or hub id, the tiny default included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from PIL import Image
+from transformers import BlipForConditionalGeneration, BlipForQuestionAnswering, BlipProcessor
+from transformers import logging as hf_logging
+
+from seltda.fileio import SeltdaInputError
+
+
+def _load(model_class, name: str):
+    """Load a pretrained BLIP part, turning a missing model into an actionable error."""
+    previous = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # a teacher loaded from a VQA folder ignores the question encoder
+    try:
+        return model_class.from_pretrained(name)
+    except OSError as error:
+        raise SeltdaInputError(
+            f"cannot load model '{name}': pass a local model folder (with config.json and "
+            f"model.safetensors) or a Hugging Face hub id reachable from this machine ({error})"
+        ) from error
+    finally:
+        hf_logging.set_verbosity(previous)
+
+
+def load_processor(name: str) -> BlipProcessor:
+    """The BLIP processor (PIL image processor + BERT tokenizer) saved with a model."""
+    try:
+        return BlipProcessor.from_pretrained(name)
+    except OSError as error:
+        raise SeltdaInputError(f"cannot load the processor of '{name}': {error}") from error
+
+
+def load_vqa_model(name: str) -> BlipForQuestionAnswering:
+    return _load(BlipForQuestionAnswering, name)
+
+
+def load_vqg_model(name: str) -> BlipForConditionalGeneration:
+    return _load(BlipForConditionalGeneration, name)
+
+
+@dataclass
+class BlipAdapter:
+    """Turns images and text into BLIP tensors and back."""
+
+    processor: BlipProcessor
+    max_question_tokens: int = 32
+    max_answer_tokens: int = 16
+    max_target_tokens: int = 48
+
+    @classmethod
+    def from_pretrained(cls, name: str, **kwargs) -> BlipAdapter:
+        return cls(load_processor(name), **kwargs)
+
+    @property
+    def tokenizer(self):
+        return self.processor.tokenizer
+
+    def pixel_values(self, images: Sequence[Image.Image]) -> torch.Tensor:
+        return self.processor.image_processor(list(images), return_tensors="pt")["pixel_values"]
+
+    def _tokenize(self, texts: Sequence[str], max_length: int) -> tuple[torch.Tensor, torch.Tensor]:
+        encoded = self.tokenizer(
+            list(texts), padding="longest", truncation=True, max_length=max_length, return_tensors="pt"
+        )
+        return encoded["input_ids"], encoded["attention_mask"]
+
+    def _decoder_targets(self, texts: Sequence[str], max_length: int) -> dict[str, torch.Tensor]:
+        """Decoder inputs start with BOS ([DEC]) instead of [CLS]; labels ignore padding."""
+        ids, mask = self._tokenize(texts, max_length)
+        ids[:, 0] = self.tokenizer.bos_token_id
+        labels = ids.masked_fill(mask == 0, -100)
+        return {"decoder_input_ids": ids, "decoder_attention_mask": mask, "labels": labels}
+
+    # ---- VQA (student) -------------------------------------------------------------------------
+    def vqa_batch(
+        self,
+        pixel_values: torch.Tensor,
+        questions: Sequence[str],
+        answers: Sequence[Sequence[str]] | None = None,
+        weights: Sequence[Sequence[float]] | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """Question batch; with answers, one decoder row per (question, distinct answer) and its weight."""
+        input_ids, attention_mask = self._tokenize(questions, self.max_question_tokens)
+        batch = {"pixel_values": pixel_values, "input_ids": input_ids, "attention_mask": attention_mask}
+        if answers is None:
+            return batch
+        rows, index, row_weights = [], [], []
+        for i, answer_list in enumerate(answers):
+            answer_weights = (
+                weights[i] if weights is not None else [1.0 / len(answer_list)] * len(answer_list)
+            )
+            for answer, weight in zip(answer_list, answer_weights, strict=True):
+                rows.append(answer)
+                index.append(i)
+                row_weights.append(weight)
+        batch.update(self._decoder_targets(rows, self.max_answer_tokens))
+        batch["answer_index"] = torch.tensor(index, dtype=torch.long)
+        batch["answer_weight"] = torch.tensor(row_weights, dtype=torch.float)
+        return batch
+
+    @staticmethod
+    def encode_questions(model: BlipForQuestionAnswering, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        image_embeds = model.vision_model(pixel_values=batch["pixel_values"]).last_hidden_state
+        image_mask = torch.ones(image_embeds.shape[:-1], dtype=torch.long, device=image_embeds.device)
+        return model.text_encoder(
+            input_ids=batch["input_ids"],
+            attention_mask=batch["attention_mask"],
+            encoder_hidden_states=image_embeds,
+            encoder_attention_mask=image_mask,
+        ).last_hidden_state
+
+    def vqa_loss(self, model: BlipForQuestionAnswering, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Soft-target VQA loss as in BLIP: answer log-likelihoods weighted by annotator share."""
+        question_states = self.encode_questions(model, batch)
+        index = batch["answer_index"]
+        output = model.text_decoder(
+            input_ids=batch["decoder_input_ids"],
+            attention_mask=batch["decoder_attention_mask"],
+            encoder_hidden_states=question_states[index],
+            encoder_attention_mask=batch["attention_mask"][index],
+            labels=batch["labels"],
+            reduction="none",
+        )
+        return (batch["answer_weight"] * output.loss).sum() / batch["input_ids"].shape[0]
+
+    @torch.inference_mode()
+    def answer(self, model: BlipForQuestionAnswering, batch: dict[str, torch.Tensor]) -> list[str]:
+        """Greedy answers; the question padding is masked (transformers' own `generate` attends to it)."""
+        question_states = self.encode_questions(model, batch)
+        start = torch.full(
+            (question_states.shape[0], 1), self.tokenizer.bos_token_id, device=question_states.device
+        )
+        output = model.text_decoder.generate(
+            input_ids=start,
+            encoder_hidden_states=question_states,
+            encoder_attention_mask=batch["attention_mask"],
+            eos_token_id=self.tokenizer.sep_token_id,
+            pad_token_id=self.tokenizer.pad_token_id,
+            max_new_tokens=self.max_answer_tokens,
+            do_sample=False,
+            num_beams=1,
+        )
+        return [text.strip() for text in self.tokenizer.batch_decode(output, skip_special_tokens=True)]
+
+    # ---- question generation (teacher) ---------------------------------------------------------
+    def vqg_batch(self, pixel_values: torch.Tensor, targets: Sequence[str]) -> dict[str, torch.Tensor]:
+        batch = self._decoder_targets(targets, self.max_target_tokens)
+        return {
+            "pixel_values": pixel_values,
+            "input_ids": batch["decoder_input_ids"],
+            "attention_mask": batch["decoder_attention_mask"],
+            "labels": batch["labels"],
+        }
+
+    @staticmethod
+    def vqg_loss(model: BlipForConditionalGeneration, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return model(**batch).loss
+
+    @torch.inference_mode()
+    def sample_questions(
+        self,
+        model: BlipForConditionalGeneration,
+        pixel_values: torch.Tensor,
+        num_samples: int,
+        top_p: float = 0.9,
+        temperature: float = 1.0,
+        repetition_penalty: float = 1.0,
+        min_new_tokens: int = 0,
+    ) -> list[list[tuple[str, float]]]:
+        """N sampled `question: ... answer: ...` texts per image, each with its mean token log-probability.
+
+        Each image is encoded once; `num_return_sequences` draws the N samples from that encoding.
+        """
+        output = model.generate(
+            pixel_values=pixel_values,
+            do_sample=True,
+            top_p=top_p,
+            top_k=0,
+            temperature=temperature,
+            repetition_penalty=repetition_penalty,
+            min_new_tokens=min_new_tokens,
+            num_return_sequences=num_samples,
+            max_new_tokens=self.max_target_tokens,
+            return_dict_in_generate=True,
+            output_logits=True,
+        )
+        scores = self._mean_logprob(output.sequences, output.logits)
+        texts = self.tokenizer.batch_decode(output.sequences, skip_special_tokens=True)
+        pairs = list(zip(texts, scores, strict=True))
+        return [pairs[start : start + num_samples] for start in range(0, len(pairs), num_samples)]
+
+    def _mean_logprob(self, sequences: torch.Tensor, logits: tuple[torch.Tensor, ...]) -> list[float]:
+        """Mean log-probability (raw model distribution) of each generated token up to and including [SEP]."""
+        generated = sequences[:, -len(logits) :]
+        step_logits = torch.stack(logits, dim=1).float()
+        logprobs = torch.log_softmax(step_logits, dim=-1).gather(-1, generated.unsqueeze(-1)).squeeze(-1)
+        is_end = generated == self.tokenizer.sep_token_id
+        ended_before = (is_end.cumsum(dim=1) - is_end.long()) > 0
+        valid = ~ended_before
+        return ((logprobs * valid).sum(dim=1) / valid.sum(dim=1).clamp(min=1)).tolist()

@@ -1,0 +1,247 @@
+"""Chaining the stages: `run` (a user's data, one YAML config) and `demo` (the embedded easy-VQA default).
+
+records -> teacher -> pseudo-labels -> student (and baseline) -> evaluation -> metrics.json.
+Every stage writes into the run folder and is skipped when already complete, so a rerun resumes.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from seltda import easyvqa
+from seltda.evaluate import EvaluateConfig, evaluate
+from seltda.fileio import SeltdaInputError, atomic_write_json, atomic_write_text, environment_info, read_json
+from seltda.metrics import compare_scores, normalize_answer, vqa_accuracy
+from seltda.models.tiny_blip import TinyBlipConfig, build_tiny_blip
+from seltda.pseudolabel import pseudolabel
+from seltda.pseudolabel_config import PseudoLabelConfig
+from seltda.records import Record, read_records
+from seltda.split import write_split
+from seltda.student import train_student
+from seltda.student_config import StudentConfig
+from seltda.teacher import format_target, train_teacher
+from seltda.teacher_config import TeacherConfig
+from seltda.training import stage_complete, write_stage
+
+
+class RunConfig(BaseModel):
+    """A whole SelTDA run on a user's data."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    out: Path
+    train: Path  # labeled records (JSONL)
+    images: Path  # image root of the records
+    unlabeled_images: Path | None = None  # root of the unlabeled pool (default: `images`)
+    unlabeled_list: Path | None = None  # image paths (relative to the pool root), default: scan the root
+    test: Path | None = None  # test records
+    test_images: Path | None = None  # default: `images`
+    model: str | None = None  # VLM folder or hub id; None builds the tiny BLIP from the labeled texts
+    tiny: TinyBlipConfig = TinyBlipConfig()
+    seed: int = 0
+    teacher: TeacherConfig = TeacherConfig()
+    pseudolabel: PseudoLabelConfig = PseudoLabelConfig()
+    student: StudentConfig = StudentConfig()
+    evaluate: EvaluateConfig = EvaluateConfig()
+
+
+class DemoConfig(BaseModel):
+    """The embedded default: easy-VQA, a labeled fraction of its train images, the tiny BLIP."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    out: Path = Path("runs/demo")
+    labeled_fraction: float = 0.05
+    seed: int = 0
+    steps: int = 600
+    per_image: int = 3
+    test_limit: int | None = None  # None: the full 9,673-question test set
+    pool_limit: int | None = None  # None: every unlabeled train image
+    tiny: TinyBlipConfig = TinyBlipConfig()
+
+
+def load_run_config(path: Path) -> RunConfig:
+    """Read a YAML run config; errors name the file and the field."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise SeltdaInputError(f"{path}: cannot read YAML: {error}") from error
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"field '{'.'.join(str(p) for p in e['loc'])}': {e['msg']}" for e in error.errors()
+        )
+        raise SeltdaInputError(f"{path}: {problems}") from error
+
+
+def _stage_models(cfg: RunConfig, base: str) -> RunConfig:
+    """Point every stage at the base VLM and the run's seed."""
+    updates = {"model": base, "seed": cfg.seed}
+    return cfg.model_copy(
+        update={
+            "teacher": cfg.teacher.model_copy(update=updates),
+            "student": cfg.student.model_copy(update=updates),
+            "pseudolabel": cfg.pseudolabel.model_copy(update={"seed": cfg.seed}),
+        }
+    )
+
+
+def build_base_model(cfg: RunConfig) -> str:
+    """The VLM both arms start from: the configured one, or a tiny BLIP with a vocabulary from the data."""
+    if cfg.model is not None:
+        return cfg.model
+    folder = cfg.out / "base"
+    if not stage_complete(folder):
+        texts = [format_target(r) for r in read_records(cfg.train)]
+        build_tiny_blip(folder, texts, cfg.tiny, seed=cfg.seed)
+        write_stage(folder, "base", cfg.tiny, {"records": len(texts)})
+    return str(folder)
+
+
+def _timed(timings: dict[str, float], name: str, fn, *args, **kwargs) -> Any:
+    start = time.perf_counter()
+    result = fn(*args, **kwargs)
+    timings[name] = round(time.perf_counter() - start, 2)
+    return result
+
+
+def _evaluate_once(model: Path, cfg: RunConfig, out_file: Path) -> dict:
+    if out_file.exists():
+        return read_json(out_file)
+    return evaluate(str(model), cfg.test, cfg.test_images or cfg.images, out_file, cfg.evaluate)
+
+
+def _summary(result: dict) -> dict:
+    keys = ("accuracy", "exact_match", "n", "missing", "per_question_type", "per_answer_type")
+    return {k: result[k] for k in keys if k in result}
+
+
+def run(cfg: RunConfig, pool_truth: list[Record] | None = None) -> dict:
+    """Run the whole chain; returns (and writes) `metrics.json`."""
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+    atomic_write_json(out / "env.json", environment_info())
+    timings: dict[str, float] = {}
+    base = _timed(timings, "base", build_base_model, cfg)
+    cfg = _stage_models(cfg, base)
+    pool_root = cfg.unlabeled_images or cfg.images
+    _timed(timings, "teacher", train_teacher, cfg.train, cfg.images, out / "teacher", cfg.teacher)
+    manifest = _timed(
+        timings,
+        "pseudolabel",
+        pseudolabel,
+        str(out / "teacher"),
+        pool_root,
+        out / "pseudolabels",
+        cfg.pseudolabel,
+        cfg.unlabeled_list,
+    )
+    baseline_cfg = cfg.student.model_copy(update={"synthetic_ratio": 0.0})
+    _timed(timings, "baseline", train_student, [cfg.train], cfg.images, out / "baseline", baseline_cfg)
+    _timed(
+        timings,
+        "student",
+        train_student,
+        [cfg.train],
+        cfg.images,
+        out / "student",
+        cfg.student,
+        synthetic_file=out / "pseudolabels" / "pseudolabels.jsonl",
+        synthetic_image_root=pool_root,
+    )
+    metrics: dict[str, Any] = {"pseudolabels": {k: manifest.get(k) for k in ("images", "funnel", "drops")}}
+    if pool_truth is not None:
+        synthetic = read_records(out / "pseudolabels" / "pseudolabels.jsonl")
+        metrics["pseudolabels"]["accuracy_vs_truth"] = pseudolabel_accuracy(synthetic, pool_truth)
+    if cfg.test is not None:
+        eval_dir = out / "eval"
+        baseline = _timed(
+            timings, "eval_baseline", _evaluate_once, out / "baseline", cfg, eval_dir / "baseline.json"
+        )
+        student = _timed(
+            timings, "eval_student", _evaluate_once, out / "student", cfg, eval_dir / "student.json"
+        )
+        comparison = compare_scores(baseline["per_question"], student["per_question"])
+        atomic_write_json(eval_dir / "compare.json", comparison)
+        metrics.update(baseline=_summary(baseline), seltda=_summary(student), gain=comparison)
+    metrics["timings_seconds"] = timings
+    atomic_write_json(out / "metrics.json", metrics)
+    return metrics
+
+
+def pseudolabel_accuracy(synthetic: list[Record], truth: list[Record]) -> dict:
+    """Score pseudo-labels against ground truth where the generated question matches a real one.
+
+    A generated pair is matched when its normalized question equals a ground-truth question of the same
+    image; the VQA accuracy of its majority answer is then scored, overall and per question type.
+    """
+    index = {(r.image, normalize_answer(r.question)): r for r in truth}
+    scored: dict[str, list[float]] = {}
+    for record in synthetic:
+        match = index.get((record.image, normalize_answer(record.question)))
+        if match is not None:
+            score = vqa_accuracy(record.majority_answer(), match.answers)
+            scored.setdefault("all", []).append(score)
+            scored.setdefault(match.question_type or "unknown", []).append(score)
+    matched = len(scored.get("all", []))
+    return {
+        "generated": len(synthetic),
+        "matched": matched,
+        "matched_share": round(100 * matched / max(1, len(synthetic)), 2),
+        "accuracy": round(100 * sum(scored.get("all", [])) / max(1, matched), 2),
+        "per_question_type": {
+            kind: {"accuracy": round(100 * sum(v) / len(v), 2), "n": len(v)}
+            for kind, v in sorted(scored.items())
+            if kind != "all"
+        },
+    }
+
+
+def demo_run_config(cfg: DemoConfig) -> tuple[RunConfig, list[Record]]:
+    """Export easy-VQA, split it by image and build the run config; also returns the pool's ground truth."""
+    out = Path(cfg.out)
+    paths = easyvqa.export(out / "data")
+    train = read_records(paths["train"])
+    split = write_split(train, cfg.labeled_fraction, cfg.seed, out / "data")
+    unlabeled = split["unlabeled"]
+    if cfg.pool_limit is not None:
+        images = unlabeled.read_text().splitlines()[: cfg.pool_limit]
+        unlabeled = out / "data" / "unlabeled_subset.txt"
+        atomic_write_text(unlabeled, "".join(f"{i}\n" for i in images))
+    test = paths["test"]
+    if cfg.test_limit is not None:
+        from seltda.records import write_records
+
+        test = out / "data" / "test_subset.jsonl"
+        write_records(test, read_records(paths["test"])[: cfg.test_limit])
+    training = {"max_steps": cfg.steps, "save_steps": max(50, cfg.steps // 3)}
+    run_cfg = RunConfig(
+        out=out,
+        train=split["labeled"],
+        images=paths["image_root"],
+        unlabeled_list=unlabeled,
+        test=test,
+        tiny=cfg.tiny,
+        seed=cfg.seed,
+        teacher=TeacherConfig(**training),
+        pseudolabel=PseudoLabelConfig(per_image=cfg.per_image),
+        student=StudentConfig(**training),
+    )
+    pool = set(unlabeled.read_text().splitlines())
+    return run_cfg, [r for r in train if r.image in pool]
+
+
+def demo(cfg: DemoConfig) -> dict:
+    """Run SelTDA against the baseline on easy-VQA."""
+    run_cfg, truth = demo_run_config(cfg)
+    metrics = run(run_cfg, pool_truth=truth)
+    metrics["demo"] = cfg.model_dump(mode="json")
+    atomic_write_json(Path(cfg.out) / "metrics.json", metrics)
+    return metrics

@@ -1,0 +1,245 @@
+"""SelTDA step 2: the teacher writes question-answer pairs for unlabeled images.
+
+Images are processed in shards of a stable order; each finished shard is written atomically and skipped
+on a rerun, so a killed run resumes without loss or duplicates. Each image is encoded once per batch and
+the N samples come from `num_return_sequences`. Outputs are parsed and filtered; `manifest.json` reports
+the funnel (generated -> parsed -> each filter -> kept).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from seltda.fileio import atomic_write_json, environment_info
+from seltda.images import scan_images, try_load_image
+from seltda.metrics import normalize_answer
+from seltda.models.blip import BlipAdapter, load_vqg_model
+from seltda.progress import track
+from seltda.pseudolabel_config import PseudoLabelConfig
+from seltda.records import (
+    Provenance,
+    Record,
+    UnsafePathError,
+    read_records,
+    resolve_image_path,
+    write_records,
+)
+from seltda.split import read_image_list
+from seltda.teacher import ParsedQA, parse_generation
+
+FUNNEL = ["generated", "parsed", "answer_ok", "deduplicated", "confident", "kept"]
+
+
+def synthetic_id(image: str, sample_index: int) -> str:
+    """Stable question id from the image path and the sample index."""
+    return f"syn-{hashlib.sha1(image.encode()).hexdigest()[:12]}-{sample_index}"
+
+
+def answer_problem(parsed: ParsedQA, max_words: int) -> str | None:
+    """Why a parsed pair's answers are unusable, or None."""
+    normalized = {normalize_answer(a) for a in parsed.answers}
+    if not normalized or "" in normalized:
+        return "empty_answer"
+    if {"yes", "no"} <= normalized:
+        return "contradictory_yes_no"
+    if any(len(a.split()) > max_words for a in parsed.answers):
+        return "answer_too_long"
+    return None
+
+
+def label_image(
+    image: str, samples: list[tuple[str, float]], cfg: PseudoLabelConfig, teacher: str, drops: Counter
+) -> list[Record]:
+    """Parse, check and dedupe one image's samples (the most confident copy of a question wins)."""
+    best: dict[str, Record] = {}
+    for index, (text, score) in enumerate(samples):
+        parsed = parse_generation(text)
+        if parsed is None:
+            drops["unparseable"] += 1
+            continue
+        problem = answer_problem(parsed, cfg.max_answer_words)
+        if problem:
+            drops[problem] += 1
+            continue
+        key = normalize_answer(parsed.question)
+        record = Record(
+            question_id=synthetic_id(image, index),
+            image=image,
+            question=parsed.question,
+            answers=list(parsed.mentions),
+            source="synthetic",
+            provenance=Provenance(
+                teacher=teacher,
+                sampling={"top_p": cfg.top_p, "temperature": cfg.temperature, "seed": cfg.seed},
+                score=score,
+                sample_index=index,
+                raw_text=text,
+            ),
+        )
+        if key in best:
+            drops["duplicate_question"] += 1
+            if score <= best[key].provenance.score:
+                continue
+        best[key] = record
+    return sorted(best.values(), key=lambda r: r.provenance.sample_index)
+
+
+def _shard_paths(out_dir: Path, index: int) -> tuple[Path, Path]:
+    base = out_dir / "shards" / f"shard-{index:05d}"
+    return base.with_suffix(".jsonl"), base.with_suffix(".json")
+
+
+def run_shard(
+    index: int,
+    images: list[str],
+    image_root: Path,
+    model: Any,
+    adapter: BlipAdapter,
+    cfg: PseudoLabelConfig,
+    teacher: str,
+    out_dir: Path,
+) -> dict:
+    """Label one shard and write it atomically: records first, then its stats (the completion mark)."""
+    torch.manual_seed(cfg.seed * 1_000_003 + index)
+    unreadable: Counter[str] = Counter()
+    drops: Counter[str] = Counter()
+    records: list[Record] = []
+    generated = 0
+    device = next(model.parameters()).device
+    for start in range(0, len(images), cfg.batch_size):
+        names, pictures = [], []
+        for name in images[start : start + cfg.batch_size]:
+            try:
+                picture, reason = try_load_image(resolve_image_path(image_root, name))
+            except UnsafePathError:
+                picture, reason = None, "outside_root"
+            if picture is None:
+                unreadable[reason or "unreadable"] += 1
+                continue
+            names.append(name)
+            pictures.append(picture)
+        if not names:
+            continue
+        samples = adapter.sample_questions(
+            model,
+            adapter.pixel_values(pictures).to(device),
+            cfg.per_image,
+            top_p=cfg.top_p,
+            temperature=cfg.temperature,
+            repetition_penalty=cfg.repetition_penalty,
+            min_new_tokens=cfg.min_new_tokens,
+        )
+        for name, image_samples in zip(names, samples, strict=True):
+            generated += len(image_samples)
+            records.extend(label_image(name, image_samples, cfg, teacher, drops))
+    stats = {
+        "shard": index,
+        "images": len(images),
+        "unreadable": dict(unreadable),
+        "generated": generated,
+        "drops": dict(drops),
+        "records": len(records),
+    }
+    records_path, stats_path = _shard_paths(out_dir, index)
+    write_records(records_path, records)
+    atomic_write_json(stats_path, stats)
+    return stats
+
+
+def list_images(image_root: Path, image_list: Path | None) -> tuple[list[str], dict[str, int]]:
+    """The pool in a stable order: a list file (relative to the root) or a recursive scan of the root."""
+    if image_list is not None:
+        return sorted(set(read_image_list(image_list))), {}
+    return scan_images(image_root)
+
+
+def confident(records: list[Record], cfg: PseudoLabelConfig) -> list[Record]:
+    """Apply the global confidence filters (absolute threshold, then top fraction by score)."""
+    if cfg.min_score is not None:
+        records = [r for r in records if r.provenance.score >= cfg.min_score]
+    if cfg.keep_top_fraction is not None and records:
+        count = max(1, round(cfg.keep_top_fraction * len(records)))
+        ranked = sorted(records, key=lambda r: -r.provenance.score)[:count]
+        keep = {r.question_id for r in ranked}
+        records = [r for r in records if r.question_id in keep]
+    return records
+
+
+def merge(out_dir: Path, shard_count: int, cfg: PseudoLabelConfig, extra: dict) -> dict:
+    """Merge finished shards into `pseudolabels.jsonl` and `manifest.json` (the funnel)."""
+    records: list[Record] = []
+    unreadable: Counter[str] = Counter(extra.pop("scan_skips", {}))
+    drops: Counter[str] = Counter()
+    generated = images = 0
+    for index in range(shard_count):
+        records_path, stats_path = _shard_paths(out_dir, index)
+        stats = json.loads(stats_path.read_text())
+        images += stats["images"]
+        generated += stats["generated"]
+        unreadable.update(stats["unreadable"])
+        drops.update(stats["drops"])
+        records.extend(read_records(records_path))
+    kept = confident(records, cfg)
+    parsed = generated - drops["unparseable"]
+    answer_ok = parsed - sum(v for k, v in drops.items() if k not in ("unparseable", "duplicate_question"))
+    manifest = {
+        **extra,
+        "config": cfg.model_dump(mode="json"),
+        "images": {
+            "listed": images,
+            "unreadable": dict(unreadable),
+            "seen": images - sum(unreadable.values()),
+        },
+        "funnel": dict(
+            zip(FUNNEL, [generated, parsed, answer_ok, len(records), len(kept), len(kept)], strict=True)
+        ),
+        "drops": dict(drops),
+        "questions_per_image": round(len(kept) / max(1, images - sum(unreadable.values())), 3),
+        "env": environment_info(),
+    }
+    write_records(out_dir / "pseudolabels.jsonl", kept)
+    atomic_write_json(out_dir / "manifest.json", manifest)
+    return manifest
+
+
+def pseudolabel(
+    teacher_dir: str,
+    image_root: Path,
+    out_dir: Path,
+    cfg: PseudoLabelConfig | None = None,
+    image_list: Path | None = None,
+) -> dict:
+    """Label the pool with the teacher; resumable shard by shard. Returns the manifest."""
+    cfg = cfg or PseudoLabelConfig()
+    out_dir = Path(out_dir)
+    start = time.perf_counter()
+    images, scan_skips = list_images(Path(image_root), image_list)
+    shards = [images[i : i + cfg.shard_size] for i in range(0, len(images), cfg.shard_size)]
+    todo = [
+        i
+        for i in range(len(shards))
+        if i % cfg.num_tasks == cfg.task_index and not _shard_paths(out_dir, i)[1].exists()
+    ]
+    if todo:
+        adapter = BlipAdapter.from_pretrained(teacher_dir, max_target_tokens=cfg.max_new_tokens)
+        model = load_vqg_model(teacher_dir).eval()
+        model.to("cuda" if torch.cuda.is_available() else "cpu")
+        for index in track(todo, description="pseudo-labeling shards"):
+            run_shard(index, shards[index], Path(image_root), model, adapter, cfg, str(teacher_dir), out_dir)
+    if not all(_shard_paths(out_dir, i)[1].exists() for i in range(len(shards))):
+        return {"complete": False, "shards": len(shards)}
+    extra = {
+        "teacher": str(teacher_dir),
+        "image_root": str(image_root),
+        "shards": len(shards),
+        "scan_skips": scan_skips,
+        "seconds_this_run": round(time.perf_counter() - start, 2),
+    }
+    return merge(out_dir, len(shards), cfg, extra)

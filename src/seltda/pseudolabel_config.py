@@ -1,0 +1,26 @@
+"""Configuration of pseudo-labeling: sampling, sharding and filters."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class PseudoLabelConfig(BaseModel):
+    """How the teacher labels the unlabeled pool."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    per_image: int = Field(3, ge=1, description="question-answer pairs sampled per image")
+    top_p: float = Field(0.9, gt=0, le=1, description="nucleus sampling, as in the paper")
+    temperature: float = 1.0
+    repetition_penalty: float = 1.0
+    min_new_tokens: int = 0
+    max_new_tokens: int = 48
+    batch_size: int = 64
+    shard_size: int = 512
+    seed: int = 0
+    max_answer_words: int = 8
+    min_score: float | None = Field(None, description="drop pairs whose mean token log-prob is lower")
+    keep_top_fraction: float | None = Field(None, gt=0, le=1, description="keep the most confident share")
+    num_tasks: int = Field(1, ge=1, description="split shards across this many independent jobs")
+    task_index: int = Field(0, ge=0)

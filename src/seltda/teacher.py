@@ -1,0 +1,101 @@
+"""The SelTDA teacher: fine-tune a VLM to generate `Question: <q> Answer: <a1>,<a2>,...` from the image.
+
+The target text follows the paper's code; the parser turns a (possibly malformed) generation back into a
+question and a weighted answer list.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from seltda.models.blip import BlipAdapter, load_vqg_model
+from seltda.records import Record, read_records
+from seltda.teacher_config import TeacherConfig
+from seltda.training import ImageRecords, read_stage, save_trained, stage_complete, train, write_stage
+
+_QA_PATTERN = re.compile(r"question\s*:\s*(?P<question>.+?)\s*answer\s*:\s*(?P<answers>.*)", re.I | re.S)
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+([?.!,;:'])")
+_SPACE_AFTER_APOSTROPHE = re.compile(r"(\w)'\s+(\w)")
+
+
+def distinct_answers(answers: list[str]) -> list[str]:
+    """Distinct answers, most frequent first (ties: first seen)."""
+    counts = Counter(a.strip() for a in answers if a.strip())
+    order = {a: i for i, a in reversed(list(enumerate(a.strip() for a in answers)))}
+    return sorted(counts, key=lambda a: (-counts[a], order[a]))
+
+
+def format_target(record: Record, answers: str = "distinct", max_answers: int = 10) -> str:
+    """The teacher's target text for one record."""
+    chosen = (
+        distinct_answers(record.answers) if answers == "distinct" else [a.strip() for a in record.answers]
+    )
+    answer_text = ",".join(a.replace(",", " ") for a in chosen[:max_answers])
+    return f"Question: {record.question.strip()} Answer: {answer_text}"
+
+
+@dataclass(frozen=True)
+class ParsedQA:
+    """A question and its answers with weights (share of mentions)."""
+
+    question: str
+    answers: list[str]
+    weights: list[float]
+    mentions: tuple[str, ...] = ()
+
+
+def _tidy(text: str) -> str:
+    """Undo tokenizer spacing: 'what is it ?' -> 'what is it?', "isn ' t" -> "isn't"."""
+    text = " ".join(text.split())
+    text = _SPACE_BEFORE_PUNCT.sub(r"\1", text)
+    return _SPACE_AFTER_APOSTROPHE.sub(r"\1'\2", text).strip()
+
+
+def parse_generation(text: str) -> ParsedQA | None:
+    """Parse `question: ... answer: a, b` (any case and spacing); None when the text is not usable."""
+    match = _QA_PATTERN.search(text)
+    if match is None:
+        return None
+    question = _tidy(match.group("question"))
+    raw = [_tidy(a) for a in re.split(r",|\banswer\s*:", match.group("answers"), flags=re.I)]
+    mentions = [a for a in raw if a]
+    if not question or not mentions or len(question) < 3:
+        return None
+    counts = Counter(mentions)
+    answers = distinct_answers(mentions)
+    return ParsedQA(question, answers, [counts[a] / len(mentions) for a in answers], tuple(mentions))
+
+
+def train_teacher(train_file: Path, image_root: Path, out_dir: Path, cfg: TeacherConfig) -> dict:
+    """Fine-tune `cfg.model` as a question+answer generator on `train_file`; resumable."""
+    out_dir = Path(out_dir)
+    if stage_complete(out_dir):
+        return read_stage(out_dir)["metrics"]
+    start = time.perf_counter()
+    records = read_records(train_file)
+    adapter = BlipAdapter.from_pretrained(cfg.model, max_target_tokens=cfg.max_target_tokens)
+    model = load_vqg_model(cfg.model)
+    dataset = ImageRecords(records, image_root, adapter.pixel_values, cache=cfg.cache_images)
+
+    def collate(items: list) -> dict:
+        import torch
+
+        items = [item for item in items if item is not None]
+        pixels = torch.stack([item["pixel_values"] for item in items])
+        targets = [format_target(item["record"], cfg.answers, cfg.max_answers) for item in items]
+        return adapter.vqg_batch(pixels, targets)
+
+    trainer, metrics = train(model, dataset, collate, adapter.vqg_loss, cfg, out_dir)
+    save_trained(trainer, adapter.processor, out_dir)
+    metrics.update(
+        records=len(dataset),
+        skipped=dict(dataset.skipped),
+        seconds=round(time.perf_counter() - start, 2),
+    )
+    if trainer.is_world_process_zero():
+        write_stage(out_dir, "teacher", cfg, metrics, train_file=str(train_file), image_root=str(image_root))
+    return metrics
