@@ -279,7 +279,7 @@ def print_summary(metrics: dict, out: Path) -> None:
         per_type = ", ".join(f"{k} {v['accuracy']:.1f}" for k, v in truth["per_question_type"].items())
         console.print(
             f"pseudo-label accuracy vs ground truth: {truth['accuracy']:.2f} "
-            f"({truth['matched']} of {truth['generated']} matched a real question; {per_type})"
+            f"({truth['scored']} of {truth['generated']} pairs scorable; {per_type})"
         )
     times = ", ".join(f"{k} {v:.0f}s" for k, v in metrics["timings_seconds"].items())
     console.print(f"stage times: {times}")

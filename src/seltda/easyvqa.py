@@ -11,6 +11,7 @@ from pathlib import Path
 from seltda.records import Record, write_records
 
 SHAPES = {"circle", "rectangle", "triangle"}
+COLORS = {"red", "green", "blue", "black", "gray", "teal", "yellow", "brown"}
 YES_NO = {"yes", "no"}
 
 
@@ -59,3 +60,96 @@ def export(out_dir: Path) -> dict[str, Path]:
         if not paths[split].exists():
             write_records(paths[split], load_split(split))
     return paths
+
+
+def _mentions(question: str) -> tuple[set[str], set[str], bool]:
+    words = set(question.lower().replace("?", " ").split())
+    return words & SHAPES, words & COLORS, bool(words & {"not", "no"})
+
+
+def image_attributes(records: list[Record]) -> dict[str, dict[str, str]]:
+    """Each image's shape and color, read from its ground-truth questions (one shape per easy-VQA image).
+
+    What-questions give an attribute directly; yes/no answers confirm one or rule one out (a shape is
+    known once the other two are ruled out).
+    """
+    present: dict[str, dict[str, str]] = {}
+    absent: dict[str, set[str]] = {}
+    for record in records:
+        answer = record.answers[0]
+        attributes = present.setdefault(record.image, {})
+        if answer in SHAPES or answer in COLORS:
+            attributes["shape" if answer in SHAPES else "color"] = answer
+            continue
+        shapes, colors, negated = _mentions(record.question)
+        if (answer == "yes") != negated:
+            for key, mentioned in (("shape", shapes), ("color", colors)):
+                if len(mentioned) == 1:
+                    attributes[key] = next(iter(mentioned))
+        elif len(shapes) + len(colors) == 1:
+            absent.setdefault(record.image, set()).update(shapes | colors)
+    for image, attributes in present.items():
+        for key, values in (("shape", SHAPES), ("color", COLORS)):
+            remaining = values - absent.get(image, set())
+            if key not in attributes and len(remaining) == 1:
+                attributes[key] = remaining.pop()
+    return present
+
+
+def oracle_answer(question: str, shape: str | None, color: str | None) -> tuple[str, str] | None:
+    """(question type, true answer) for a question in easy-VQA's templates, given the image's attributes.
+
+    Yes/no: the mentioned shape and/or color are present, flipped by "not"/"no". What-questions: the
+    shape or the color, when the attributes they mention hold. None when the premise is false, the
+    question is outside the templates, or an attribute it needs is unknown.
+    """
+    shapes, colors, negated = _mentions(question)
+    if (shapes and shape is None) or (colors and color is None):
+        return None
+    if question.lower().startswith("what"):
+        if shapes - {shape} or colors - {color}:
+            return None
+        kind, answer = ("color", color) if "color" in question.lower() else ("shape", shape)
+        return (kind, answer) if answer is not None else None
+    if not shapes and not colors:
+        return None
+    present = shapes <= {shape} and colors <= {color}
+    return "yes/no", "yes" if present != negated else "no"
+
+
+def pseudolabel_accuracy(synthetic: list[Record], truth: list[Record]) -> dict:
+    """Score generated pairs with an oracle that knows each pool image's shape and color.
+
+    Every generated question in easy-VQA's vocabulary gets a true answer from the image's attributes
+    (read from its ground-truth questions), not only the questions that happen to match a real one.
+    """
+    attributes = image_attributes(truth)
+    scores: dict[str, list[float]] = {}
+    unanswerable = 0
+    for record in synthetic:
+        known = attributes.get(record.image, {})
+        verdict = oracle_answer(record.question, known.get("shape"), known.get("color"))
+        if verdict is None:
+            unanswerable += 1
+            continue
+        kind, truth_answer = verdict
+        correct = float(record.majority_answer().strip().lower() == truth_answer)
+        scores.setdefault("all", []).append(correct)
+        scores.setdefault(kind, []).append(correct)
+    scored = len(scores.get("all", []))
+    return {
+        "generated": len(synthetic),
+        "scored": scored,
+        "unanswerable_or_false_premise": unanswerable,
+        "accuracy": round(100 * sum(scores.get("all", [])) / max(1, scored), 2),
+        "per_question_type": {
+            kind: {"accuracy": round(100 * sum(v) / len(v), 2), "n": len(v)}
+            for kind, v in sorted(scores.items())
+            if kind != "all"
+        },
+        "share_per_type": {
+            kind: round(100 * len(v) / max(1, scored), 2)
+            for kind, v in sorted(scores.items())
+            if kind != "all"
+        },
+    }

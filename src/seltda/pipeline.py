@@ -7,6 +7,7 @@ Every stage writes into the run folder and is skipped when already complete, so 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from seltda import easyvqa
 from seltda.evaluate import EvaluateConfig, evaluate
 from seltda.fileio import SeltdaInputError, atomic_write_json, atomic_write_text, environment_info, read_json
-from seltda.metrics import compare_scores, normalize_answer, vqa_accuracy
+from seltda.metrics import compare_scores
 from seltda.models.tiny_blip import TinyBlipConfig, build_tiny_blip
 from seltda.pseudolabel import pseudolabel
 from seltda.pseudolabel_config import PseudoLabelConfig
@@ -122,8 +123,11 @@ def _summary(result: dict) -> dict:
     return {k: result[k] for k in keys if k in result}
 
 
-def run(cfg: RunConfig, pool_truth: list[Record] | None = None) -> dict:
-    """Run the whole chain; returns (and writes) `metrics.json`."""
+def run(cfg: RunConfig, score_pseudolabels: Callable[[list[Record]], dict] | None = None) -> dict:
+    """Run the whole chain; returns (and writes) `metrics.json`.
+
+    `score_pseudolabels`, when the pool's truth is known (experiments), scores the kept pseudo-labels.
+    """
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
@@ -157,9 +161,9 @@ def run(cfg: RunConfig, pool_truth: list[Record] | None = None) -> dict:
         synthetic_image_root=pool_root,
     )
     metrics: dict[str, Any] = {"pseudolabels": {k: manifest.get(k) for k in ("images", "funnel", "drops")}}
-    if pool_truth is not None:
+    if score_pseudolabels is not None:
         synthetic = read_records(out / "pseudolabels" / "pseudolabels.jsonl")
-        metrics["pseudolabels"]["accuracy_vs_truth"] = pseudolabel_accuracy(synthetic, pool_truth)
+        metrics["pseudolabels"]["accuracy_vs_truth"] = score_pseudolabels(synthetic)
     if cfg.test is not None:
         eval_dir = out / "eval"
         baseline = _timed(
@@ -174,34 +178,6 @@ def run(cfg: RunConfig, pool_truth: list[Record] | None = None) -> dict:
     metrics["timings_seconds"] = timings
     atomic_write_json(out / "metrics.json", metrics)
     return metrics
-
-
-def pseudolabel_accuracy(synthetic: list[Record], truth: list[Record]) -> dict:
-    """Score pseudo-labels against ground truth where the generated question matches a real one.
-
-    A generated pair is matched when its normalized question equals a ground-truth question of the same
-    image; the VQA accuracy of its majority answer is then scored, overall and per question type.
-    """
-    index = {(r.image, normalize_answer(r.question)): r for r in truth}
-    scored: dict[str, list[float]] = {}
-    for record in synthetic:
-        match = index.get((record.image, normalize_answer(record.question)))
-        if match is not None:
-            score = vqa_accuracy(record.majority_answer(), match.answers)
-            scored.setdefault("all", []).append(score)
-            scored.setdefault(match.question_type or "unknown", []).append(score)
-    matched = len(scored.get("all", []))
-    return {
-        "generated": len(synthetic),
-        "matched": matched,
-        "matched_share": round(100 * matched / max(1, len(synthetic)), 2),
-        "accuracy": round(100 * sum(scored.get("all", [])) / max(1, matched), 2),
-        "per_question_type": {
-            kind: {"accuracy": round(100 * sum(v) / len(v), 2), "n": len(v)}
-            for kind, v in sorted(scored.items())
-            if kind != "all"
-        },
-    }
 
 
 def demo_run_config(cfg: DemoConfig) -> tuple[RunConfig, list[Record]]:
@@ -241,7 +217,7 @@ def demo_run_config(cfg: DemoConfig) -> tuple[RunConfig, list[Record]]:
 def demo(cfg: DemoConfig) -> dict:
     """Run SelTDA against the baseline on easy-VQA."""
     run_cfg, truth = demo_run_config(cfg)
-    metrics = run(run_cfg, pool_truth=truth)
+    metrics = run(run_cfg, lambda synthetic: easyvqa.pseudolabel_accuracy(synthetic, truth))
     metrics["demo"] = cfg.model_dump(mode="json")
     atomic_write_json(Path(cfg.out) / "metrics.json", metrics)
     return metrics

@@ -163,6 +163,7 @@ def training_arguments(cfg: TrainingConfig, out_dir: Path) -> TrainingArguments:
         deepspeed=cfg.deepspeed,
         fsdp=cfg.fsdp,
         disable_tqdm=False,
+        dataloader_pin_memory=torch.cuda.is_available(),
     )
 
 

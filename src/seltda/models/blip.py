@@ -18,17 +18,21 @@ from transformers import logging as hf_logging
 from seltda.fileio import SeltdaInputError
 
 
+def _missing_model(name: str, error: Exception) -> SeltdaInputError:
+    return SeltdaInputError(
+        f"cannot load model '{name}': pass a local model folder (config.json, model.safetensors and the "
+        f"processor files) or a Hugging Face hub id available offline or with network ({error})"
+    )
+
+
 def _load(model_class, name: str):
     """Load a pretrained BLIP part, turning a missing model into an actionable error."""
     previous = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # a teacher loaded from a VQA folder ignores the question encoder
     try:
         return model_class.from_pretrained(name)
-    except OSError as error:
-        raise SeltdaInputError(
-            f"cannot load model '{name}': pass a local model folder (with config.json and "
-            f"model.safetensors) or a Hugging Face hub id reachable from this machine ({error})"
-        ) from error
+    except (OSError, ValueError) as error:
+        raise _missing_model(name, error) from error
     finally:
         hf_logging.set_verbosity(previous)
 
@@ -37,8 +41,8 @@ def load_processor(name: str) -> BlipProcessor:
     """The BLIP processor (PIL image processor + BERT tokenizer) saved with a model."""
     try:
         return BlipProcessor.from_pretrained(name)
-    except OSError as error:
-        raise SeltdaInputError(f"cannot load the processor of '{name}': {error}") from error
+    except (OSError, ValueError) as error:
+        raise _missing_model(name, error) from error
 
 
 def load_vqa_model(name: str) -> BlipForQuestionAnswering:

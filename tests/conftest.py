@@ -1,0 +1,90 @@
+"""Shared fixtures: a tiny image dataset in the canonical format and a tiny BLIP, both in temp folders."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from seltda.models.tiny_blip import TinyBlipConfig, build_tiny_blip  # noqa: E402
+from seltda.records import Record, write_records  # noqa: E402
+from seltda.teacher import format_target  # noqa: E402
+
+COLORS = {"red": (220, 30, 30), "blue": (30, 30, 220), "green": (30, 180, 30)}
+SHAPES = ["circle", "rectangle"]
+TINY = TinyBlipConfig(
+    image_size=32, patch_size=8, hidden_size=32, intermediate_size=64, num_layers=1, num_heads=2
+)
+
+
+def draw(shape: str, color: str, size: int = 32) -> Image.Image:
+    image = Image.new("RGB", (size, size), "white")
+    pen = ImageDraw.Draw(image)
+    box = (6, 6, size - 6, size - 6)
+    (pen.ellipse if shape == "circle" else pen.rectangle)(box, fill=COLORS[color])
+    return image
+
+
+def make_dataset(root: Path, count: int = 12) -> list[Record]:
+    """`count` images in root/images/ and 2 questions each."""
+    records = []
+    for i in range(count):
+        shape, color = SHAPES[i % 2], list(COLORS)[i % 3]
+        name = f"images/{i:03d}.png"
+        (root / "images").mkdir(parents=True, exist_ok=True)
+        draw(shape, color).save(root / name)
+        records.append(
+            Record(
+                question_id=f"q{i}-shape",
+                image=name,
+                question="what shape is this?",
+                answers=[shape] * 10,
+                question_type="shape",
+            )
+        )
+        records.append(
+            Record(
+                question_id=f"q{i}-color",
+                image=name,
+                question=f"what color is the {shape}?",
+                answers=[color] * 8 + ["dark " + color] * 2,
+                question_type="color",
+            )
+        )
+    return records
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> dict:
+    records = make_dataset(tmp_path)
+    write_records(tmp_path / "train.jsonl", records)
+    return {"root": tmp_path, "records": records, "train": tmp_path / "train.jsonl"}
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A randomly initialised tiny BLIP saved with `save_pretrained` (loads by folder)."""
+    folder = tmp_path_factory.mktemp("tiny-blip")
+    texts = [format_target(r) for r in make_dataset(tmp_path_factory.mktemp("texts"))]
+    return build_tiny_blip(folder, texts, TINY, seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_teacher(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> dict:
+    """A tiny teacher trained briefly on the tiny dataset: it writes parseable question-answer text."""
+    from seltda.teacher import train_teacher
+    from seltda.teacher_config import TeacherConfig
+
+    root = tmp_path_factory.mktemp("teacher-data")
+    write_records(root / "train.jsonl", make_dataset(root))
+    out = root / "teacher"
+    cfg = TeacherConfig(
+        model=str(tiny_model), max_steps=300, batch_size=8, learning_rate=5e-3, save_steps=1000
+    )
+    train_teacher(root / "train.jsonl", root, out, cfg)
+    return {"root": root, "teacher": out}
