@@ -18,20 +18,19 @@ def test_answer_checks():
 
 
 def test_label_image_dedupes_and_keeps_most_confident():
-    from collections import Counter
-
-    drops = Counter()
     samples = [
         ("question : what color ? answer : red", -2.0),
         ("question : What color? answer : blue", -0.5),
         ("garbage", -0.1),
         ("question : is it round ? answer : yes , no", -0.3),
     ]
-    records = label_image("img/a.png", samples, PseudoLabelConfig(), "teacher", drops)
+    records, rejected = label_image("img/a.png", samples, PseudoLabelConfig(), "teacher")
     assert [r.answers for r in records] == [["blue"]]
     assert records[0].question_id == synthetic_id("img/a.png", 1)
     assert records[0].source == "synthetic" and records[0].provenance.score == -0.5
-    assert drops == {"duplicate_question": 1, "unparseable": 1, "contradictory_yes_no": 1}
+    reasons = {r["sample_index"]: r["reason"] for r in rejected}
+    assert reasons == {0: "duplicate_question", 2: "unparseable", 3: "contradictory_yes_no"}
+    assert rejected[0]["raw_text"] == "question : what color ? answer : red"
 
 
 def test_every_image_is_processed_and_funnel_adds_up(tiny_teacher, tmp_path):

@@ -38,17 +38,35 @@ def load_split(split: str) -> list[Record]:
     records = []
     for index, (question, answer, image_id) in enumerate(zip(questions, answers, image_ids, strict=True)):
         kind = question_type(answer)
+        image = f"{split}/images/{image_id}.png"
+        shapes, colors, negated = _mentions(question)
         records.append(
             Record(
                 question_id=f"easyvqa-{split}-{index}",
-                image=f"{split}/images/{image_id}.png",
+                image=image,
                 question=question,
                 answers=[answer] * 10,
                 question_type=kind,
                 answer_type="yes/no" if kind == "yes/no" else "other",
+                group_id=rephrasing_group(image, question),
+                flags=["negation"] if negated else [],
             )
         )
     return records
+
+
+def rephrasing_group(image: str, question: str) -> str:
+    """Questions about one image with the same meaning in other words share a group (rephrasing suite).
+
+    What-questions ask for the shape or the color; yes/no questions are the same when they mention the
+    same attributes with the same negation ("is there a red shape?", "is a red shape present?").
+    """
+    shapes, colors, negated = _mentions(question)
+    if question.lower().startswith("what"):
+        meaning = "what-color" if "color" in question.lower() else "what-shape"
+    else:
+        meaning = f"{'not ' if negated else ''}{' '.join(sorted(shapes | colors))}"
+    return f"{image}|{meaning}"
 
 
 def export(out_dir: Path) -> dict[str, Path]:

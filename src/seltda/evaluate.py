@@ -13,6 +13,7 @@ from seltda.metrics import score_predictions
 from seltda.models.blip import BlipAdapter, load_vqa_model
 from seltda.progress import track
 from seltda.records import Record, read_records
+from seltda.suites import SUITES, run_suites
 from seltda.training import ImageRecords
 
 
@@ -22,6 +23,7 @@ class EvaluateConfig(BaseModel):
     batch_size: int = 128
     max_answer_tokens: int = 16
     limit: int | None = None  # evaluate the first N records only (quick checks)
+    suites: tuple[str, ...] = SUITES  # robustness suites computed when the records support them
 
 
 def predict(
@@ -62,10 +64,12 @@ def evaluate(
     start = time.perf_counter()
     records = read_records(data_file)[: cfg.limit]
     predictions, skipped = predict(model_dir, records, image_root, cfg)
+    scores = score_predictions(records, predictions)
     result = {
         "model": str(model_dir),
         "data": str(data_file),
-        **score_predictions(records, predictions),
+        **scores,
+        "suites": run_suites(records, scores["per_question"], predictions, cfg.suites),
         "skipped_images": skipped,
         "seconds": round(time.perf_counter() - start, 2),
         "predictions": [

@@ -175,6 +175,10 @@ def run(cfg: RunConfig, score_pseudolabels: Callable[[list[Record]], dict] | Non
         comparison = compare_scores(baseline["per_question"], student["per_question"])
         atomic_write_json(eval_dir / "compare.json", comparison)
         metrics.update(baseline=_summary(baseline), seltda=_summary(student), gain=comparison)
+        suites = baseline.get("suites", {})
+        metrics["suites"] = {
+            name: {"baseline": suites[name], "seltda": student.get("suites", {}).get(name)} for name in suites
+        }
     metrics["timings_seconds"] = timings
     atomic_write_json(out / "metrics.json", metrics)
     return metrics

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from seltda.fileio import atomic_write_json, environment_info
+from seltda.fileio import atomic_write_json, atomic_write_text, environment_info
 from seltda.images import scan_images, try_load_image
 from seltda.metrics import normalize_answer
 from seltda.models.blip import BlipAdapter, load_vqg_model
@@ -54,19 +54,25 @@ def answer_problem(parsed: ParsedQA, max_words: int) -> str | None:
     return None
 
 
+def rejection(image: str, index: int, text: str, score: float, reason: str) -> dict[str, Any]:
+    """A dropped sample, kept for the report's gallery and for auditing filters."""
+    return {"image": image, "sample_index": index, "raw_text": text, "score": score, "reason": reason}
+
+
 def label_image(
-    image: str, samples: list[tuple[str, float]], cfg: PseudoLabelConfig, teacher: str, drops: Counter
-) -> list[Record]:
-    """Parse, check and dedupe one image's samples (the most confident copy of a question wins)."""
+    image: str, samples: list[tuple[str, float]], cfg: PseudoLabelConfig, teacher: str
+) -> tuple[list[Record], list[dict[str, Any]]]:
+    """Parse, check and dedupe one image's samples (the most confident copy of a question wins).
+
+    Returns the kept records and the rejected samples with their reason.
+    """
     best: dict[str, Record] = {}
+    rejected: list[dict[str, Any]] = []
     for index, (text, score) in enumerate(samples):
         parsed = parse_generation(text)
-        if parsed is None:
-            drops["unparseable"] += 1
-            continue
-        problem = answer_problem(parsed, cfg.max_answer_words)
+        problem = "unparseable" if parsed is None else answer_problem(parsed, cfg.max_answer_words)
         if problem:
-            drops[problem] += 1
+            rejected.append(rejection(image, index, text, score, problem))
             continue
         key = normalize_answer(parsed.question)
         record = Record(
@@ -83,17 +89,40 @@ def label_image(
                 raw_text=text,
             ),
         )
-        if key in best:
-            drops["duplicate_question"] += 1
-            if score <= best[key].provenance.score:
+        previous = best.get(key)
+        if previous is not None:
+            loser = record if score <= previous.provenance.score else previous
+            rejected.append(
+                rejection(
+                    image,
+                    loser.provenance.sample_index,
+                    loser.provenance.raw_text,
+                    loser.provenance.score,
+                    "duplicate_question",
+                )
+            )
+            if loser is record:
                 continue
         best[key] = record
-    return sorted(best.values(), key=lambda r: r.provenance.sample_index)
+    return sorted(best.values(), key=lambda r: r.provenance.sample_index), rejected
 
 
 def _shard_paths(out_dir: Path, index: int) -> tuple[Path, Path]:
+    """A shard's records and its stats; the stats file is written last and marks the shard complete."""
     base = out_dir / "shards" / f"shard-{index:05d}"
     return base.with_suffix(".jsonl"), base.with_suffix(".json")
+
+
+def _rejected_path(out_dir: Path, index: int) -> Path:
+    return out_dir / "shards" / f"shard-{index:05d}.rejected.jsonl"
+
+
+def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    atomic_write_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def run_shard(
@@ -109,8 +138,8 @@ def run_shard(
     """Label one shard and write it atomically: records first, then its stats (the completion mark)."""
     torch.manual_seed(cfg.seed * 1_000_003 + index)
     unreadable: Counter[str] = Counter()
-    drops: Counter[str] = Counter()
     records: list[Record] = []
+    rejected: list[dict[str, Any]] = []
     generated = 0
     device = next(model.parameters()).device
     for start in range(0, len(images), cfg.batch_size):
@@ -138,17 +167,20 @@ def run_shard(
         )
         for name, image_samples in zip(names, samples, strict=True):
             generated += len(image_samples)
-            records.extend(label_image(name, image_samples, cfg, teacher, drops))
+            kept, dropped = label_image(name, image_samples, cfg, teacher)
+            records.extend(kept)
+            rejected.extend(dropped)
     stats = {
         "shard": index,
         "images": len(images),
         "unreadable": dict(unreadable),
         "generated": generated,
-        "drops": dict(drops),
+        "drops": dict(Counter(r["reason"] for r in rejected)),
         "records": len(records),
     }
     records_path, stats_path = _shard_paths(out_dir, index)
     write_records(records_path, records)
+    _write_jsonl(_rejected_path(out_dir, index), rejected)
     atomic_write_json(stats_path, stats)
     return stats
 
@@ -175,6 +207,7 @@ def confident(records: list[Record], cfg: PseudoLabelConfig) -> list[Record]:
 def merge(out_dir: Path, shard_count: int, cfg: PseudoLabelConfig, extra: dict) -> dict:
     """Merge finished shards into `pseudolabels.jsonl` and `manifest.json` (the funnel)."""
     records: list[Record] = []
+    rejected: list[dict[str, Any]] = []
     unreadable: Counter[str] = Counter(extra.pop("scan_skips", {}))
     drops: Counter[str] = Counter()
     generated = images = 0
@@ -186,9 +219,26 @@ def merge(out_dir: Path, shard_count: int, cfg: PseudoLabelConfig, extra: dict) 
         unreadable.update(stats["unreadable"])
         drops.update(stats["drops"])
         records.extend(read_records(records_path))
+        rejected.extend(_read_jsonl(_rejected_path(out_dir, index)))
     kept = confident(records, cfg)
+    kept_ids = {r.question_id for r in kept}
+    for r in records:
+        if r.question_id not in kept_ids:
+            rejected.append(
+                rejection(
+                    r.image,
+                    r.provenance.sample_index,
+                    r.provenance.raw_text,
+                    r.provenance.score,
+                    "low_confidence",
+                )
+            )
+    if len(records) > len(kept):
+        drops["low_confidence"] = len(records) - len(kept)
     parsed = generated - drops["unparseable"]
-    answer_ok = parsed - sum(v for k, v in drops.items() if k not in ("unparseable", "duplicate_question"))
+    answer_ok = parsed - sum(
+        v for k, v in drops.items() if k not in ("unparseable", "duplicate_question", "low_confidence")
+    )
     manifest = {
         **extra,
         "config": cfg.model_dump(mode="json"),
@@ -205,6 +255,7 @@ def merge(out_dir: Path, shard_count: int, cfg: PseudoLabelConfig, extra: dict) 
         "env": environment_info(),
     }
     write_records(out_dir / "pseudolabels.jsonl", kept)
+    _write_jsonl(out_dir / "rejected.jsonl", rejected)
     atomic_write_json(out_dir / "manifest.json", manifest)
     return manifest
 

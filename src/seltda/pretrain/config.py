@@ -1,0 +1,20 @@
+"""Configuration of the embedded default's pretraining (the stand-in for a web-pretrained VLM)."""
+
+from __future__ import annotations
+
+from seltda.models.tiny_blip import TinyBlipConfig
+from seltda.training import TrainingConfig
+
+
+class PretrainConfig(TrainingConfig):
+    """Captioning (language modelling) + image-text matching with hard negatives on the synthetic corpus."""
+
+    max_steps: int = 4000
+    learning_rate: float = 1e-3
+    save_steps: int = 500
+    corpus_seed: int = 0
+    corpus_size: int = 1_000_000  # items are generated on the fly; this only bounds the index space
+    itm_weight: float = 1.0  # 0 disables image-text matching (captioning only)
+    negative_share: float = 0.5
+    probe_images: int = 600
+    tiny: TinyBlipConfig = TinyBlipConfig()
