@@ -16,3 +16,14 @@ def test_evaluate_counts_unreadable_images_as_missing(dataset, tiny_model, tmp_p
     (dataset["root"] / "images" / "001.png").write_bytes(b"")
     result = evaluate(str(tiny_model), dataset["train"], dataset["root"], None, EvaluateConfig(limit=6))
     assert result["n"] == 6 and result["missing"] == 2 and result["skipped_images"]["empty"] == 1
+
+
+def test_score_any_models_predictions(dataset, tmp_path):
+    from seltda.evaluate import score
+
+    predictions = [{"question_id": r.question_id, "answer": r.answers[0]} for r in dataset["records"][:10]]
+    predictions.append({"question_id": "not-in-data", "answer": "x"})
+    (tmp_path / "results.json").write_text(json.dumps(predictions))
+    result = score(tmp_path / "results.json", dataset["train"], tmp_path / "scored.json")
+    assert result["n"] == 24 and result["missing"] == 14 and result["unknown_question_ids"] == 1
+    assert round(result["accuracy"], 2) == round(100 * (6 * 1.0 + 4 * 1.0) / 24, 2)

@@ -161,6 +161,52 @@ def evaluate(
 
 @app.command()
 @user_errors
+def score(
+    predictions: Annotated[
+        Path, typer.Argument(help="predictions: VQA results JSON [{question_id, answer}]")
+    ],
+    data: Annotated[Path, typer.Option(help="records with the ground-truth answers (JSONL)")],
+    out: Annotated[Path | None, typer.Option(help="metrics JSON to write (same as `evaluate`)")] = None,
+) -> None:
+    """Score predictions made by any model with the official VQA accuracy and the suites."""
+    from seltda.evaluate import score as run_score
+
+    result = run_score(predictions, data, out)
+    console.print(
+        f"accuracy {result['accuracy']:.2f} on {result['n']} questions ({result['missing']} missing)"
+    )
+    console.print(type_table({"predictions": result}))
+
+
+@app.command()
+@user_errors
+def pretrain(
+    out: Annotated[Path, typer.Option(help="model folder to write")],
+    steps: Steps = 4000,
+    batch_size: BatchSize = 64,
+    learning_rate: LearningRate = 1e-3,
+    itm_weight: Annotated[
+        float, typer.Option(help="weight of image-text matching (0: captioning only)")
+    ] = 1.0,
+    seed: Seed = 0,
+) -> None:
+    """Pretrain the tiny BLIP on a generated image-caption corpus (the embedded default's 'web' VLM)."""
+    from seltda.pretrain.config import PretrainConfig
+    from seltda.pretrain.trainer import pretrain as run_pretrain
+
+    cfg = PretrainConfig(
+        max_steps=steps, batch_size=batch_size, learning_rate=learning_rate, itm_weight=itm_weight, seed=seed
+    )
+    metrics = run_pretrain(out, cfg)
+    probe = metrics["probe"]
+    console.print(
+        f"pretrained -> {out}: zero-shot captions name the shape {probe['shape_accuracy']:.1f}% "
+        f"(chance {probe['chance_shape']:.1f}%), the colour {probe['color_accuracy']:.1f}% (held-out images)"
+    )
+
+
+@app.command()
+@user_errors
 def compare(
     a: Annotated[Path, typer.Argument(help="evaluation JSON of model A (e.g. the baseline)")],
     b: Annotated[Path, typer.Argument(help="evaluation JSON of model B (e.g. SelTDA)")],
@@ -234,6 +280,9 @@ def demo(
     per_image: Annotated[int, typer.Option(help="pseudo-labels sampled per unlabeled image")] = 3,
     test_limit: Annotated[int | None, typer.Option(help="first N test questions (default: all)")] = None,
     pool_limit: Annotated[int | None, typer.Option(help="first N unlabeled images (default: all)")] = None,
+    from_scratch: Annotated[
+        bool, typer.Option(help="random weights instead of the pretrained tiny BLIP")
+    ] = True,
     seed: Seed = 0,
 ) -> None:
     """SelTDA vs baseline on the embedded easy-VQA default with the tiny BLIP."""
@@ -247,6 +296,7 @@ def demo(
         per_image=per_image,
         test_limit=test_limit,
         pool_limit=pool_limit,
+        base="scratch" if from_scratch else "pretrained",
         seed=seed,
     )
     print_summary(run_demo(cfg), out)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -63,6 +63,10 @@ class DemoConfig(BaseModel):
     per_image: int = 3
     test_limit: int | None = None  # None: the full 9,673-question test set
     pool_limit: int | None = None  # None: every unlabeled train image
+    base: Literal["scratch", "pretrained"] = (
+        "scratch"  # random weights, or pretrained on the synthetic corpus
+    )
+    pretrained_model: Path | None = None  # default: the shipped weights, else pretrain into runs/.cache
     tiny: TinyBlipConfig = TinyBlipConfig()
 
 
@@ -184,6 +188,22 @@ def run(cfg: RunConfig, score_pseudolabels: Callable[[list[Record]], dict] | Non
     return metrics
 
 
+SHIPPED_PRETRAINED = Path(__file__).parent / "assets" / "tiny-blip-pretrained"
+
+
+def pretrained_base(cfg: DemoConfig) -> str:
+    """The pretrained tiny BLIP: a given folder, the shipped weights, or pretrained now (then cached)."""
+    if cfg.pretrained_model is not None:
+        return str(cfg.pretrained_model)
+    if stage_complete(SHIPPED_PRETRAINED):
+        return str(SHIPPED_PRETRAINED)
+    from seltda.pretrain.trainer import pretrain
+
+    cache = Path("runs/.cache/tiny-blip-pretrained")
+    pretrain(cache)
+    return str(cache)
+
+
 def demo_run_config(cfg: DemoConfig) -> tuple[RunConfig, list[Record]]:
     """Export easy-VQA, split it by image and build the run config; also returns the pool's ground truth."""
     out = Path(cfg.out)
@@ -204,6 +224,7 @@ def demo_run_config(cfg: DemoConfig) -> tuple[RunConfig, list[Record]]:
     training = {"max_steps": cfg.steps, "save_steps": max(50, cfg.steps // 3)}
     run_cfg = RunConfig(
         out=out,
+        model=pretrained_base(cfg) if cfg.base == "pretrained" else None,
         train=split["labeled"],
         images=paths["image_root"],
         unlabeled_list=unlabeled,

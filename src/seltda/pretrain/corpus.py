@@ -263,10 +263,13 @@ def counterfactual(scene: Scene, rng: random.Random) -> str:
     """A caption naming every object with one attribute changed: a hard negative for image-text matching."""
     index = rng.randrange(len(scene.things))
     thing = scene.things[index]
+    present = {(t.color, t.shape) for t in scene.things}
     if rng.random() < 0.5:
-        changed = Thing(rng.choice([s for s in SHAPES if s != thing.shape]), thing.color, *_rest(thing))
+        shape = rng.choice([s for s in SHAPES if (thing.color, s) not in present])
+        changed = Thing(shape, thing.color, *_rest(thing))
     else:
-        changed = Thing(thing.shape, rng.choice([c for c in COLORS if c != thing.color]), *_rest(thing))
+        color = rng.choice([c for c in COLORS if (c, thing.shape) not in present])
+        changed = Thing(thing.shape, color, *_rest(thing))
     things = list(scene.things)
     things[index] = changed
     names = [_named(t) for t in things]
