@@ -21,6 +21,17 @@ app = typer.Typer(
 console = Console()
 err = Console(stderr=True)
 
+
+def _mount_subcommands() -> None:
+    from seltda.formats import convert_app
+
+    app.add_typer(
+        convert_app, name="convert", help="Convert VQA v2, A-OKVQA, CSV/TSV, datasets, ... to records."
+    )
+
+
+_mount_subcommands()
+
 Steps = Annotated[int, typer.Option(help="optimizer steps")]
 BatchSize = Annotated[int, typer.Option(help="examples per device per step")]
 LearningRate = Annotated[float, typer.Option(help="peak learning rate (cosine schedule)")]

@@ -1,0 +1,34 @@
+"""Dataset converters: VQA v2 / OK-VQA, A-OKVQA, the SelTDA reference JSON, CSV/TSV tables and saved
+``datasets`` folders -> records; records -> reference JSON; predictions -> VQA results."""
+
+from seltda.formats._common import FormatError
+from seltda.formats.aokvqa import read_aokvqa
+from seltda.formats.commands import convert_app
+from seltda.formats.hf_dataset import HfConversion, read_hf_dataset
+from seltda.formats.reference import read_reference, to_reference, write_reference
+from seltda.formats.registry import ALIASES, FORMATS, ConversionResult, FormatSpec, convert, resolve_format
+from seltda.formats.results import read_predictions, to_vqa_results, write_vqa_results
+from seltda.formats.table import read_table
+from seltda.formats.vqa_v2 import read_vqa_v2
+
+__all__ = [
+    "ALIASES",
+    "FORMATS",
+    "ConversionResult",
+    "FormatError",
+    "FormatSpec",
+    "HfConversion",
+    "convert",
+    "convert_app",
+    "read_aokvqa",
+    "read_hf_dataset",
+    "read_predictions",
+    "read_reference",
+    "read_table",
+    "read_vqa_v2",
+    "resolve_format",
+    "to_reference",
+    "to_vqa_results",
+    "write_reference",
+    "write_vqa_results",
+]
