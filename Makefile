@@ -6,7 +6,7 @@ STAMP := $(VENV)/.seltda-installed
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: setup demo test lint clean
+.PHONY: setup browser demo test lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,11 @@ setup: $(STAMP)
 demo: setup
 	$(VENV)/bin/seltda demo --out runs/demo $(DEMO_ARGS)
 
-test: setup
+# the report's browser test drives Debian's chromium (no browser download exists here)
+browser:
+	bash scripts/install-chromium.sh
+
+test: setup browser
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 lint: setup

@@ -273,6 +273,20 @@ def init_model(
 
 @app.command()
 @user_errors
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="a run folder (seltda run / demo output)")],
+    gallery_size: Annotated[int, typer.Option(help="unlabeled images shown with their pseudo-labels")] = 12,
+    examples: Annotated[int, typer.Option(help="test questions where the two models disagree, each way")] = 8,
+) -> None:
+    """Write report.html (self-contained) and report.md for a run folder."""
+    from seltda.report import write_report
+
+    paths = write_report(run_dir, gallery_size=gallery_size, examples=examples)
+    console.print(f"report: {paths['html']} and {paths['markdown']}")
+
+
+@app.command()
+@user_errors
 def run(config: Annotated[Path, typer.Argument(help="YAML run config (see README)")]) -> None:
     """Run the whole chain on your data: teacher, pseudo-labels, baseline, student, evaluation."""
     from seltda.pipeline import load_run_config
@@ -280,6 +294,7 @@ def run(config: Annotated[Path, typer.Argument(help="YAML run config (see README
 
     cfg = load_run_config(config)
     print_summary(run_pipeline(cfg), cfg.out)
+    write_and_show_report(cfg.out)
 
 
 @app.command()
@@ -311,6 +326,7 @@ def demo(
         seed=seed,
     )
     print_summary(run_demo(cfg), out)
+    write_and_show_report(out)
 
 
 def type_table(results: dict[str, dict]) -> Table:
@@ -345,6 +361,13 @@ def print_summary(metrics: dict, out: Path) -> None:
     times = ", ".join(f"{k} {v:.0f}s" for k, v in metrics["timings_seconds"].items())
     console.print(f"stage times: {times}")
     console.print(f"run folder: {out} (metrics.json)")
+
+
+def write_and_show_report(run_dir: Path) -> None:
+    from seltda.report import write_report
+
+    paths = write_report(run_dir)
+    console.print(f"report: [bold]{paths['html']}[/] (open it in a browser) and {paths['markdown']}")
 
 
 def main() -> None:
