@@ -18,7 +18,7 @@ from seltda import easyvqa
 from seltda.evaluate import evaluate
 from seltda.metrics import paired_bootstrap
 from seltda.models.tiny_blip import build_tiny_blip
-from seltda.pipeline import DemoConfig, demo
+from seltda.pipeline import DemoConfig, demo, pretrained_base
 from seltda.records import read_records
 from seltda.student import train_student
 from seltda.student_config import StudentConfig
@@ -27,13 +27,15 @@ from seltda.teacher import format_target
 TYPES = ["yes/no", "color", "shape"]
 
 
-def full_data_model(out: Path, steps: int, seed: int) -> dict:
+def full_data_model(out: Path, steps: int, seed: int, base: str | None) -> dict:
     """The VQA model trained on every easy-VQA train question (the ceiling the low-data arms aim at)."""
     paths = easyvqa.export(out / "data")
     train = read_records(paths["train"])
-    if not (out / "base" / "config.json").exists():
-        build_tiny_blip(out / "base", [format_target(r) for r in train], seed=seed)
-    cfg = StudentConfig(model=str(out / "base"), max_steps=steps, save_steps=max(100, steps // 5), seed=seed)
+    if base is None:
+        base = str(out / "base")
+        if not (out / "base" / "config.json").exists():
+            build_tiny_blip(out / "base", [format_target(r) for r in train], seed=seed)
+    cfg = StudentConfig(model=base, max_steps=steps, save_steps=max(100, steps // 5), seed=seed)
     train_student([paths["train"]], paths["image_root"], out / "model", cfg)
     result_file = out / "eval.json"
     if result_file.exists():
@@ -59,6 +61,8 @@ def main() -> None:
     parser.add_argument("--fraction", type=float, default=0.05)
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--full-steps", type=int, default=3000, help="steps of the full-data model (0: skip)")
+    parser.add_argument("--base", choices=["scratch", "pretrained"], default="scratch")
+    parser.add_argument("--pretrained-model", type=Path, default=None, help="default: shipped weights")
     args = parser.parse_args()
 
     runs = {}
@@ -90,7 +94,10 @@ def main() -> None:
         for seed, m in runs.items()
     }
     if args.full_steps:
-        full = full_data_model(args.out / "full-data", args.full_steps, seed=0)
+        base = None
+        if args.base == "pretrained":
+            base = pretrained_base(DemoConfig(base="pretrained", pretrained_model=args.pretrained_model))
+        full = full_data_model(args.out / "full-data", args.full_steps, seed=0, base=base)
         lines.append(row("all labels (seed 0)", full))
         summary["full_data"] = {k: full[k] for k in ("accuracy", "per_question_type")}
     print("\n".join(lines))
