@@ -88,3 +88,31 @@ def tiny_teacher(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> 
     )
     train_teacher(root / "train.jsonl", root, out, cfg)
     return {"root": root, "teacher": out}
+
+
+@pytest.fixture(scope="session")
+def tiny_demo(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """`seltda demo` on easy-VQA at a tiny scale, through the installed entry point (run once per session)."""
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("demo") / "run"
+    command = [
+        sys.executable,
+        "-m",
+        "seltda.cli",
+        "demo",
+        "--out",
+        str(out),
+        "--steps",
+        "3",
+        "--test-limit",
+        "60",
+        "--pool-limit",
+        "16",
+        "--per-image",
+        "2",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return {"out": out, "command": command, "stdout": done.stdout}

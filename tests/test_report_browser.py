@@ -39,15 +39,14 @@ def _chromium() -> str:
     pytest.fail(f"chromium not found (looked at /usr/bin/chromium and PATH): {INSTALL_HINT}", pytrace=False)
 
 
-def test_report_renders_in_chromium(tmp_path: Path) -> None:
+def open_in_chromium(report: Path, tmp_path: Path) -> dict:
+    """Load `report` headless, collect console errors and what the checks need, save a screenshot."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
         pytest.fail(f"the `playwright` Python package is not installed: {INSTALL_HINT}", pytrace=False)
     executable = _chromium()
-    report = write_report(make_run(tmp_path))["html"]
     screenshot = tmp_path / "report.png"
-
     errors: list[str] = []
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
@@ -65,18 +64,38 @@ def test_report_renders_in_chromium(tmp_path: Path) -> None:
             page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
             response = page.goto(report.as_uri(), wait_until="load")
             assert response is None or response.ok
-
-            assert page.locator("#accuracy-table").is_visible()
-            assert page.locator("#suites").is_visible()
-            plot_widths = page.eval_on_selector_all("img.plot", LOADED_WIDTHS)
-            assert len(plot_widths) >= 2 and all(w > 0 for w in plot_widths), plot_widths
-            gallery_widths = page.eval_on_selector_all(".gallery-item img", LOADED_WIDTHS)
-            assert len(gallery_widths) == 3 and all(w > 0 for w in gallery_widths), gallery_widths
-            assert page.locator(".gallery-item li.rejected").count() == 2
+            seen = {
+                "accuracy_table": page.locator("#accuracy-table").is_visible(),
+                "suites": page.locator("#suites").is_visible(),
+                "suites_text": page.locator("#suites").inner_text()
+                if page.locator("#suites").count()
+                else "",
+                "headline": page.locator("#headline-table").inner_text(),
+                "plots": page.eval_on_selector_all("img.plot", LOADED_WIDTHS),
+                "gallery": page.eval_on_selector_all(".gallery-item img", LOADED_WIDTHS),
+                "rejected": page.locator(".gallery-item li.rejected").count(),
+            }
             page.screenshot(path=str(screenshot), full_page=True)
         finally:
             context.close()
-
     assert not errors, errors
     assert screenshot.stat().st_size > 10_000
     print(f"report screenshot: {screenshot}")
+    return seen
+
+
+def test_report_renders_in_chromium(tmp_path: Path) -> None:
+    seen = open_in_chromium(write_report(make_run(tmp_path))["html"], tmp_path)
+    assert seen["accuracy_table"] and seen["suites"]
+    assert len(seen["plots"]) >= 2 and all(w > 0 for w in seen["plots"]), seen["plots"]
+    assert len(seen["gallery"]) == 3 and all(w > 0 for w in seen["gallery"]), seen["gallery"]
+    assert seen["rejected"] == 2
+
+
+def test_demo_report_renders_in_chromium(tiny_demo: dict, tmp_path: Path) -> None:
+    """The report `seltda demo` writes: accuracy with its CI, plots, gallery, and the rephrasing suite."""
+    seen = open_in_chromium(tiny_demo["out"] / "report.html", tmp_path)
+    assert seen["accuracy_table"] and "95% CI" in seen["headline"]
+    assert len(seen["plots"]) >= 3 and all(w > 0 for w in seen["plots"]), seen["plots"]
+    assert seen["gallery"] and all(w > 0 for w in seen["gallery"]), seen["gallery"]
+    assert seen["suites"] and "rephrasing" in seen["suites_text"]

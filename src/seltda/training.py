@@ -150,7 +150,7 @@ def training_arguments(cfg: TrainingConfig, out_dir: Path) -> TrainingArguments:
         weight_decay=cfg.weight_decay,
         warmup_steps=int(cfg.warmup_ratio * cfg.max_steps),
         lr_scheduler_type=cfg.lr_scheduler,
-        logging_steps=cfg.logging_steps,
+        logging_steps=min(cfg.logging_steps, max(1, cfg.max_steps // 10)),  # short runs still log a curve
         save_steps=cfg.save_steps,
         save_total_limit=1,
         seed=cfg.seed,
