@@ -68,7 +68,12 @@ def main() -> None:
     runs = {}
     for seed in args.seeds:
         cfg = DemoConfig(
-            out=args.out / f"seed{seed}", seed=seed, labeled_fraction=args.fraction, steps=args.steps
+            out=args.out / f"seed{seed}",
+            seed=seed,
+            labeled_fraction=args.fraction,
+            steps=args.steps,
+            base=args.base,
+            pretrained_model=args.pretrained_model,
         )
         runs[seed] = demo(cfg)
     diffs_a, diffs_b = [], []
