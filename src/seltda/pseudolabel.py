@@ -206,40 +206,63 @@ def confident(records: list[Record], cfg: PseudoLabelConfig) -> list[Record]:
     return records
 
 
-def merge(out_dir: Path, shard_count: int, cfg: PseudoLabelConfig, extra: dict) -> dict:
-    """Merge finished shards into `pseudolabels.jsonl` and `manifest.json` (the funnel)."""
+def is_yes_no(record: Record) -> bool:
+    return {normalize_answer(a) for a in record.answers} <= {"yes", "no"}
+
+
+def rebalance(records: list[Record], max_yes_no_share: float | None) -> list[Record]:
+    """Cap the share of yes/no pairs (the most confident kept): teachers over-produce them."""
+    if max_yes_no_share is None:
+        return records
+    yes_no = [r for r in records if is_yes_no(r)]
+    others = len(records) - len(yes_no)
+    if max_yes_no_share >= 1:
+        return records
+    allowed = int(max_yes_no_share * others / (1 - max_yes_no_share))
+    keep = {r.question_id for r in sorted(yes_no, key=lambda r: -r.provenance.score)[:allowed]}
+    return [r for r in records if not is_yes_no(r) or r.question_id in keep]
+
+
+def _dropped(records: list[Record], kept: list[Record], reason: str) -> list[dict[str, Any]]:
+    kept_ids = {r.question_id for r in kept}
+    return [
+        rejection(r.image, r.provenance.sample_index, r.provenance.raw_text, r.provenance.score, reason)
+        for r in records
+        if r.question_id not in kept_ids
+    ]
+
+
+def merge(
+    out_dir: Path, shard_count: int, cfg: PseudoLabelConfig, extra: dict, shards_from: Path | None = None
+) -> dict:
+    """Merge finished shards (of `shards_from`, default `out_dir`) into `pseudolabels.jsonl` and
+    `manifest.json` (the funnel). Filters can be changed and the merge rerun without sampling again."""
+    shards_from = shards_from or out_dir
     records: list[Record] = []
     rejected: list[dict[str, Any]] = []
     unreadable: Counter[str] = Counter(extra.pop("scan_skips", {}))
     drops: Counter[str] = Counter()
     generated = images = 0
     for index in range(shard_count):
-        records_path, stats_path = _shard_paths(out_dir, index)
+        records_path, stats_path = _shard_paths(shards_from, index)
         stats = json.loads(stats_path.read_text())
         images += stats["images"]
         generated += stats["generated"]
         unreadable.update(stats["unreadable"])
         drops.update(stats["drops"])
         records.extend(read_records(records_path))
-        rejected.extend(_read_jsonl(_rejected_path(out_dir, index)))
-    kept = confident(records, cfg)
-    kept_ids = {r.question_id for r in kept}
-    for r in records:
-        if r.question_id not in kept_ids:
-            rejected.append(
-                rejection(
-                    r.image,
-                    r.provenance.sample_index,
-                    r.provenance.raw_text,
-                    r.provenance.score,
-                    "low_confidence",
-                )
-            )
-    if len(records) > len(kept):
-        drops["low_confidence"] = len(records) - len(kept)
+        rejected.extend(_read_jsonl(_rejected_path(shards_from, index)))
+    sure = confident(records, cfg)
+    kept = rebalance(sure, cfg.max_yes_no_share)
+    for before, after, reason in ((records, sure, "low_confidence"), (sure, kept, "yes_no_cap")):
+        rejected.extend(_dropped(before, after, reason))
+        if len(before) > len(after):
+            drops[reason] = len(before) - len(after)
     parsed = generated - drops["unparseable"]
     answer_ok = parsed - sum(
-        v for k, v in drops.items() if k not in ("unparseable", "duplicate_question", "low_confidence")
+        v
+        for k, v in drops.items()
+        if k not in ("unparseable", "duplicate_question", "low_confidence", "yes_no_cap")
     )
     manifest = {
         **extra,
@@ -250,7 +273,7 @@ def merge(out_dir: Path, shard_count: int, cfg: PseudoLabelConfig, extra: dict) 
             "seen": images - sum(unreadable.values()),
         },
         "funnel": dict(
-            zip(FUNNEL, [generated, parsed, answer_ok, len(records), len(kept), len(kept)], strict=True)
+            zip(FUNNEL, [generated, parsed, answer_ok, len(records), len(sure), len(kept)], strict=True)
         ),
         "drops": dict(drops),
         "questions_per_image": round(len(kept) / max(1, images - sum(unreadable.values())), 3),

@@ -22,5 +22,8 @@ class PseudoLabelConfig(BaseModel):
     max_answer_words: int = 8
     min_score: float | None = Field(None, description="drop pairs whose mean token log-prob is lower")
     keep_top_fraction: float | None = Field(None, gt=0, le=1, description="keep the most confident share")
+    max_yes_no_share: float | None = Field(
+        None, ge=0, le=1, description="cap the share of yes/no pairs (most confident kept); 0 drops them"
+    )
     num_tasks: int = Field(1, ge=1, description="split shards across this many independent jobs")
     task_index: int = Field(0, ge=0)
