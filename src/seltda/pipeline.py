@@ -134,11 +134,11 @@ def run(cfg: RunConfig, score_pseudolabels: Callable[[list[Record]], dict] | Non
     """
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
-    atomic_write_json(out / "env.json", environment_info())
     timings: dict[str, float] = {}
     base = _timed(timings, "base", build_base_model, cfg)
     cfg = _stage_models(cfg, base)
+    atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+    atomic_write_json(out / "env.json", environment_info())
     pool_root = cfg.unlabeled_images or cfg.images
     _timed(timings, "teacher", train_teacher, cfg.train, cfg.images, out / "teacher", cfg.teacher)
     manifest = _timed(

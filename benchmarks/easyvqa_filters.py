@@ -1,0 +1,108 @@
+"""Pseudo-label filters and rebalancing vs the paper's plain recipe, on finished demo runs.
+
+For each run folder (a `seltda demo` or `benchmarks/easyvqa_seeds.py` seed), the teacher's existing
+pseudo-label shards are re-filtered (no new sampling), a student is trained on each variant with the run's
+own student settings, evaluated on the run's test set and compared with the run's baseline (paired
+bootstrap 95% CI). Also scores each variant's pseudo-labels against easy-VQA's ground truth. Resumable.
+
+    python benchmarks/easyvqa_filters.py runs/bench-pre/seed0 runs/bench-pre/seed1 runs/bench-pre/seed2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import yaml
+
+from seltda import easyvqa
+from seltda.evaluate import EvaluateConfig, evaluate
+from seltda.metrics import compare_scores, paired_bootstrap
+from seltda.pseudolabel import merge
+from seltda.pseudolabel_config import PseudoLabelConfig
+from seltda.records import read_records
+from seltda.split import read_image_list
+from seltda.student import train_student
+from seltda.student_config import StudentConfig
+
+VARIANTS = {
+    "confident half": {"keep_top_fraction": 0.5},
+    "no yes/no": {"max_yes_no_share": 0.0},
+    "yes/no <= 25%": {"max_yes_no_share": 0.25},
+    "yes/no <= 25%, confident half": {"max_yes_no_share": 0.25, "keep_top_fraction": 0.5},
+}
+
+
+def run_variant(run: Path, name: str, updates: dict, truth: list) -> dict:
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    folder = run / "variants" / name.replace(" ", "_").replace("/", "").replace("<=", "le").replace(",", "")
+    manifest = json.loads((run / "pseudolabels" / "manifest.json").read_text())
+    cfg = PseudoLabelConfig(**{**manifest["config"], **updates})
+    merge(folder / "pseudolabels", manifest["shards"], cfg, {}, shards_from=run / "pseudolabels")
+    synthetic_file = folder / "pseudolabels" / "pseudolabels.jsonl"
+    quality = easyvqa.pseudolabel_accuracy(read_records(synthetic_file), truth)
+    student_cfg = StudentConfig(**config["student"])
+    if student_cfg.model == "base":  # configs written before stage models were resolved
+        student_cfg.model = config["model"] or str(run / "base")
+    images = Path(config["images"])
+    train_student([Path(config["train"])], images, folder / "student", student_cfg, synthetic_file, images)
+    result_file = folder / "student.json"
+    result = (
+        json.loads(result_file.read_text())
+        if result_file.exists()
+        else evaluate(str(folder / "student"), Path(config["test"]), images, result_file, EvaluateConfig())
+    )
+    return {"result": result, "pseudolabels": quality, "kept": len(read_records(synthetic_file))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("runs", type=Path, nargs="+")
+    args = parser.parse_args()
+    rows: dict[str, list] = {}
+    pooled: dict[str, tuple[list, list]] = {}
+    for run in args.runs:
+        config = yaml.safe_load((run / "config.yaml").read_text())
+        pool = set(read_image_list(Path(config["unlabeled_list"])))
+        truth = [r for r in easyvqa.load_split("train") if r.image in pool]
+        baseline = json.loads((run / "eval" / "baseline.json").read_text())
+        plain = json.loads((run / "eval" / "student.json").read_text())
+        plain_quality = json.loads((run / "metrics.json").read_text())["pseudolabels"]["accuracy_vs_truth"]
+        outcomes = {"plain (paper)": {"result": plain, "pseudolabels": plain_quality, "kept": None}}
+        for name, updates in VARIANTS.items():
+            outcomes[name] = run_variant(run, name, updates, truth)
+        for name, outcome in outcomes.items():
+            gain = compare_scores(
+                baseline["per_question"], outcome["result"]["per_question"], n_resamples=2000
+            )
+            keys = sorted(baseline["per_question"])
+            a, b = pooled.setdefault(name, ([], []))
+            a += [baseline["per_question"][k] for k in keys]
+            b += [outcome["result"]["per_question"][k] for k in keys]
+            types = outcome["result"]["per_question_type"]
+            rows.setdefault(name, []).append(
+                f"| {name} | {run.name} | {outcome['pseudolabels']['accuracy']:.1f} | "
+                f"{outcome['kept'] or '-'} | "
+                f"{baseline['accuracy']:.2f} | {outcome['result']['accuracy']:.2f} | "
+                f"{gain['diff']:+.2f} [{gain['ci_low']:+.2f}, {gain['ci_high']:+.2f}] | "
+                + " / ".join(f"{types[t]['accuracy']:.1f}" for t in ("yes/no", "color", "shape"))
+                + " |"
+            )
+    print(
+        "| variant | run | pseudo-label acc. | kept | baseline | student | gain [95% CI] | "
+        "student yes/no / color / shape |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for name in rows:
+        print("\n".join(rows[name]))
+    print("\npooled over runs:")
+    for name, (a, b) in pooled.items():
+        gain = paired_bootstrap(a, b, n_resamples=2000)
+        print(f"- {name}: {gain['diff']:+.2f} [{gain['ci_low']:+.2f}, {gain['ci_high']:+.2f}]")
+
+
+if __name__ == "__main__":
+    main()
