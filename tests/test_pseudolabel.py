@@ -88,3 +88,45 @@ def test_confidence_filter_keeps_top_fraction(tiny_teacher, tmp_path):
     all_records = {r.question_id: r for r in read_records(tmp_path / "a" / "pseudolabels.jsonl")}
     if dropped:
         assert min(r.provenance.score for r in kept) >= max(all_records[q].provenance.score for q in dropped)
+
+
+def test_rebalance_caps_yes_no_share_keeping_the_most_confident():
+    from seltda.pseudolabel import rebalance
+    from seltda.records import Provenance, Record
+
+    def pair(i, answer, score):
+        return Record(
+            question_id=str(i),
+            image="a.png",
+            question=f"q{i}?",
+            answers=[answer],
+            source="synthetic",
+            provenance=Provenance(teacher="t", score=score),
+        )
+
+    records = [pair(i, "yes" if i % 2 else "no", -i) for i in range(8)] + [
+        pair(10, "red", -1),
+        pair(11, "cat", -2),
+    ]
+    assert rebalance(records, None) == records
+    assert [r.question_id for r in rebalance(records, 0.0)] == ["10", "11"]
+    half = rebalance(records, 0.5)  # 2 others allow 2 yes/no: the two most confident
+    assert [r.question_id for r in half] == ["0", "1", "10", "11"]
+
+
+def test_merge_refilters_existing_shards_without_sampling(tiny_teacher, tmp_path):
+    from seltda.pseudolabel import merge
+
+    teacher, root = str(tiny_teacher["teacher"]), tiny_teacher["root"]
+    full = pseudolabel(teacher, root, tmp_path / "a", PseudoLabelConfig(seed=2, shard_size=5))
+    half = merge(
+        tmp_path / "b",
+        full["shards"],
+        PseudoLabelConfig(keep_top_fraction=0.5),
+        {},
+        shards_from=tmp_path / "a",
+    )
+    assert half["funnel"]["deduplicated"] == full["funnel"]["kept"]
+    assert half["funnel"]["kept"] == max(1, round(full["funnel"]["kept"] / 2))
+    rejected = (tmp_path / "b" / "rejected.jsonl").read_text()
+    assert rejected.count("low_confidence") == full["funnel"]["kept"] - half["funnel"]["kept"]
