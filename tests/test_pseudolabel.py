@@ -130,3 +130,84 @@ def test_merge_refilters_existing_shards_without_sampling(tiny_teacher, tmp_path
     assert half["funnel"]["kept"] == max(1, round(full["funnel"]["kept"] / 2))
     rejected = (tmp_path / "b" / "rejected.jsonl").read_text()
     assert rejected.count("low_confidence") == full["funnel"]["kept"] - half["funnel"]["kept"]
+
+
+def _pool(tiny_teacher, folder, copies=6):
+    for copy in range(copies):
+        shutil.copytree(tiny_teacher["root"] / "images", folder / f"part{copy}")
+    return folder
+
+
+def _command(teacher, pool, out, *extra):
+    import sys
+
+    return [
+        sys.executable,
+        "-m",
+        "seltda.cli",
+        "pseudolabel",
+        "--teacher",
+        str(teacher),
+        "--images",
+        str(pool),
+        "--out",
+        str(out),
+        "--shard-size",
+        "2",
+        "--batch-size",
+        "2",
+        "--seed",
+        "5",
+        *extra,
+    ]
+
+
+def test_sigkill_mid_run_then_resume_gives_the_uninterrupted_records(tiny_teacher, tmp_path):
+    import signal
+    import subprocess
+    import time
+
+    pool = _pool(tiny_teacher, tmp_path / "pool")
+    teacher = tiny_teacher["teacher"]
+    subprocess.run(_command(teacher, pool, tmp_path / "whole"), check=True, capture_output=True, timeout=300)
+
+    process = subprocess.Popen(
+        _command(teacher, pool, tmp_path / "cut"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.time() + 120
+    while not list((tmp_path / "cut" / "shards").glob("shard-*.json")) and time.time() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = len(list((tmp_path / "cut" / "shards").glob("shard-*.json")))
+    assert 0 < done < 36 and not (tmp_path / "cut" / "manifest.json").exists(), (
+        "killed too late to test resume"
+    )
+
+    subprocess.run(_command(teacher, pool, tmp_path / "cut"), check=True, capture_output=True, timeout=300)
+    whole = (tmp_path / "whole" / "pseudolabels.jsonl").read_text().splitlines()
+    resumed = (tmp_path / "cut" / "pseudolabels.jsonl").read_text().splitlines()
+    assert resumed == whole and len(set(resumed)) == len(resumed) > 0
+
+
+def test_two_processes_give_the_one_process_records(tiny_teacher, tmp_path):
+    import subprocess
+
+    pool = _pool(tiny_teacher, tmp_path / "pool", copies=2)
+    teacher = tiny_teacher["teacher"]
+    subprocess.run(_command(teacher, pool, tmp_path / "one"), check=True, capture_output=True, timeout=300)
+    jobs = [
+        subprocess.Popen(
+            _command(teacher, pool, tmp_path / "two", "--num-tasks", "2", "--task-index", str(i)),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for i in range(2)
+    ]
+    assert all(job.wait(timeout=300) == 0 for job in jobs)
+    if not (tmp_path / "two" / "pseudolabels.jsonl").exists():  # both finished before the other's shards
+        subprocess.run(
+            _command(teacher, pool, tmp_path / "two"), check=True, capture_output=True, timeout=300
+        )
+    one = (tmp_path / "one" / "pseudolabels.jsonl").read_text()
+    assert (tmp_path / "two" / "pseudolabels.jsonl").read_text() == one and one

@@ -93,6 +93,12 @@ def pseudolabel(
     batch_size: BatchSize = 64,
     keep_top_fraction: Annotated[float | None, typer.Option(help="keep the most confident share")] = None,
     min_score: Annotated[float | None, typer.Option(help="minimum mean token log-prob")] = None,
+    max_yes_no_share: Annotated[float | None, typer.Option(help="cap the share of yes/no pairs")] = None,
+    shard_size: Annotated[int, typer.Option(help="images per shard (the unit of resume)")] = 512,
+    num_tasks: Annotated[
+        int, typer.Option(help="independent jobs sharing the shards (e.g. Slurm array)")
+    ] = 1,
+    task_index: Annotated[int, typer.Option(help="this job's index in [0, num_tasks)")] = 0,
     seed: Seed = 0,
     resume: Annotated[bool, typer.Option(help="skip finished shards (always safe)")] = True,
 ) -> None:
@@ -110,9 +116,18 @@ def pseudolabel(
         batch_size=batch_size,
         keep_top_fraction=keep_top_fraction,
         min_score=min_score,
+        max_yes_no_share=max_yes_no_share,
+        shard_size=shard_size,
+        num_tasks=num_tasks,
+        task_index=task_index,
         seed=seed,
     )
     manifest = run_pseudolabel(str(teacher), images, out, cfg, image_list)
+    if not manifest.get("funnel"):
+        console.print(
+            f"pseudo-labels: this task's shards are done; {manifest['shards']} shards in all, merge pending"
+        )
+        return
     funnel = " -> ".join(f"{k} {v}" for k, v in manifest["funnel"].items())
     console.print(f"pseudo-labels: {funnel} ({manifest['images']['seen']} images) -> {out}")
 

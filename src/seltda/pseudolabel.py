@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections import Counter
 from pathlib import Path
@@ -285,6 +286,14 @@ def merge(
     return manifest
 
 
+def launcher_tasks(cfg: PseudoLabelConfig) -> PseudoLabelConfig:
+    """Under `torchrun`/`accelerate launch` (WORLD_SIZE > 1) each process takes its own shards."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if cfg.num_tasks == 1 and world > 1:
+        return cfg.model_copy(update={"num_tasks": world, "task_index": int(os.environ.get("RANK", "0"))})
+    return cfg
+
+
 def pseudolabel(
     teacher_dir: str,
     image_root: Path,
@@ -293,7 +302,7 @@ def pseudolabel(
     image_list: Path | None = None,
 ) -> dict:
     """Label the pool with the teacher; resumable shard by shard. Returns the manifest."""
-    cfg = cfg or PseudoLabelConfig()
+    cfg = launcher_tasks(cfg or PseudoLabelConfig())
     out_dir = Path(out_dir)
     start = time.perf_counter()
     images, scan_skips = list_images(Path(image_root), image_list)
