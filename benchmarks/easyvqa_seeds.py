@@ -61,7 +61,7 @@ def main() -> None:
     parser.add_argument("--fraction", type=float, default=0.05)
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--full-steps", type=int, default=3000, help="steps of the full-data model (0: skip)")
-    parser.add_argument("--base", choices=["scratch", "pretrained"], default="scratch")
+    parser.add_argument("--base", choices=["scratch", "pretrained"], default="pretrained")
     parser.add_argument("--pretrained-model", type=Path, default=None, help="default: shipped weights")
     args = parser.parse_args()
 

@@ -63,9 +63,7 @@ class DemoConfig(BaseModel):
     per_image: int = 3
     test_limit: int | None = None  # None: the full 9,673-question test set
     pool_limit: int | None = None  # None: every unlabeled train image
-    base: Literal["scratch", "pretrained"] = (
-        "scratch"  # random weights, or pretrained on the synthetic corpus
-    )
+    base: Literal["scratch", "pretrained"] = "pretrained"  # pretrained on the synthetic corpus, or random
     pretrained_model: Path | None = None  # default: the shipped weights, else pretrain into runs/.cache
     tiny: TinyBlipConfig = TinyBlipConfig()
 

@@ -292,8 +292,7 @@ def item(seed: int, index: int, size: int = 64) -> tuple[Image.Image, str, str, 
 QUESTION_WORDS = (
     "a an the of in on to and with one two three shapes objects picture image drawing colored there is are "
     "left right top bottom center near background dark light what which how many where who does do not no "
-    "yes color colour shape size present contain this that it its any some big small kind type number count "
-    "question answer"
+    "yes color colour shape size present contain this that it its any some big small kind type number count"
 )
 
 
