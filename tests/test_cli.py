@@ -181,3 +181,22 @@ def test_demo_end_to_end_on_easy_vqa(tiny_demo):
     again = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0
     assert json.loads((out / "metrics.json").read_text())["seltda"] == metrics["seltda"]
+
+
+def test_evaluate_suites_option(dataset, tiny_model, tmp_path):
+    args = [
+        "evaluate",
+        "--model",
+        tiny_model,
+        "--data",
+        dataset["train"],
+        "--images",
+        dataset["root"],
+        "--out",
+        tmp_path / "e.json",
+        "--limit",
+        4,
+    ]
+    result = invoke(*args, "--suite", "numeric", "--suite", "rephrasing")
+    assert result.exit_code == 0, result.output
+    assert invoke(*args, "--suite", "bogus").exit_code == 2

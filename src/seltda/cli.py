@@ -175,14 +175,24 @@ def evaluate(
     out: Annotated[Path, typer.Option(help="predictions + metrics JSON to write")],
     batch_size: BatchSize = 128,
     limit: Annotated[int | None, typer.Option(help="only the first N records")] = None,
+    suite: Annotated[
+        list[str], typer.Option(help="robustness suites: rephrasing (group_id), flagged (flags), numeric")
+    ] = ["rephrasing", "flagged", "numeric"],  # noqa: B006
 ) -> None:
-    """Answer the questions and compute the official VQA accuracy, overall and per type."""
+    """Answer the questions and compute the official VQA accuracy, overall, per type and per suite."""
     from seltda.evaluate import EvaluateConfig
     from seltda.evaluate import evaluate as run_evaluate
+    from seltda.suites import SUITES
 
-    result = run_evaluate(str(model), data, images, out, EvaluateConfig(batch_size=batch_size, limit=limit))
+    unknown = set(suite) - set(SUITES)
+    if unknown:
+        raise SeltdaInputError(f"unknown suite(s) {sorted(unknown)}: choose among {list(SUITES)}")
+    cfg = EvaluateConfig(batch_size=batch_size, limit=limit, suites=tuple(suite))
+    result = run_evaluate(str(model), data, images, out, cfg)
     console.print(f"accuracy {result['accuracy']:.2f} on {result['n']} questions -> {out}")
     console.print(type_table({"model": result}))
+    for name, metrics in result["suites"].items():
+        console.print(f"suite {name}: " + ", ".join(f"{k} {v}" for k, v in metrics.items()))
 
 
 @app.command()
