@@ -5,8 +5,11 @@ Expected figures are worked out by hand from the official VQA evaluation rules.
 
 from __future__ import annotations
 
+import json
+import math
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -500,3 +503,33 @@ def test_matches_independent_reimplementation() -> None:
         assert vqa_accuracy(prediction, answers) == expected, (prediction, answers)
         n_nonzero += expected > 0
     assert n_nonzero > 1000  # the sample exercises matches, not just misses
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Agreement with the official evaluator (expected figures only; the official code is not in this repo)
+# ---------------------------------------------------------------------------------------------------------
+
+_OFFICIAL_SCORES = Path(__file__).parent / "data" / "vqa_official_scores.json"
+
+
+def test_matches_official_evaluator_scores() -> None:
+    # Scores computed offline by GT-Vision-Lab/VQA vqaEval.py (see "source" in the file) on seeded random
+    # cases. The official per-question figure is 100 * accuracy rounded to 2 decimals, as is its overall.
+    data = json.loads(_OFFICIAL_SCORES.read_text(encoding="utf-8"))
+    cases = data["cases"]
+    assert len(cases) >= 3000
+    ours = []
+    disagreements = []
+    for case in cases:
+        assert len(case["answers"]) == 10
+        score = 100 * vqa_accuracy(case["prediction"], case["answers"])
+        ours.append(score)
+        if abs(score - case["official"]) >= 0.01:
+            disagreements.append((case["prediction"], case["answers"], case["official"], score))
+    assert not disagreements, disagreements[:5]
+    # Every score level of a 10-annotator question shows up (0, 1, 2, 3 and 4+ matching answers).
+    assert {round(case["official"]) for case in cases} == {0, 30, 60, 90, 100}
+    mean_ours = math.fsum(ours) / len(ours)
+    mean_official = math.fsum(case["official"] for case in cases) / len(cases)
+    assert abs(mean_ours - mean_official) < 0.01
+    assert abs(round(mean_ours, 2) - data["official_overall"]) < 1e-9
