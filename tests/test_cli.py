@@ -156,6 +156,11 @@ def test_run_config_on_own_data(dataset, tiny_model, tmp_path):
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert {"baseline", "seltda", "pseudolabels", "gain"} <= set(metrics)
     assert (tmp_path / "run" / "config.yaml").exists() and (tmp_path / "run" / "env.json").exists()
+    from huggingface_hub import ModelCard
+
+    card = ModelCard.load(tmp_path / "run" / "student" / "README.md")
+    assert card.data.eval_results[0].metric_value == metrics["seltda"]["accuracy"]
+    assert (tmp_path / "run" / "report.html").exists()
 
 
 def test_run_config_errors_name_the_field(tmp_path):

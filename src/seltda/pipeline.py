@@ -18,6 +18,7 @@ from seltda import easyvqa
 from seltda.evaluate import EvaluateConfig, evaluate
 from seltda.fileio import SeltdaInputError, atomic_write_json, atomic_write_text, environment_info, read_json
 from seltda.metrics import compare_scores
+from seltda.modelcard import write_model_card
 from seltda.models.tiny_blip import TinyBlipConfig, build_tiny_blip
 from seltda.pseudolabel import pseudolabel
 from seltda.pseudolabel_config import PseudoLabelConfig
@@ -183,7 +184,22 @@ def run(cfg: RunConfig, score_pseudolabels: Callable[[list[Record]], dict] | Non
         }
     metrics["timings_seconds"] = timings
     atomic_write_json(out / "metrics.json", metrics)
+    write_model_cards(cfg, base, metrics)
     return metrics
+
+
+def write_model_cards(cfg: RunConfig, base: str, metrics: dict) -> None:
+    """A Hugging Face model card in each trained model folder, with the run's evidence."""
+    settings = {
+        "teacher": cfg.teacher.model_dump(mode="json"),
+        "baseline": {**cfg.student.model_dump(mode="json"), "synthetic_ratio": 0.0},
+        "student": {
+            **cfg.student.model_dump(mode="json"),
+            "pseudolabel": cfg.pseudolabel.model_dump(mode="json"),
+        },
+    }
+    for role, folder in (("teacher", "teacher"), ("baseline", "baseline"), ("student", "student")):
+        write_model_card(Path(cfg.out) / folder, role, base, str(cfg.train), settings[role], metrics)
 
 
 SHIPPED_PRETRAINED = Path(__file__).parent / "assets" / "tiny-blip-pretrained"
