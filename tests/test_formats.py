@@ -527,3 +527,30 @@ def test_cli_reference_and_aokvqa(tmp_path: Path) -> None:
     assert [r.answers for r in read_records(tmp_path / "b.jsonl")] == [
         r.answers for r in read_records(tmp_path / "a.jsonl")
     ]
+
+
+def test_pseudolabels_written_as_a_datasets_folder_round_trip(tmp_path):
+    import datasets
+    from PIL import Image
+
+    from seltda.formats import read_hf_dataset, write_hf_dataset
+    from seltda.records import Provenance
+
+    (tmp_path / "imgs").mkdir()
+    Image.new("RGB", (8, 8), "red").save(tmp_path / "imgs" / "a.png")
+    records = [
+        Record(
+            question_id="s1",
+            image="imgs/a.png",
+            question="what color?",
+            answers=["red", "red"],
+            source="synthetic",
+            provenance=Provenance(teacher="t", score=-0.5, raw_text="question: ..."),
+        ),
+    ]
+    out = write_hf_dataset(records, tmp_path, tmp_path / "ds")
+    loaded = datasets.load_from_disk(str(out))
+    assert loaded[0]["question"] == "what color?" and loaded[0]["answers"] == ["red", "red"]
+    assert loaded[0]["image"].size == (8, 8) and loaded[0]["score"] == -0.5
+    back = read_hf_dataset(out, tmp_path / "back")
+    assert back.records[0].answers == ["red", "red"] and back.records[0].question_id == "s1"

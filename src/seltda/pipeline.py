@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from seltda import easyvqa
 from seltda.evaluate import EvaluateConfig, evaluate
 from seltda.fileio import SeltdaInputError, atomic_write_json, atomic_write_text, environment_info, read_json
+from seltda.formats import write_hf_dataset
 from seltda.metrics import compare_scores
 from seltda.modelcard import write_model_card
 from seltda.models.tiny_blip import TinyBlipConfig, build_tiny_blip
@@ -163,6 +164,9 @@ def run(cfg: RunConfig, score_pseudolabels: Callable[[list[Record]], dict] | Non
         synthetic_file=out / "pseudolabels" / "pseudolabels.jsonl",
         synthetic_image_root=pool_root,
     )
+    synthetic_file = out / "pseudolabels" / "pseudolabels.jsonl"
+    if not (out / "pseudolabels" / "dataset").exists():  # Hub-ready copy: images embedded
+        write_hf_dataset(read_records(synthetic_file), pool_root, out / "pseudolabels" / "dataset")
     metrics: dict[str, Any] = {"pseudolabels": {k: manifest.get(k) for k in ("images", "funnel", "drops")}}
     if score_pseudolabels is not None:
         synthetic = read_records(out / "pseudolabels" / "pseudolabels.jsonl")

@@ -4,7 +4,7 @@
 from seltda.formats._common import FormatError
 from seltda.formats.aokvqa import read_aokvqa
 from seltda.formats.commands import convert_app
-from seltda.formats.hf_dataset import HfConversion, read_hf_dataset
+from seltda.formats.hf_dataset import HfConversion, read_hf_dataset, write_hf_dataset
 from seltda.formats.reference import read_reference, to_reference, write_reference
 from seltda.formats.registry import ALIASES, FORMATS, ConversionResult, FormatSpec, convert, resolve_format
 from seltda.formats.results import read_predictions, to_vqa_results, write_vqa_results
@@ -22,6 +22,7 @@ __all__ = [
     "convert_app",
     "read_aokvqa",
     "read_hf_dataset",
+    "write_hf_dataset",
     "read_predictions",
     "read_reference",
     "read_table",

@@ -16,7 +16,7 @@ from seltda.formats._common import FormatError, build_record, check_unique_ids, 
 from seltda.images import to_rgb
 from seltda.records import Record
 
-__all__ = ["HfConversion", "read_hf_dataset"]
+__all__ = ["HfConversion", "read_hf_dataset", "write_hf_dataset"]
 
 _PNG_MODES = {"1", "L", "LA", "P", "RGB", "RGBA"}
 _ANSWER_ALIASES = ("answers",)
@@ -202,3 +202,62 @@ def _answers(value: Any, location: str, column: str) -> list[str]:
             )
         answers.append(entry)
     return answers
+
+
+def write_hf_dataset(
+    records: list[Record], image_root: str | os.PathLike[str], out: str | os.PathLike[str]
+) -> Path:
+    """Records -> a `datasets` folder (`save_to_disk`): images as an `Image` feature, answers as lists.
+
+    Synthetic records keep their provenance (teacher, score, raw text) as columns. `load_from_disk`
+    reads it back; `read_hf_dataset` turns it into records again.
+    """
+    import datasets
+
+    from seltda.records import resolve_image_path
+
+    root = Path(image_root)
+    columns: dict[str, list[Any]] = {
+        "question_id": [],
+        "image": [],
+        "image_path": [],
+        "question": [],
+        "answers": [],
+        "question_type": [],
+        "source": [],
+        "score": [],
+        "raw_text": [],
+    }
+    for record in records:
+        columns["question_id"].append(record.question_id)
+        columns["image"].append(str(resolve_image_path(root, record.image)))
+        columns["image_path"].append(record.image)
+        columns["question"].append(record.question)
+        columns["answers"].append(list(record.answers))
+        columns["question_type"].append(record.question_type)
+        columns["source"].append(record.source)
+        columns["score"].append(record.provenance.score if record.provenance else None)
+        columns["raw_text"].append(record.provenance.raw_text if record.provenance else None)
+    features = datasets.Features(
+        {
+            "question_id": datasets.Value("string"),
+            "image": datasets.Image(),
+            "image_path": datasets.Value("string"),
+            "question": datasets.Value("string"),
+            "answers": datasets.Sequence(datasets.Value("string")),
+            "question_type": datasets.Value("string"),
+            "source": datasets.Value("string"),
+            "score": datasets.Value("float64"),
+            "raw_text": datasets.Value("string"),
+        }
+    )
+    dataset = datasets.Dataset.from_dict(columns, features=features)
+    out = Path(out)
+    partial = out.with_name(out.name + ".partial")
+    dataset.save_to_disk(str(partial))  # embeds the image bytes
+    if out.exists():
+        import shutil
+
+        shutil.rmtree(out)
+    partial.rename(out)
+    return out
