@@ -312,6 +312,20 @@ def report(
 
 @app.command()
 @user_errors
+def push(
+    run_dir: Annotated[Path, typer.Argument(help="a run folder")],
+    namespace: Annotated[str, typer.Option(help="Hub user or organisation")],
+    public: Annotated[bool, typer.Option(help="create public repos (default: private)")] = False,
+) -> None:
+    """Upload the run's models (with model cards) and pseudo-label dataset to the Hugging Face Hub."""
+    from seltda.hub import push as run_push
+
+    for part, repo in run_push(run_dir, namespace, private=not public).items():
+        console.print(f"{part} -> https://huggingface.co/{repo}")
+
+
+@app.command()
+@user_errors
 def run(config: Annotated[Path, typer.Argument(help="YAML run config (see README)")]) -> None:
     """Run the whole chain on your data: teacher, pseudo-labels, baseline, student, evaluation."""
     from seltda.pipeline import load_run_config
