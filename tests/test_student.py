@@ -77,3 +77,10 @@ def test_interrupted_training_resumes_from_checkpoint(dataset, tiny_model, tmp_p
     # a complete stage is not trained again
     assert train_student([dataset["train"]], dataset["root"], tmp_path / "b", cfg) == metrics
     assert len(read_records(dataset["train"])) == 24
+
+
+def test_lazy_image_loading_skips_unreadable_images(dataset, tiny_model, tmp_path):
+    (dataset["root"] / "images" / "003.png").write_bytes(b"")
+    cfg = StudentConfig(model=str(tiny_model), max_steps=2, batch_size=6, cache_images=False)
+    metrics = train_student([dataset["train"]], dataset["root"], tmp_path / "lazy", cfg)
+    assert metrics["steps"] == 2 and metrics["skipped"].get("empty", 0) >= 1

@@ -34,7 +34,7 @@ def predict(
     model = load_vqa_model(model_dir).eval()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model.to(device)
-    dataset = ImageRecords(records, image_root, adapter.pixel_values, cache=True)
+    dataset = ImageRecords(records, image_root, adapter.pixel_values)
     # questions of similar length together: less padding, same answers (padding is masked)
     order = sorted(range(len(dataset)), key=lambda i: len(dataset.records[i].question))
     predictions: dict[str, str] = {}

@@ -24,6 +24,7 @@ from seltda.images import try_load_image
 from seltda.records import Record, resolve_image_path
 
 STAGE_FILE = "seltda_stage.json"
+AUTO_CACHE_IMAGES = 20_000  # above this, images are decoded lazily (memory stays bounded)
 
 
 class TrainingConfig(BaseModel):
@@ -43,7 +44,7 @@ class TrainingConfig(BaseModel):
     logging_steps: int = 20
     dataloader_workers: int = 0
     precision: str = "auto"  # auto: bf16 on a GPU that supports it, else fp32
-    cache_images: bool = True
+    cache_images: bool | None = None  # None: cache decoded images when there are at most 20,000
     deepspeed: str | None = None
     fsdp: str = ""
     report_to: str = "none"
@@ -72,8 +73,9 @@ def write_stage(folder: Path, stage: str, config: BaseModel, metrics: dict[str, 
 class ImageRecords(Dataset):
     """Records with their images; unreadable images are skipped and counted, never fatal.
 
-    With `cache=True` every image is decoded and preprocessed once, up front (small datasets); otherwise
-    images are read lazily and an unreadable one yields `None`, which the collators drop.
+    With `cache=True` every image is decoded and preprocessed once, up front (small datasets; the default
+    up to 20,000 images); otherwise images are read lazily and an unreadable one yields `None`, which the
+    collators drop.
     """
 
     def __init__(
@@ -81,12 +83,14 @@ class ImageRecords(Dataset):
         records: Sequence[Record],
         image_root: Path,
         to_pixels: Callable[[list], torch.Tensor],
-        cache: bool = True,
+        cache: bool | None = None,
     ) -> None:
         self.image_root = Path(image_root)
         self.to_pixels = to_pixels
         self.skipped: Counter[str] = Counter()
         self._pixels: dict[str, torch.Tensor] = {}
+        if cache is None:
+            cache = len({r.image for r in records}) <= AUTO_CACHE_IMAGES
         if cache:
             records = self._preload(records)
         self.records = list(records)
