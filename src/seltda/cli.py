@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 from pathlib import Path
 from typing import Annotated
@@ -11,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from seltda.cli_errors import user_errors
 from seltda.fileio import SeltdaInputError, atomic_write_json, read_json
 
 app = typer.Typer(
@@ -19,7 +19,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
-err = Console(stderr=True)
 
 
 def _mount_subcommands() -> None:
@@ -37,20 +36,6 @@ BatchSize = Annotated[int, typer.Option(help="examples per device per step")]
 LearningRate = Annotated[float, typer.Option(help="peak learning rate (cosine schedule)")]
 Seed = Annotated[int, typer.Option(help="random seed")]
 ImagesRoot = Annotated[Path, typer.Option("--images", help="image root; record paths are relative to it")]
-
-
-def user_errors(fn):
-    """Show a user's mistake as one clear line instead of a traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except (SeltdaInputError, FileNotFoundError) as error:
-            err.print(f"[bold red]error:[/] {error}")
-            raise typer.Exit(2) from None
-
-    return wrapper
 
 
 @app.command()

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from seltda.fileio import SeltdaInputError, atomic_write_json
+from seltda.cli_errors import user_errors
+from seltda.fileio import atomic_write_json
 from seltda.formats import aokvqa, vqa_v2
 from seltda.formats.registry import ConversionResult, convert
 from seltda.formats.results import read_predictions
@@ -24,25 +23,9 @@ convert_app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-F = TypeVar("F", bound=Callable[..., Any])
 Out = Annotated[Path, typer.Option("--out", help="records file to write (JSONL)")]
 Input = Annotated[Path, typer.Argument(help="input file")]
-
-
-def _user_errors(fn: F) -> F:
-    """Show an input mistake as one red line and exit with code 2 (no traceback)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except (SeltdaInputError, FileNotFoundError) as error:
-            err.print(f"[bold red]error:[/] {escape(str(error))}")
-            raise typer.Exit(2) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _report(result: ConversionResult) -> None:
@@ -52,7 +35,7 @@ def _report(result: ConversionResult) -> None:
 
 
 @convert_app.command("vqa2")
-@_user_errors
+@user_errors
 def vqa2_command(
     questions: Annotated[Path, typer.Option(help="questions JSON (v2_OpenEnded_mscoco_*_questions.json)")],
     out: Out,
@@ -76,7 +59,7 @@ def vqa2_command(
 
 
 @convert_app.command("aokvqa")
-@_user_errors
+@user_errors
 def aokvqa_command(
     path: Input,
     out: Out,
@@ -93,14 +76,14 @@ def aokvqa_command(
 
 
 @convert_app.command("reference")
-@_user_errors
+@user_errors
 def reference_command(path: Input, out: Out) -> None:
     """SelTDA/BLIP reference JSON list (question_id, image, question, answer, dataset)."""
     _report(convert("reference", out, path=path))
 
 
 @convert_app.command("table")
-@_user_errors
+@user_errors
 def table_command(
     path: Input,
     out: Out,
@@ -132,7 +115,7 @@ def table_command(
 
 
 @convert_app.command("hf-dataset")
-@_user_errors
+@user_errors
 def hf_dataset_command(
     path: Annotated[Path, typer.Argument(help="folder written by Dataset(Dict).save_to_disk")],
     out: Out,
@@ -161,7 +144,7 @@ def hf_dataset_command(
 
 
 @convert_app.command("results")
-@_user_errors
+@user_errors
 def results_command(
     path: Annotated[Path, typer.Argument(help="evaluation JSON (its 'predictions'), a list or {id: answer}")],
     out: Annotated[Path, typer.Option("--out", help="VQA results JSON to write")],
