@@ -51,18 +51,13 @@ def teacher(
     seed: Seed = 0,
 ) -> None:
     """Fine-tune the VLM to generate a question and its answers from the image alone."""
-    from seltda.records import read_records, write_records
     from seltda.teacher import train_teacher
     from seltda.teacher_config import TeacherConfig
 
     cfg = TeacherConfig(
         model=model, max_steps=steps, batch_size=batch_size, learning_rate=learning_rate, seed=seed
     )
-    train_file = train[0]
-    if len(train) > 1:
-        train_file = out.parent / f".{out.name}-train.jsonl"
-        write_records(train_file, [r for path in train for r in read_records(path)])
-    metrics = train_teacher(train_file, images, out, cfg)
+    metrics = train_teacher(train, images, out, cfg)
     console.print(f"teacher: {metrics['steps']} steps, loss {metrics['train_loss']:.3f} -> {out}")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,13 +71,16 @@ def parse_generation(text: str) -> ParsedQA | None:
     return ParsedQA(question, answers, [counts[a] / len(mentions) for a in answers], tuple(mentions))
 
 
-def train_teacher(train_file: Path, image_root: Path, out_dir: Path, cfg: TeacherConfig) -> dict:
-    """Fine-tune `cfg.model` as a question+answer generator on `train_file`; resumable."""
+def train_teacher(
+    train_files: Path | Sequence[Path], image_root: Path, out_dir: Path, cfg: TeacherConfig
+) -> dict:
+    """Fine-tune `cfg.model` as a question+answer generator on one or more records files; resumable."""
+    train_files = [train_files] if isinstance(train_files, str | Path) else list(train_files)
     out_dir = Path(out_dir)
     if stage_complete(out_dir):
         return read_stage(out_dir)["metrics"]
     start = time.perf_counter()
-    records = read_records(train_file)
+    records = [r for path in train_files for r in read_records(path)]
     adapter = BlipAdapter.from_pretrained(cfg.model, max_target_tokens=cfg.max_target_tokens)
     model = load_vqg_model(cfg.model)
     dataset = ImageRecords(records, image_root, adapter.pixel_values, cache=cfg.cache_images)
@@ -97,5 +101,12 @@ def train_teacher(train_file: Path, image_root: Path, out_dir: Path, cfg: Teache
         seconds=round(time.perf_counter() - start, 2),
     )
     if trainer.is_world_process_zero():
-        write_stage(out_dir, "teacher", cfg, metrics, train_file=str(train_file), image_root=str(image_root))
+        write_stage(
+            out_dir,
+            "teacher",
+            cfg,
+            metrics,
+            train_files=[str(p) for p in train_files],
+            image_root=str(image_root),
+        )
     return metrics
