@@ -8,7 +8,8 @@ from pathlib import Path
 import torch
 from pydantic import BaseModel, ConfigDict
 
-from seltda.fileio import SeltdaInputError, atomic_write_json, read_json
+from seltda.fileio import atomic_write_json
+from seltda.formats.results import read_predictions
 from seltda.metrics import score_predictions
 from seltda.models.blip import BlipAdapter, load_vqa_model
 from seltda.progress import track
@@ -53,34 +54,30 @@ def predict(
 
 
 def load_predictions(path: Path) -> dict[str, str]:
-    """Predictions in the VQA results format (`[{question_id, answer}]`) or an evaluation JSON."""
-    raw = read_json(path)
-    rows = raw.get("predictions") if isinstance(raw, dict) else raw
-    if not isinstance(rows, list):
-        raise SeltdaInputError(f"{path}: expected a list of {{question_id, answer}} or a 'predictions' list")
-    predictions = {}
-    for index, row in enumerate(rows):
-        if not isinstance(row, dict) or "question_id" not in row or "answer" not in row:
-            raise SeltdaInputError(f"{path}: item {index}: needs 'question_id' and 'answer'")
-        predictions[str(row["question_id"])] = str(row["answer"])
-    return predictions
+    """{question_id: answer} from VQA results, an evaluation JSON or an id->answer object."""
+    return {str(row["question_id"]): row["answer"] for row in read_predictions(path)}
+
+
+def _result(source: str, data_file: Path, records: list[Record], predictions: dict[str, str], suites) -> dict:
+    """The evaluation JSON shared by `evaluate` and `score`: metrics, suites and the predictions."""
+    scores = score_predictions(records, predictions)
+    return {
+        "model": source,
+        "data": str(data_file),
+        **scores,
+        "suites": run_suites(records, scores["per_question"], predictions, suites),
+        "predictions": [
+            {"question_id": r.question_id, "answer": predictions.get(r.question_id, "")} for r in records
+        ],
+    }
 
 
 def score(predictions_file: Path, data_file: Path, out_file: Path | None, suites=SUITES) -> dict:
     """Score predictions made by any model against records, with the same output as `evaluate`."""
     records = read_records(data_file)
     predictions = load_predictions(predictions_file)
-    scores = score_predictions(records, predictions)
-    result = {
-        "model": str(predictions_file),
-        "data": str(data_file),
-        **scores,
-        "suites": run_suites(records, scores["per_question"], predictions, suites),
-        "unknown_question_ids": len(set(predictions) - {r.question_id for r in records}),
-        "predictions": [
-            {"question_id": r.question_id, "answer": predictions.get(r.question_id, "")} for r in records
-        ],
-    }
+    result = _result(str(predictions_file), data_file, records, predictions, suites)
+    result["unknown_question_ids"] = len(set(predictions) - {r.question_id for r in records})
     if out_file is not None:
         atomic_write_json(out_file, result)
     return result
@@ -98,18 +95,8 @@ def evaluate(
     start = time.perf_counter()
     records = read_records(data_file)[: cfg.limit]
     predictions, skipped = predict(model_dir, records, image_root, cfg)
-    scores = score_predictions(records, predictions)
-    result = {
-        "model": str(model_dir),
-        "data": str(data_file),
-        **scores,
-        "suites": run_suites(records, scores["per_question"], predictions, cfg.suites),
-        "skipped_images": skipped,
-        "seconds": round(time.perf_counter() - start, 2),
-        "predictions": [
-            {"question_id": r.question_id, "answer": predictions.get(r.question_id, "")} for r in records
-        ],
-    }
+    result = _result(str(model_dir), data_file, records, predictions, cfg.suites)
+    result.update(skipped_images=skipped, seconds=round(time.perf_counter() - start, 2))
     if out_file is not None:
         atomic_write_json(out_file, result)
     return result
