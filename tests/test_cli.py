@@ -176,6 +176,10 @@ def test_demo_end_to_end_on_easy_vqa(tiny_demo):
     metrics = json.loads((out / "metrics.json").read_text())
     assert {"accuracy"} <= set(metrics["baseline"]) and {"accuracy"} <= set(metrics["seltda"])
     assert metrics["pseudolabels"]["images"]["seen"] == 16
+    # both arms start from the pretrained tiny BLIP by default, not from random weights
+    config = yaml.safe_load((out / "config.yaml").read_text())
+    assert config["model"].endswith("tiny-blip-pretrained")
+    assert config["teacher"]["model"] == config["student"]["model"] == config["model"]
     assert "rephrasing" in metrics["suites"] and metrics["suites"]["rephrasing"]["seltda"]["groups"] > 0
     for folder in ["teacher", "baseline", "student"]:
         assert (out / folder / "model.safetensors").exists()

@@ -326,8 +326,8 @@ def demo(
     test_limit: Annotated[int | None, typer.Option(help="first N test questions (default: all)")] = None,
     pool_limit: Annotated[int | None, typer.Option(help="first N unlabeled images (default: all)")] = None,
     from_scratch: Annotated[
-        bool, typer.Option(help="random weights instead of the pretrained tiny BLIP")
-    ] = True,
+        bool, typer.Option("--from-scratch", help="random weights instead of the pretrained tiny BLIP")
+    ] = False,
     seed: Seed = 0,
 ) -> None:
     """SelTDA vs baseline on the embedded easy-VQA default with the tiny BLIP."""
