@@ -306,12 +306,17 @@ def push(
 
 @app.command()
 @user_errors
-def run(config: Annotated[Path, typer.Argument(help="YAML run config (see README)")]) -> None:
+def run(
+    config: Annotated[Path, typer.Argument(help="YAML run config (see README)")],
+    rounds: Annotated[int | None, typer.Option(help="SelTDA rounds (default: the config's, 1)")] = None,
+) -> None:
     """Run the whole chain on your data: teacher, pseudo-labels, baseline, student, evaluation."""
     from seltda.pipeline import load_run_config
     from seltda.pipeline import run as run_pipeline
 
     cfg = load_run_config(config)
+    if rounds is not None:
+        cfg = cfg.model_copy(update={"rounds": rounds})
     print_summary(run_pipeline(cfg), cfg.out)
     write_and_show_report(cfg.out)
 
@@ -329,6 +334,9 @@ def demo(
         bool, typer.Option("--from-scratch", help="random weights instead of the pretrained tiny BLIP")
     ] = False,
     seed: Seed = 0,
+    rounds: Annotated[
+        int, typer.Option(help="SelTDA rounds (round r's teacher starts from round r-1's student)")
+    ] = 1,
 ) -> None:
     """SelTDA vs baseline on the embedded easy-VQA default with the tiny BLIP."""
     from seltda.pipeline import DemoConfig
@@ -343,9 +351,51 @@ def demo(
         pool_limit=pool_limit,
         base="scratch" if from_scratch else "pretrained",
         seed=seed,
+        rounds=rounds,
     )
     print_summary(run_demo(cfg), out)
     write_and_show_report(out)
+
+
+@app.command()
+@user_errors
+def curve(
+    config: Annotated[
+        Path | None, typer.Argument(help="YAML run config; omit for the embedded easy-VQA demo")
+    ] = None,
+    fractions: Annotated[
+        str, typer.Option(help="labeled fractions, comma-separated")
+    ] = "0.02,0.05,0.1,0.25,1.0",
+    seeds: Annotated[int, typer.Option(help="seeds per fraction (0, 1, ...)")] = 3,
+    out: Annotated[
+        Path | None, typer.Option(help="curve folder (default: the config's out, or runs/curve)")
+    ] = None,
+    steps: Annotated[int, typer.Option(help="demo only: optimizer steps per stage")] = 600,
+    test_limit: Annotated[int | None, typer.Option(help="demo only: first N test questions")] = None,
+    pool_limit: Annotated[int | None, typer.Option(help="demo only: first N unlabeled images")] = None,
+    per_image: Annotated[int, typer.Option(help="demo only: pseudo-labels per unlabeled image")] = 3,
+) -> None:
+    """Baseline vs SelTDA at several labeled fractions and seeds; resumes, writes a table and a plot."""
+    from seltda.curve import curve as run_curve
+    from seltda.curve import demo_runner, run_config_runner
+    from seltda.pipeline import DemoConfig, load_run_config
+
+    try:
+        values = [float(f) for f in fractions.split(",") if f.strip()]
+    except ValueError as error:
+        raise typer.BadParameter(f"--fractions: {error}") from error
+    if config is not None:
+        base = load_run_config(config)
+        folder = out or base.out
+        runner = run_config_runner(base)
+    else:
+        folder = out or Path("runs/curve")
+        demo_cfg = DemoConfig(steps=steps, test_limit=test_limit, pool_limit=pool_limit, per_image=per_image)
+        runner = demo_runner(demo_cfg, folder / "data")
+    run_curve(folder, values, list(range(seeds)), runner)
+    console.print((folder / "curve.md").read_text(), soft_wrap=True, markup=False)
+    console.print(f"curve: {folder / 'curve.json'}, {folder / 'curve.png'}")
+    write_and_show_report(folder)
 
 
 def type_table(results: dict[str, dict]) -> Table:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from seltda import easyvqa
 from seltda.evaluate import EvaluateConfig, evaluate
@@ -51,6 +51,10 @@ class RunConfig(BaseModel):
     pseudolabel: PseudoLabelConfig = PseudoLabelConfig()
     student: StudentConfig = StudentConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
+    rounds: int = Field(
+        1, ge=1
+    )  # rounds >= 2: the last student starts a new teacher, which relabels the pool
+    teacher_on_pseudolabels: bool = False  # later rounds' teachers also learn from the previous pseudo-labels
 
 
 class DemoConfig(BaseModel):
@@ -68,6 +72,8 @@ class DemoConfig(BaseModel):
     base: Literal["scratch", "pretrained"] = "pretrained"  # pretrained on the synthetic corpus, or random
     pretrained_model: Path | None = None  # default: the shipped weights, else pretrain into runs/.cache
     tiny: TinyBlipConfig = TinyBlipConfig()
+    rounds: int = Field(1, ge=1)
+    data_dir: Path | None = None  # where easy-VQA is exported (default: `out/data`); shared by curves
 
 
 def load_run_config(path: Path) -> RunConfig:
@@ -130,7 +136,9 @@ def _summary(result: dict) -> dict:
 def run(cfg: RunConfig, score_pseudolabels: Callable[[list[Record]], dict] | None = None) -> dict:
     """Run the whole chain; returns (and writes) `metrics.json`.
 
-    `score_pseudolabels`, when the pool's truth is known (experiments), scores the kept pseudo-labels.
+    Round 1 lives in the run folder itself; round r >= 2 in `round<r>/`, its teacher fine-tuned from
+    round r-1's student. `score_pseudolabels`, when the pool's truth is known (experiments), scores the
+    kept pseudo-labels of every round.
     """
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -139,57 +147,113 @@ def run(cfg: RunConfig, score_pseudolabels: Callable[[list[Record]], dict] | Non
     cfg = _stage_models(cfg, base)
     atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
     atomic_write_json(out / "env.json", environment_info())
-    pool_root = cfg.unlabeled_images or cfg.images
-    _timed(timings, "teacher", train_teacher, cfg.train, cfg.images, out / "teacher", cfg.teacher)
-    manifest = _timed(
-        timings,
-        "pseudolabel",
-        pseudolabel,
-        str(out / "teacher"),
-        pool_root,
-        out / "pseudolabels",
-        cfg.pseudolabel,
-        cfg.unlabeled_list,
-    )
     baseline_cfg = cfg.student.model_copy(update={"synthetic_ratio": 0.0})
     _timed(timings, "baseline", train_student, [cfg.train], cfg.images, out / "baseline", baseline_cfg)
-    _timed(
-        timings,
-        "student",
-        train_student,
-        [cfg.train],
-        cfg.images,
-        out / "student",
-        cfg.student,
-        synthetic_file=out / "pseudolabels" / "pseudolabels.jsonl",
-        synthetic_image_root=pool_root,
-    )
-    synthetic_file = out / "pseudolabels" / "pseudolabels.jsonl"
-    if not (out / "pseudolabels" / "dataset").exists():  # Hub-ready copy: images embedded
-        write_hf_dataset(read_records(synthetic_file), pool_root, out / "pseudolabels" / "dataset")
-    metrics: dict[str, Any] = {"pseudolabels": {k: manifest.get(k) for k in ("images", "funnel", "drops")}}
-    if score_pseudolabels is not None:
-        synthetic = read_records(out / "pseudolabels" / "pseudolabels.jsonl")
-        metrics["pseudolabels"]["accuracy_vs_truth"] = score_pseudolabels(synthetic)
+    baseline = None
     if cfg.test is not None:
-        eval_dir = out / "eval"
         baseline = _timed(
-            timings, "eval_baseline", _evaluate_once, out / "baseline", cfg, eval_dir / "baseline.json"
+            timings, "eval_baseline", _evaluate_once, out / "baseline", cfg, out / "eval" / "baseline.json"
         )
-        student = _timed(
-            timings, "eval_student", _evaluate_once, out / "student", cfg, eval_dir / "student.json"
-        )
-        comparison = compare_scores(baseline["per_question"], student["per_question"])
-        atomic_write_json(eval_dir / "compare.json", comparison)
-        metrics.update(baseline=_summary(baseline), seltda=_summary(student), gain=comparison)
+    rounds = []
+    for number in range(1, cfg.rounds + 1):
+        folder = out if number == 1 else out / f"round{number}"
+        previous = None if number == 1 else (out if number == 2 else out / f"round{number - 1}")
+        rounds.append(_seltda_round(cfg, number, folder, previous, baseline, timings, score_pseudolabels))
+    first = rounds[0]
+    metrics: dict[str, Any] = {"pseudolabels": first["pseudolabels"]}
+    if baseline is not None:
+        metrics.update(baseline=_summary(baseline), seltda=first["seltda"], gain=first["gain"])
+        student = read_json(out / "eval" / "student.json")
         suites = baseline.get("suites", {})
         metrics["suites"] = {
             name: {"baseline": suites[name], "seltda": student.get("suites", {}).get(name)} for name in suites
         }
+    if cfg.rounds > 1:
+        metrics["rounds"] = [
+            {k: r.get(k) for k in ("round", "folder", "accuracy", "gain", "pseudolabel_accuracy")}
+            for r in rounds
+        ]
     metrics["timings_seconds"] = timings
     atomic_write_json(out / "metrics.json", metrics)
     write_model_cards(cfg, base, metrics)
     return metrics
+
+
+def _seltda_round(
+    cfg: RunConfig,
+    number: int,
+    folder: Path,
+    previous: Path | None,
+    baseline: dict | None,
+    timings: dict[str, float],
+    score_pseudolabels: Callable[[list[Record]], dict] | None,
+) -> dict[str, Any]:
+    """One SelTDA round: teacher -> pseudo-labels -> student (from the base VLM) -> evaluation."""
+    pool_root = cfg.unlabeled_images or cfg.images
+    suffix = "" if number == 1 else f"_round{number}"
+    teacher_cfg = cfg.teacher
+    earlier_pseudolabels = None
+    if previous is not None:  # the last student starts the new teacher
+        teacher_cfg = cfg.teacher.model_copy(update={"model": str(previous / "student")})
+        if cfg.teacher_on_pseudolabels:
+            earlier_pseudolabels = previous / "pseudolabels" / "pseudolabels.jsonl"
+    _timed(
+        timings,
+        "teacher" + suffix,
+        train_teacher,
+        cfg.train,
+        cfg.images,
+        folder / "teacher",
+        teacher_cfg,
+        synthetic_file=earlier_pseudolabels,
+        synthetic_image_root=pool_root,
+    )
+    manifest = _timed(
+        timings,
+        "pseudolabel" + suffix,
+        pseudolabel,
+        str(folder / "teacher"),
+        pool_root,
+        folder / "pseudolabels",
+        cfg.pseudolabel,
+        cfg.unlabeled_list,
+    )
+    synthetic_file = folder / "pseudolabels" / "pseudolabels.jsonl"
+    _timed(
+        timings,
+        "student" + suffix,
+        train_student,
+        [cfg.train],
+        cfg.images,
+        folder / "student",
+        cfg.student,
+        synthetic_file=synthetic_file,
+        synthetic_image_root=pool_root,
+    )
+    if not (folder / "pseudolabels" / "dataset").exists():  # Hub-ready copy: images embedded
+        write_hf_dataset(read_records(synthetic_file), pool_root, folder / "pseudolabels" / "dataset")
+    result: dict[str, Any] = {
+        "round": number,
+        "folder": str(folder),
+        "pseudolabels": {k: manifest.get(k) for k in ("images", "funnel", "drops")},
+    }
+    if score_pseudolabels is not None:
+        truth = score_pseudolabels(read_records(synthetic_file))
+        result["pseudolabels"]["accuracy_vs_truth"] = truth
+        result["pseudolabel_accuracy"] = truth.get("accuracy")
+    if baseline is not None:
+        student = _timed(
+            timings,
+            "eval_student" + suffix,
+            _evaluate_once,
+            folder / "student",
+            cfg,
+            folder / "eval" / "student.json",
+        )
+        comparison = compare_scores(baseline["per_question"], student["per_question"])
+        atomic_write_json(folder / "eval" / "compare.json", comparison)
+        result.update(seltda=_summary(student), gain=comparison, accuracy=student["accuracy"])
+    return result
 
 
 def write_model_cards(cfg: RunConfig, base: str, metrics: dict) -> None:
@@ -225,10 +289,13 @@ def pretrained_base(cfg: DemoConfig) -> str:
 def demo_run_config(cfg: DemoConfig) -> tuple[RunConfig, list[Record]]:
     """Export easy-VQA, split it by image and build the run config; also returns the pool's ground truth."""
     out = Path(cfg.out)
-    paths = easyvqa.export(out / "data")
+    paths = easyvqa.export(cfg.data_dir or out / "data")
     train = read_records(paths["train"])
     split = write_split(train, cfg.labeled_fraction, cfg.seed, out / "data")
     unlabeled = split["unlabeled"]
+    if not unlabeled.read_text().strip():  # every image labeled: the teacher relabels the train images
+        unlabeled = out / "data" / "pool.txt"
+        atomic_write_text(unlabeled, "".join(f"{i}\n" for i in sorted({r.image for r in train})))
     if cfg.pool_limit is not None:
         images = unlabeled.read_text().splitlines()[: cfg.pool_limit]
         unlabeled = out / "data" / "unlabeled_subset.txt"
@@ -252,6 +319,7 @@ def demo_run_config(cfg: DemoConfig) -> tuple[RunConfig, list[Record]]:
         teacher=TeacherConfig(**training),
         pseudolabel=PseudoLabelConfig(per_image=cfg.per_image),
         student=StudentConfig(**training),
+        rounds=cfg.rounds,
     )
     pool = set(unlabeled.read_text().splitlines())
     return run_cfg, [r for r in train if r.image in pool]

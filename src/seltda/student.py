@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -76,7 +77,7 @@ def train_student(
     metrics.update(
         real_records=len(parts[0]),
         synthetic_records=len(parts[1]) if synthetic else 0,
-        skipped={k: v for part in parts for k, v in part.skipped.items()},
+        skipped=dict(sum((part.skipped for part in parts), Counter())),
         seconds=round(time.perf_counter() - start, 2),
     )
     if trainer.is_world_process_zero():

@@ -72,9 +72,18 @@ def parse_generation(text: str) -> ParsedQA | None:
 
 
 def train_teacher(
-    train_files: Path | Sequence[Path], image_root: Path, out_dir: Path, cfg: TeacherConfig
+    train_files: Path | Sequence[Path],
+    image_root: Path,
+    out_dir: Path,
+    cfg: TeacherConfig,
+    synthetic_file: Path | None = None,
+    synthetic_image_root: Path | None = None,
 ) -> dict:
-    """Fine-tune `cfg.model` as a question+answer generator on one or more records files; resumable."""
+    """Fine-tune `cfg.model` as a question+answer generator on one or more records files; resumable.
+
+    `synthetic_file` (pseudo-labels of an earlier round, images under `synthetic_image_root`) is added
+    to the real records when a later round's teacher also learns from them.
+    """
     train_files = [train_files] if isinstance(train_files, str | Path) else list(train_files)
     out_dir = Path(out_dir)
     if stage_complete(out_dir):
@@ -84,6 +93,16 @@ def train_teacher(
     adapter = BlipAdapter.from_pretrained(cfg.model, max_target_tokens=cfg.max_target_tokens)
     model = load_vqg_model(cfg.model)
     dataset = ImageRecords(records, image_root, adapter.pixel_values, cache=cfg.cache_images)
+    if synthetic_file is not None:
+        from torch.utils.data import ConcatDataset
+
+        synthetic = ImageRecords(
+            read_records(synthetic_file),
+            synthetic_image_root or image_root,
+            adapter.pixel_values,
+            cache=cfg.cache_images,
+        )
+        dataset = ConcatDataset([dataset, synthetic])
 
     def collate(items: list) -> dict:
         import torch
@@ -95,9 +114,10 @@ def train_teacher(
 
     trainer, metrics = train(model, dataset, collate, adapter.vqg_loss, cfg, out_dir)
     save_trained(trainer, adapter.processor, out_dir)
+    parts = dataset.datasets if hasattr(dataset, "datasets") else [dataset]
     metrics.update(
         records=len(dataset),
-        skipped=dict(dataset.skipped),
+        skipped=dict(sum((part.skipped for part in parts), Counter())),
         seconds=round(time.perf_counter() - start, 2),
     )
     if trainer.is_world_process_zero():
@@ -108,5 +128,6 @@ def train_teacher(
             metrics,
             train_files=[str(p) for p in train_files],
             image_root=str(image_root),
+            synthetic_file=str(synthetic_file) if synthetic_file else None,
         )
     return metrics

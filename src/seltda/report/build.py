@@ -75,6 +75,8 @@ def build_context(
         "run_name": run.run_dir.resolve().name,
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "headline": _headline(run),
+        "learning_curve": _learning_curve(run, figures),
+        "rounds": _rounds(run),
         "per_type": _per_type(run, figures),
         "curves": _curves(run, figures),
         "funnel": _funnel(run, figures),
@@ -287,6 +289,58 @@ def _per_type(run: _Run, figures: dict[str, bytes]) -> dict[str, Any] | None:
             [r["type"] for r in main], [r["baseline"] for r in main], [r["seltda"] for r in main]
         )
     return {"tables": tables}
+
+
+def _learning_curve(run: _Run, figures: dict[str, bytes]) -> dict[str, Any] | None:
+    """The data-efficiency curve of a `seltda curve` folder (curve.json)."""
+    curve = run.json("curve.json") if (run.run_dir / "curve.json").exists() else None
+    rows = [r for r in _as_dict(curve).get("rows", []) if isinstance(r, dict) and _num(r.get("fraction"))]
+    if not rows:
+        return None
+    figures["learning_curve"] = plots.learning_curve_plot(rows)
+    table = []
+    for row in rows:
+        pooled = _as_dict(row.get("pooled_gain"))
+        table.append(
+            {
+                "fraction": row["fraction"],
+                "labeled": row.get("labeled_questions"),
+                "seeds": len(row.get("seeds", [])),
+                "baseline": _num(row.get("baseline")),
+                "baseline_std": _num(row.get("baseline_std")),
+                "seltda": _num(row.get("seltda")),
+                "seltda_std": _num(row.get("seltda_std")),
+                "diff": _num(row.get("gain")),
+                "ci_low": _num(pooled.get("ci_low")),
+                "ci_high": _num(pooled.get("ci_high")),
+                "pseudo": _num(row.get("pseudolabel_accuracy")),
+            }
+        )
+    return {"rows": table}
+
+
+def _rounds(run: _Run) -> list[dict[str, Any]] | None:
+    """Accuracy per SelTDA round (runs with `rounds` >= 2)."""
+    rounds = run.metrics.get("rounds")
+    if not isinstance(rounds, list) or not rounds:
+        return None
+    baseline = _num(_as_dict(run.metrics.get("baseline")).get("accuracy"))
+    rows = []
+    for item in rounds:
+        item = _as_dict(item)
+        gain = _as_dict(item.get("gain"))
+        rows.append(
+            {
+                "round": item.get("round"),
+                "baseline": baseline,
+                "seltda": _num(item.get("accuracy")),
+                "diff": _num(gain.get("diff")),
+                "ci_low": _num(gain.get("ci_low")),
+                "ci_high": _num(gain.get("ci_high")),
+                "pseudo": _num(item.get("pseudolabel_accuracy")),
+            }
+        )
+    return rows
 
 
 def _curves(run: _Run, figures: dict[str, bytes]) -> dict[str, Any] | None:

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-__all__ = ["accuracy_per_type_plot", "funnel_plot", "training_curves_plot"]
+__all__ = ["accuracy_per_type_plot", "funnel_plot", "learning_curve_plot", "training_curves_plot"]
 
 BASELINE_COLOR = "#8c8c8c"
 SELTDA_COLOR = "#2b6cb0"
@@ -81,5 +81,33 @@ def funnel_plot(stages: Sequence[str], counts: Sequence[int]) -> bytes:
     axes.set_xlim(0, max([*counts, 1]) * 1.3)
     axes.set_xlabel("question-answer pairs")
     axes.set_title("Pseudo-label funnel")
+    axes.spines[["top", "right"]].set_visible(False)
+    return _png(figure)
+
+
+def learning_curve_plot(rows: Sequence[Mapping]) -> bytes:
+    """Accuracy vs labeled fraction (log scale), both arms, seed standard deviation as error bars."""
+    figure = Figure(figsize=(6.5, 3.8), layout="constrained")
+    axes = figure.add_subplot()
+    for arm, label, color in (("baseline", "baseline", BASELINE_COLOR), ("seltda", "SelTDA", SELTDA_COLOR)):
+        points = [r for r in rows if r.get(arm) is not None]
+        axes.errorbar(
+            [r["fraction"] for r in points],
+            [r[arm] for r in points],
+            yerr=[r.get(f"{arm}_std", 0.0) for r in points],
+            label=label,
+            color=color,
+            marker="o",
+            capsize=3,
+            linewidth=1.6,
+        )
+    axes.set_xscale("log")
+    fractions = [r["fraction"] for r in rows]
+    axes.set_xticks(fractions, [f"{f:g}" for f in fractions])
+    axes.minorticks_off()
+    axes.set_xlabel("labeled fraction of the training images")
+    axes.set_ylabel("VQA accuracy (%)")
+    axes.set_title("Data-efficiency curve (mean ± sd over seeds)")
+    axes.legend(loc="lower right", frameon=False)
     axes.spines[["top", "right"]].set_visible(False)
     return _png(figure)
