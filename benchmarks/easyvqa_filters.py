@@ -14,6 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
+import torch
 import yaml
 
 from seltda import easyvqa
@@ -31,7 +32,39 @@ VARIANTS = {
     "no yes/no": {"max_yes_no_share": 0.0},
     "yes/no <= 25%": {"max_yes_no_share": 0.25},
     "yes/no <= 25%, confident half": {"max_yes_no_share": 0.25, "keep_top_fraction": 0.5},
+    "round trip": {"roundtrip_model": "baseline"},
+    "round trip, yes/no <= 25%": {"roundtrip_model": "baseline", "max_yes_no_share": 0.25},
 }
+
+
+def roundtrip_shards(run: Path, shard_count: int) -> Path:
+    """The run's shards with every pair answered by the run's baseline (written once, then reused)."""
+    import shutil
+
+    from PIL import Image
+
+    from seltda.pseudolabel import RoundTrip
+    from seltda.records import write_records
+
+    out = run / "variants" / "roundtrip_shards"
+    if (out / "shards" / f"shard-{shard_count - 1:05d}.json").exists():
+        return out
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    root = Path(config["unlabeled_images"] or config["images"])
+    checker = RoundTrip.load(str(run / "baseline"), "cpu", torch.float32, batch_size=128)
+    for index in range(shard_count):
+        source = run / "pseudolabels" / "shards" / f"shard-{index:05d}"
+        records = read_records(source.with_suffix(".jsonl"))
+        pictures = {name: Image.open(root / name).convert("RGB") for name in {r.image for r in records}}
+        for record, answer in zip(records, checker.answer(records, pictures), strict=True):
+            record.provenance.roundtrip_answer = answer
+        target = out / "shards" / source.name
+        write_records(target.with_suffix(".jsonl"), records)
+        if source.with_suffix(".rejected.jsonl").exists():
+            shutil.copy(source.with_suffix(".rejected.jsonl"), target.with_suffix(".rejected.jsonl"))
+        stats = json.loads(source.with_suffix(".json").read_text())
+        (target.with_suffix(".json")).write_text(json.dumps({**stats, "roundtrip_model": "baseline"}))
+    return out
 
 
 def run_variant(run: Path, name: str, updates: dict, truth: list) -> dict:
@@ -39,7 +72,10 @@ def run_variant(run: Path, name: str, updates: dict, truth: list) -> dict:
     folder = run / "variants" / name.replace(" ", "_").replace("/", "").replace("<=", "le").replace(",", "")
     manifest = json.loads((run / "pseudolabels" / "manifest.json").read_text())
     cfg = PseudoLabelConfig(**{**manifest["config"], **updates})
-    merge(folder / "pseudolabels", manifest["shards"], cfg, {}, shards_from=run / "pseudolabels")
+    shards = run / "pseudolabels"
+    if cfg.roundtrip_model:  # the baseline answers each pair once; the merge keeps the agreeing ones
+        shards = roundtrip_shards(run, manifest["shards"])
+    merge(folder / "pseudolabels", manifest["shards"], cfg, {}, shards_from=shards)
     synthetic_file = folder / "pseudolabels" / "pseudolabels.jsonl"
     quality = easyvqa.pseudolabel_accuracy(read_records(synthetic_file), truth)
     student_cfg = StudentConfig(**config["student"])
@@ -61,6 +97,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("runs", type=Path, nargs="+")
+    parser.add_argument("--variants", nargs="*", default=list(VARIANTS), help="default: all")
     args = parser.parse_args()
     rows: dict[str, list] = {}
     pooled: dict[str, tuple[list, list]] = {}
@@ -72,8 +109,8 @@ def main() -> None:
         plain = json.loads((run / "eval" / "student.json").read_text())
         plain_quality = json.loads((run / "metrics.json").read_text())["pseudolabels"]["accuracy_vs_truth"]
         outcomes = {"plain (paper)": {"result": plain, "pseudolabels": plain_quality, "kept": None}}
-        for name, updates in VARIANTS.items():
-            outcomes[name] = run_variant(run, name, updates, truth)
+        for name in args.variants:
+            outcomes[name] = run_variant(run, name, VARIANTS[name], truth)
         for name, outcome in outcomes.items():
             gain = compare_scores(
                 baseline["per_question"], outcome["result"]["per_question"], n_resamples=2000

@@ -1,6 +1,8 @@
 import json
 import shutil
 
+import pytest
+
 from seltda.pseudolabel import answer_problem, label_image, pseudolabel, synthetic_id
 from seltda.pseudolabel_config import PseudoLabelConfig
 from seltda.records import read_records
@@ -211,3 +213,147 @@ def test_two_processes_give_the_one_process_records(tiny_teacher, tmp_path):
         )
     one = (tmp_path / "one" / "pseudolabels.jsonl").read_text()
     assert (tmp_path / "two" / "pseudolabels.jsonl").read_text() == one and one
+
+
+def test_torchrun_two_processes_give_the_one_process_records(tiny_teacher, tmp_path):
+    """Under torchrun each rank takes its shards; after a barrier rank 0 merges."""
+    import os
+    import subprocess
+    import sys
+
+    pool = _pool(tiny_teacher, tmp_path / "pool", copies=2)
+    teacher = tiny_teacher["teacher"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # torchrun's default: sampling depends on the thread count
+    subprocess.run(
+        _command(teacher, pool, tmp_path / "one"), check=True, capture_output=True, timeout=300, env=env
+    )
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    command = torchrun + _command(teacher, pool, tmp_path / "two")[1:]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    one = (tmp_path / "one" / "pseudolabels.jsonl").read_text()
+    assert (tmp_path / "two" / "pseudolabels.jsonl").read_text() == one and one
+    assert len(list((tmp_path / "two" / "shards").glob("shard-*.json"))) == 12
+
+
+def _salt(folder):
+    """Bad files of every kind beside the good images (and a symlink that leaves the root)."""
+    import os
+
+    from PIL import Image
+
+    (folder / "bad").mkdir()
+    (folder / "bad" / "empty.jpg").write_bytes(b"")
+    (folder / "bad" / "fake.png").write_text("this is text, not a PNG")
+    (folder / "bad" / "corrupt.webp").write_bytes(os.urandom(2000))
+    noisy = Image.frombytes("RGB", (64, 64), os.urandom(64 * 64 * 3))
+    noisy.save(folder / "bad" / "full.png")
+    data = (folder / "bad" / "full.png").read_bytes()
+    (folder / "bad" / "full.png").unlink()
+    (folder / "bad" / "truncated.png").write_bytes(data[: len(data) // 2])
+    Image.new("1", (20_000, 20_000)).save(folder / "bad" / "bomb.png")  # 400 megapixels, a few kB
+    outside = folder.parent / "outside.png"
+    Image.new("RGB", (8, 8), "red").save(outside)
+    (folder / "bad" / "escape.png").symlink_to(outside)
+    return {"empty": 1, "not_an_image": 2, "truncated": 1, "too_large": 1, "outside_root": 1}
+
+
+def test_salted_folder_labels_every_good_image_and_reports_every_bad_one(tiny_teacher, tmp_path):
+    from typer.testing import CliRunner
+
+    from seltda.cli import app
+
+    pool = _pool(tiny_teacher, tmp_path / "pool", copies=1)
+    expected_skips = _salt(pool)
+    out = tmp_path / "pl"
+    args = [
+        "pseudolabel",
+        "--teacher",
+        str(tiny_teacher["teacher"]),
+        "--images",
+        str(pool),
+        "--out",
+        str(out),
+    ]
+    result = CliRunner().invoke(app, [*args, "--per-image", "2", "--batch-size", "4", "--shard-size", "5"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    unreadable = manifest["images"]["unreadable"]
+    # "corrupt" random bytes are not an image; the bomb is refused from its header
+    assert sum(unreadable.values()) == sum(expected_skips.values()) == 6
+    assert unreadable.get("outside_root") == 1 and unreadable.get("empty") == 1
+    assert unreadable.get("truncated") == 1 and unreadable.get("too_large") == 1
+    assert manifest["images"]["listed"] == 18 and manifest["images"]["seen"] == 12
+    assert manifest["funnel"]["generated"] == 12 * 2
+    labeled = {r.image for r in read_records(out / "pseudolabels.jsonl")}
+    rejected = {json.loads(line)["image"] for line in (out / "rejected.jsonl").read_text().splitlines()}
+    assert labeled | rejected == {f"part0/{i:03d}.png" for i in range(12)}
+
+
+def test_roundtrip_filter_keeps_only_pairs_the_vqa_model_confirms(
+    tiny_teacher, tiny_model, tmp_path, monkeypatch
+):
+    from seltda import pseudolabel as module
+
+    teacher, root = str(tiny_teacher["teacher"]), tiny_teacher["root"]
+    cfg = PseudoLabelConfig(per_image=3, batch_size=4, shard_size=6, seed=3)
+    plain = pseudolabel(teacher, root, tmp_path / "plain", cfg)
+    # a real VQA model answers every kept pair; its answers are stored with the record
+    checked = pseudolabel(
+        teacher, root, tmp_path / "real", cfg.model_copy(update={"roundtrip_model": str(tiny_model)})
+    )
+    shard_records = [
+        r for p in sorted((tmp_path / "real" / "shards").glob("*[0-9].jsonl")) for r in read_records(p)
+    ]
+    assert len(shard_records) == plain["funnel"]["deduplicated"]
+    assert all(isinstance(r.provenance.roundtrip_answer, str) for r in shard_records)
+    assert checked["funnel"]["consistent"] == sum(module.agrees(r) for r in shard_records)
+
+    # a VQA model that agrees on every other pair: exactly those are kept
+    def half_agree(self, records, pictures):
+        return [r.majority_answer() if i % 2 == 0 else "nonsense" for i, r in enumerate(records)]
+
+    monkeypatch.setattr(module.RoundTrip, "answer", half_agree)
+    manifest = pseudolabel(
+        teacher, root, tmp_path / "half", cfg.model_copy(update={"roundtrip_model": str(tiny_model)})
+    )
+    funnel = manifest["funnel"]
+    assert funnel["deduplicated"] == plain["funnel"]["deduplicated"] > 1
+    assert 0 < funnel["consistent"] == funnel["kept"] < funnel["deduplicated"]
+    assert manifest["drops"]["roundtrip_disagrees"] == funnel["deduplicated"] - funnel["consistent"]
+    assert all(
+        r.provenance.roundtrip_answer == r.majority_answer()
+        for r in read_records(tmp_path / "half" / "pseudolabels.jsonl")
+    )
+    # merging shards labeled without the round-trip model under the filter is a clear error
+    from seltda.fileio import SeltdaInputError
+
+    with pytest.raises(SeltdaInputError, match="without the round-trip model"):
+        pseudolabel(
+            teacher, root, tmp_path / "plain", cfg.model_copy(update={"roundtrip_model": str(tiny_model)})
+        )
+
+
+def test_datasets_folder_pool_and_decoding_workers(tiny_teacher, tmp_path):
+    from datasets import Dataset, Features, Image, Value
+
+    images = sorted((tiny_teacher["root"] / "images").glob("*.png"))
+    rows = {"image": [str(p) for p in images] + [None], "name": [p.name for p in images] + ["none"]}
+    Dataset.from_dict(rows, features=Features({"image": Image(), "name": Value("string")})).save_to_disk(
+        tmp_path / "pool-ds"
+    )
+    cfg = PseudoLabelConfig(per_image=2, batch_size=4, shard_size=5, seed=1)
+    teacher = str(tiny_teacher["teacher"])
+    manifest = pseudolabel(teacher, tmp_path / "pool-ds", tmp_path / "ds", cfg)
+    assert manifest["images"]["seen"] == 12 and manifest["images"]["unreadable"] == {"missing": 1}
+    assert manifest["image_root"] == str(tmp_path / "ds" / "images")
+    records = read_records(tmp_path / "ds" / "pseudolabels.jsonl")
+    assert records and all((tmp_path / "ds" / "images" / r.image).is_file() for r in records)
+    # two decoding workers give exactly the single-process records
+    workers = pseudolabel(
+        teacher, tmp_path / "pool-ds", tmp_path / "ds-w", cfg.model_copy(update={"dataloader_workers": 2})
+    )
+    assert workers["funnel"] == manifest["funnel"]
+    assert (tmp_path / "ds-w" / "pseudolabels.jsonl").read_text() == (
+        tmp_path / "ds" / "pseudolabels.jsonl"
+    ).read_text()

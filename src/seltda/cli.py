@@ -49,13 +49,27 @@ def teacher(
     batch_size: BatchSize = 64,
     learning_rate: LearningRate = 1e-3,
     seed: Seed = 0,
+    lora: Annotated[
+        bool, typer.Option("--lora", help="train a LoRA adapter (OUT/adapter); OUT gets the merged model")
+    ] = False,
+    lora_rank: Annotated[int, typer.Option(help="LoRA rank (with --lora; alpha stays 32)")] = 16,
+    gradient_checkpointing: Annotated[
+        bool, typer.Option("--gradient-checkpointing", help="recompute activations: less memory, slower")
+    ] = False,
 ) -> None:
     """Fine-tune the VLM to generate a question and its answers from the image alone."""
     from seltda.teacher import train_teacher
     from seltda.teacher_config import TeacherConfig
 
     cfg = TeacherConfig(
-        model=model, max_steps=steps, batch_size=batch_size, learning_rate=learning_rate, seed=seed
+        model=model,
+        max_steps=steps,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        seed=seed,
+        lora=lora,
+        lora_rank=lora_rank,
+        gradient_checkpointing=gradient_checkpointing,
     )
     metrics = train_teacher(train, images, out, cfg)
     console.print(f"teacher: {metrics['steps']} steps, loss {metrics['train_loss']:.3f} -> {out}")
@@ -65,7 +79,10 @@ def teacher(
 @user_errors
 def pseudolabel(
     teacher: Annotated[Path, typer.Option(help="teacher model folder")],
-    images: Annotated[Path, typer.Option(help="folder of unlabeled images (scanned recursively)")],
+    images: Annotated[
+        Path,
+        typer.Option(help="folder of unlabeled images (scanned recursively) or a saved `datasets` folder"),
+    ],
     out: Annotated[Path, typer.Option(help="output folder (pseudolabels.jsonl, manifest.json)")],
     image_list: Annotated[Path | None, typer.Option(help="only these images (relative to --images)")] = None,
     per_image: Annotated[int, typer.Option(help="question-answer pairs sampled per image")] = 3,
@@ -79,6 +96,14 @@ def pseudolabel(
         int, typer.Option(help="independent jobs sharing the shards (e.g. Slurm array)")
     ] = 1,
     task_index: Annotated[int, typer.Option(help="this job's index in [0, num_tasks)")] = 0,
+    roundtrip_model: Annotated[
+        str | None, typer.Option(help="VQA model (e.g. the baseline) whose answer must agree to keep a pair")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="image-decoding processes (default: 4 with a GPU)")
+    ] = None,
+    precision: Annotated[str, typer.Option(help="auto (bf16 on a capable GPU), bf16, fp16, fp32")] = "auto",
+    image_column: Annotated[str, typer.Option(help="image column of a `datasets` folder pool")] = "image",
     seed: Seed = 0,
     resume: Annotated[bool, typer.Option(help="skip finished shards (always safe)")] = True,
 ) -> None:
@@ -100,9 +125,16 @@ def pseudolabel(
         shard_size=shard_size,
         num_tasks=num_tasks,
         task_index=task_index,
+        roundtrip_model=roundtrip_model,
+        dataloader_workers=workers,
+        precision=precision,
+        image_column=image_column,
         seed=seed,
     )
     manifest = run_pseudolabel(str(teacher), images, out, cfg, image_list)
+    if manifest.get("merged_by_rank") is not None:
+        console.print("pseudo-labels: this process's shards are done; rank 0 merges")
+        return
     if not manifest.get("funnel"):
         console.print(
             f"pseudo-labels: this task's shards are done; {manifest['shards']} shards in all, merge pending"
@@ -126,6 +158,13 @@ def student(
     batch_size: BatchSize = 64,
     learning_rate: LearningRate = 1e-3,
     seed: Seed = 0,
+    lora: Annotated[
+        bool, typer.Option("--lora", help="train a LoRA adapter (OUT/adapter); OUT gets the merged model")
+    ] = False,
+    lora_rank: Annotated[int, typer.Option(help="LoRA rank (with --lora; alpha stays 32)")] = 16,
+    gradient_checkpointing: Annotated[
+        bool, typer.Option("--gradient-checkpointing", help="recompute activations: less memory, slower")
+    ] = False,
 ) -> None:
     """Fine-tune the VLM for VQA on real records (+ pseudo-labels); without --synthetic: the baseline."""
     from seltda.student import train_student
@@ -138,6 +177,9 @@ def student(
         batch_size=batch_size,
         learning_rate=learning_rate,
         seed=seed,
+        lora=lora,
+        lora_rank=lora_rank,
+        gradient_checkpointing=gradient_checkpointing,
     )
     metrics = train_student(train, images, out, cfg, synthetic, synthetic_images)
     console.print(

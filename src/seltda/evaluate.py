@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from seltda.fileio import atomic_write_json
 from seltda.formats.results import read_predictions
 from seltda.metrics import score_predictions
-from seltda.models.blip import BlipAdapter, load_vqa_model
+from seltda.models import load_adapter, load_vqa
 from seltda.progress import track
 from seltda.records import Record, read_records
 from seltda.suites import SUITES, run_suites
@@ -31,8 +31,8 @@ def predict(
     model_dir: str, records: list[Record], image_root: Path, cfg: EvaluateConfig
 ) -> tuple[dict, dict]:
     """Greedy answers for `records`: ({question_id: answer}, {skip reason: count})."""
-    adapter = BlipAdapter.from_pretrained(model_dir, max_answer_tokens=cfg.max_answer_tokens)
-    model = load_vqa_model(model_dir).eval()
+    adapter = load_adapter(model_dir, max_answer_tokens=cfg.max_answer_tokens)
+    model = load_vqa(model_dir).eval()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model.to(device)
     dataset = ImageRecords(records, image_root, adapter.pixel_values)
@@ -46,7 +46,8 @@ def predict(
         if not items:
             continue
         batch = adapter.vqa_batch(
-            torch.stack([item["pixel_values"] for item in items]), [item["record"].question for item in items]
+            adapter.stack([item["pixel_values"] for item in items]),
+            [item["record"].question for item in items],
         )
         answers = adapter.answer(model, {k: v.to(device) for k, v in batch.items()})
         predictions.update({item["record"].question_id: a for item, a in zip(items, answers, strict=True)})

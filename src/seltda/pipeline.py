@@ -193,10 +193,12 @@ def _seltda_round(
     suffix = "" if number == 1 else f"_round{number}"
     teacher_cfg = cfg.teacher
     earlier_pseudolabels = None
+    earlier_root = pool_root
     if previous is not None:  # the last student starts the new teacher
         teacher_cfg = cfg.teacher.model_copy(update={"model": str(previous / "student")})
         if cfg.teacher_on_pseudolabels:
             earlier_pseudolabels = previous / "pseudolabels" / "pseudolabels.jsonl"
+            earlier_root = read_json(previous / "pseudolabels" / "manifest.json").get("image_root", pool_root)
     _timed(
         timings,
         "teacher" + suffix,
@@ -206,8 +208,13 @@ def _seltda_round(
         folder / "teacher",
         teacher_cfg,
         synthetic_file=earlier_pseudolabels,
-        synthetic_image_root=pool_root,
+        synthetic_image_root=earlier_root,
     )
+    pseudolabel_cfg = cfg.pseudolabel
+    if pseudolabel_cfg.roundtrip_model == "baseline":  # the run's own baseline checks the pairs
+        pseudolabel_cfg = pseudolabel_cfg.model_copy(
+            update={"roundtrip_model": str(Path(cfg.out) / "baseline")}
+        )
     manifest = _timed(
         timings,
         "pseudolabel" + suffix,
@@ -215,9 +222,10 @@ def _seltda_round(
         str(folder / "teacher"),
         pool_root,
         folder / "pseudolabels",
-        cfg.pseudolabel,
+        pseudolabel_cfg,
         cfg.unlabeled_list,
     )
+    pool_root = Path(manifest.get("image_root", pool_root))  # a `datasets` pool was written as files
     synthetic_file = folder / "pseudolabels" / "pseudolabels.jsonl"
     _timed(
         timings,

@@ -13,15 +13,18 @@ import json
 import os
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch.utils.data import DataLoader, Dataset
 
-from seltda.fileio import atomic_write_json, atomic_write_text, environment_info
+from seltda.fileio import SeltdaInputError, atomic_write_json, atomic_write_text, environment_info
+from seltda.formats.hf_dataset import export_dataset_images, is_saved_dataset
 from seltda.images import scan_images, try_load_image
 from seltda.metrics import normalize_answer
-from seltda.models.blip import BlipAdapter, load_vqg_model
+from seltda.models import ModelAdapter, load_adapter, load_vqa, load_vqg
 from seltda.progress import track
 from seltda.pseudolabel_config import PseudoLabelConfig
 from seltda.records import (
@@ -35,7 +38,7 @@ from seltda.records import (
 from seltda.split import read_image_list
 from seltda.teacher import ParsedQA, parse_generation
 
-FUNNEL = ["generated", "parsed", "answer_ok", "deduplicated", "confident", "kept"]
+FUNNEL = ["generated", "parsed", "answer_ok", "deduplicated", "consistent", "confident", "kept"]
 
 
 def synthetic_id(image: str, sample_index: int) -> str:
@@ -128,15 +131,105 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+class PoolImages(Dataset):
+    """The images of one shard, decoded (in DataLoader workers when asked); bad ones carry their reason."""
+
+    def __init__(self, names: list[str], image_root: Path) -> None:
+        self.names = names
+        self.image_root = image_root
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __getitem__(self, index: int) -> tuple[str, Any, str | None]:
+        name = self.names[index]
+        try:
+            picture, reason = try_load_image(resolve_image_path(self.image_root, name))
+        except UnsafePathError:
+            picture, reason = None, "outside_root"
+        return name, picture, reason
+
+
+def image_batches(
+    names: list[str], image_root: Path, adapter: ModelAdapter, batch_size: int, workers: int
+) -> DataLoader:
+    """Batches of (names, pictures, pixel values, skip reasons); decoding and preprocessing run in
+    `workers` processes, prefetched while the model generates. No batch is dropped."""
+
+    def collate(items: list[tuple[str, Any, str | None]]) -> dict[str, Any]:
+        good = [(name, picture) for name, picture, _ in items if picture is not None]
+        return {
+            "names": [name for name, _ in good],
+            "pictures": [picture for _, picture in good],
+            "pixel_values": adapter.pixel_values([p for _, p in good]) if good else None,
+            "skips": [reason or "unreadable" for _, picture, reason in items if picture is None],
+        }
+
+    extra = {"prefetch_factor": 2, "persistent_workers": False} if workers > 0 else {}
+    return DataLoader(
+        PoolImages(names, image_root),
+        batch_size=batch_size,
+        shuffle=False,
+        drop_last=False,
+        num_workers=workers,
+        collate_fn=collate,
+        **extra,
+    )
+
+
+def inference_dtype(precision: str) -> torch.dtype:
+    """bf16 (or fp16) on a GPU when asked or when `auto` finds one that supports it; fp32 on a CPU."""
+    if precision == "fp32" or not torch.cuda.is_available():
+        return torch.float32
+    if precision == "fp16":
+        return torch.float16
+    if precision == "bf16" or torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float16
+
+
+@dataclass
+class RoundTrip:
+    """A VQA model that answers each generated question: a pair is kept only if both answers agree."""
+
+    model: Any
+    adapter: ModelAdapter
+    batch_size: int = 64
+
+    @classmethod
+    def load(cls, name: str, device: str, dtype: torch.dtype, batch_size: int) -> RoundTrip:
+        model = load_vqa(name).eval().to(device=device, dtype=dtype)
+        return cls(model, load_adapter(name), batch_size)
+
+    @torch.inference_mode()
+    def answer(self, records: list[Record], pictures: dict[str, Any]) -> list[str]:
+        """The model's greedy answer to each record's question about its image."""
+        parameter = next(self.model.parameters())
+        answers: list[str] = []
+        for start in range(0, len(records), self.batch_size):
+            chunk = records[start : start + self.batch_size]
+            pixels = self.adapter.pixel_values([pictures[r.image] for r in chunk])
+            batch = self.adapter.vqa_batch(pixels.to(parameter.dtype), [r.question for r in chunk])
+            answers += self.adapter.answer(self.model, {k: v.to(parameter.device) for k, v in batch.items()})
+        return answers
+
+
+def agrees(record: Record) -> bool:
+    """The round-trip answer matches the teacher's (majority) answer after VQA normalization."""
+    answer = record.provenance.roundtrip_answer
+    return answer is not None and normalize_answer(answer) == normalize_answer(record.majority_answer())
+
+
 def run_shard(
     index: int,
     images: list[str],
     image_root: Path,
     model: Any,
-    adapter: BlipAdapter,
+    adapter: ModelAdapter,
     cfg: PseudoLabelConfig,
     teacher: str,
     out_dir: Path,
+    roundtrip: RoundTrip | None = None,
 ) -> dict:
     """Label one shard and write it atomically: records first, then its stats (the completion mark)."""
     torch.manual_seed(cfg.seed * 1_000_003 + index)
@@ -144,35 +237,31 @@ def run_shard(
     records: list[Record] = []
     rejected: list[dict[str, Any]] = []
     generated = 0
-    device = next(model.parameters()).device
-    for start in range(0, len(images), cfg.batch_size):
-        names, pictures = [], []
-        for name in images[start : start + cfg.batch_size]:
-            try:
-                picture, reason = try_load_image(resolve_image_path(image_root, name))
-            except UnsafePathError:
-                picture, reason = None, "outside_root"
-            if picture is None:
-                unreadable[reason or "unreadable"] += 1
-                continue
-            names.append(name)
-            pictures.append(picture)
-        if not names:
+    parameter = next(model.parameters())
+    for batch in image_batches(images, image_root, adapter, cfg.batch_size, _workers(cfg)):
+        unreadable.update(batch["skips"])
+        if not batch["names"]:
             continue
         samples = adapter.sample_questions(
             model,
-            adapter.pixel_values(pictures).to(device),
+            batch["pixel_values"].to(device=parameter.device, dtype=parameter.dtype),
             cfg.per_image,
             top_p=cfg.top_p,
             temperature=cfg.temperature,
             repetition_penalty=cfg.repetition_penalty,
             min_new_tokens=cfg.min_new_tokens,
         )
-        for name, image_samples in zip(names, samples, strict=True):
+        batch_records: list[Record] = []
+        for name, image_samples in zip(batch["names"], samples, strict=True):
             generated += len(image_samples)
             kept, dropped = label_image(name, image_samples, cfg, teacher)
-            records.extend(kept)
+            batch_records.extend(kept)
             rejected.extend(dropped)
+        if roundtrip is not None and batch_records:
+            pictures = dict(zip(batch["names"], batch["pictures"], strict=True))
+            for record, answer in zip(batch_records, roundtrip.answer(batch_records, pictures), strict=True):
+                record.provenance.roundtrip_answer = answer
+        records.extend(batch_records)
     stats = {
         "shard": index,
         "images": len(images),
@@ -180,12 +269,19 @@ def run_shard(
         "generated": generated,
         "drops": dict(Counter(r["reason"] for r in rejected)),
         "records": len(records),
+        "roundtrip_model": cfg.roundtrip_model,
     }
     records_path, stats_path = _shard_paths(out_dir, index)
     write_records(records_path, records)
     _write_jsonl(_rejected_path(out_dir, index), rejected)
     atomic_write_json(stats_path, stats)
     return stats
+
+
+def _workers(cfg: PseudoLabelConfig) -> int:
+    if cfg.dataloader_workers is not None:
+        return cfg.dataloader_workers
+    return 4 if torch.cuda.is_available() else 0
 
 
 def list_images(image_root: Path, image_list: Path | None) -> tuple[list[str], dict[str, int]]:
@@ -241,21 +337,29 @@ def merge(
     shards_from = shards_from or out_dir
     records: list[Record] = []
     rejected: list[dict[str, Any]] = []
-    unreadable: Counter[str] = Counter(extra.pop("scan_skips", {}))
+    unreadable: Counter[str] = Counter(extra.pop("scan_skips", {}))  # met while listing the pool
     drops: Counter[str] = Counter()
-    generated = images = 0
+    generated = 0
+    images = sum(unreadable.values())  # found (listed) = in the shards + refused while listing
     for index in range(shard_count):
         records_path, stats_path = _shard_paths(shards_from, index)
         stats = json.loads(stats_path.read_text())
+        if cfg.roundtrip_model and stats.get("roundtrip_model") != cfg.roundtrip_model:
+            raise SeltdaInputError(
+                f"{stats_path}: this shard was labeled without the round-trip model {cfg.roundtrip_model}; "
+                "delete the shards folder to relabel with it, or merge without the round-trip filter"
+            )
         images += stats["images"]
         generated += stats["generated"]
         unreadable.update(stats["unreadable"])
         drops.update(stats["drops"])
         records.extend(read_records(records_path))
         rejected.extend(_read_jsonl(_rejected_path(shards_from, index)))
-    sure = confident(records, cfg)
+    consistent = [r for r in records if agrees(r)] if cfg.roundtrip_model else records
+    sure = confident(consistent, cfg)
     kept = rebalance(sure, cfg.max_yes_no_share)
-    for before, after, reason in ((records, sure, "low_confidence"), (sure, kept, "yes_no_cap")):
+    stages = ((records, consistent, "roundtrip_disagrees"), (consistent, sure, "low_confidence"))
+    for before, after, reason in (*stages, (sure, kept, "yes_no_cap")):
         rejected.extend(_dropped(before, after, reason))
         if len(before) > len(after):
             drops[reason] = len(before) - len(after)
@@ -263,7 +367,8 @@ def merge(
     answer_ok = parsed - sum(
         v
         for k, v in drops.items()
-        if k not in ("unparseable", "duplicate_question", "low_confidence", "yes_no_cap")
+        if k
+        not in ("unparseable", "duplicate_question", "roundtrip_disagrees", "low_confidence", "yes_no_cap")
     )
     manifest = {
         **extra,
@@ -274,7 +379,11 @@ def merge(
             "seen": images - sum(unreadable.values()),
         },
         "funnel": dict(
-            zip(FUNNEL, [generated, parsed, answer_ok, len(records), len(sure), len(kept)], strict=True)
+            zip(
+                FUNNEL,
+                [generated, parsed, answer_ok, len(records), len(consistent), len(sure), len(kept)],
+                strict=True,
+            )
         ),
         "drops": dict(drops),
         "questions_per_image": round(len(kept) / max(1, images - sum(unreadable.values())), 3),
@@ -294,6 +403,23 @@ def launcher_tasks(cfg: PseudoLabelConfig) -> PseudoLabelConfig:
     return cfg
 
 
+def _launched_together() -> bool:
+    """Started by torchrun/accelerate launch (a rendezvous address and several processes)."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and "MASTER_ADDR" in os.environ
+
+
+def _wait_for_all_ranks() -> bool:
+    """Barrier over the launched processes (gloo, no GPU needed); True on rank 0, which then merges."""
+    import datetime
+
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("gloo", timeout=datetime.timedelta(hours=12))
+    dist.barrier()
+    return dist.get_rank() == 0
+
+
 def pseudolabel(
     teacher_dir: str,
     image_root: Path,
@@ -305,7 +431,13 @@ def pseudolabel(
     cfg = launcher_tasks(cfg or PseudoLabelConfig())
     out_dir = Path(out_dir)
     start = time.perf_counter()
-    images, scan_skips = list_images(Path(image_root), image_list)
+    if is_saved_dataset(image_root):  # a `datasets` folder: its images become files once
+        images, scan_skips = export_dataset_images(
+            image_root, out_dir / "images", image_column=cfg.image_column
+        )
+        image_root = out_dir / "images"
+    else:
+        images, scan_skips = list_images(Path(image_root), image_list)
     shards = [images[i : i + cfg.shard_size] for i in range(0, len(images), cfg.shard_size)]
     todo = [
         i
@@ -313,11 +445,27 @@ def pseudolabel(
         if i % cfg.num_tasks == cfg.task_index and not _shard_paths(out_dir, i)[1].exists()
     ]
     if todo:
-        adapter = BlipAdapter.from_pretrained(teacher_dir, max_target_tokens=cfg.max_new_tokens)
-        model = load_vqg_model(teacher_dir).eval()
-        model.to("cuda" if torch.cuda.is_available() else "cpu")
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        dtype = inference_dtype(cfg.precision)
+        adapter = load_adapter(teacher_dir, max_target_tokens=cfg.max_new_tokens)
+        model = load_vqg(teacher_dir).eval().to(device=device, dtype=dtype)
+        roundtrip = None
+        if cfg.roundtrip_model:
+            roundtrip = RoundTrip.load(cfg.roundtrip_model, device, dtype, cfg.roundtrip_batch_size)
         for index in track(todo, description="pseudo-labeling shards"):
-            run_shard(index, shards[index], Path(image_root), model, adapter, cfg, str(teacher_dir), out_dir)
+            run_shard(
+                index,
+                shards[index],
+                Path(image_root),
+                model,
+                adapter,
+                cfg,
+                str(teacher_dir),
+                out_dir,
+                roundtrip,
+            )
+    if _launched_together() and not _wait_for_all_ranks():  # torchrun: rank 0 merges once all are done
+        return {"complete": False, "shards": len(shards), "merged_by_rank": 0}
     if not all(_shard_paths(out_dir, i)[1].exists() for i in range(len(shards))):
         return {"complete": False, "shards": len(shards)}
     extra = {

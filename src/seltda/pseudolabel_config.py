@@ -25,5 +25,16 @@ class PseudoLabelConfig(BaseModel):
     max_yes_no_share: float | None = Field(
         None, ge=0, le=1, description="cap the share of yes/no pairs (most confident kept); 0 drops them"
     )
+    roundtrip_model: str | None = Field(
+        None,
+        description="VQA model folder that answers each generated question; a pair is kept only if it "
+        "agrees with the teacher's answer (in `seltda run`, 'baseline' means the run's baseline)",
+    )
+    roundtrip_batch_size: int = 64
+    dataloader_workers: int | None = Field(
+        None, ge=0, description="image-decoding processes (None: 4 on a GPU machine, else 0)"
+    )
+    precision: str = Field("auto", description="auto (bf16 on a GPU that supports it), bf16, fp16 or fp32")
+    image_column: str = Field("image", description="image column when the pool is a saved `datasets` folder")
     num_tasks: int = Field(1, ge=1, description="split shards across this many independent jobs")
     task_index: int = Field(0, ge=0)

@@ -48,6 +48,7 @@ class Provenance(BaseModel):
     score: float | None = None
     sample_index: int | None = None
     raw_text: str | None = None
+    roundtrip_answer: str | None = None  # what the round-trip VQA model answered, when that filter ran
 
 
 class Record(BaseModel):

@@ -12,10 +12,9 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-import torch
 from torch.utils.data import ConcatDataset
 
-from seltda.models.blip import BlipAdapter, load_vqa_model
+from seltda.models import load_adapter, load_vqa
 from seltda.records import Record, read_records
 from seltda.student_config import StudentConfig
 from seltda.training import ImageRecords, read_stage, save_trained, stage_complete, train, write_stage
@@ -53,10 +52,10 @@ def train_student(
     synthetic = mix(
         real, read_records(synthetic_file) if synthetic_file else [], cfg.synthetic_ratio, cfg.seed
     )
-    adapter = BlipAdapter.from_pretrained(
+    adapter = load_adapter(
         cfg.model, max_question_tokens=cfg.max_question_tokens, max_answer_tokens=cfg.max_answer_tokens
     )
-    model = load_vqa_model(cfg.model)
+    model = load_vqa(cfg.model)
     parts = [ImageRecords(real, image_root, adapter.pixel_values, cache=cfg.cache_images)]
     if synthetic:
         root = synthetic_image_root or image_root
@@ -66,7 +65,7 @@ def train_student(
         items = [item for item in items if item is not None]
         targets = [soft_targets(item["record"], cfg.max_answers) for item in items]
         return adapter.vqa_batch(
-            torch.stack([item["pixel_values"] for item in items]),
+            adapter.stack([item["pixel_values"] for item in items]),
             [item["record"].question for item in items],
             [answers for answers, _ in targets],
             [weights for _, weights in targets],
@@ -89,4 +88,5 @@ def train_student(
             train_files=[str(p) for p in train_files],
             synthetic_file=str(synthetic_file) if synthetic_file else None,
         )
+    trainer.accelerator.wait_for_everyone()  # no rank returns before the stage is marked complete
     return metrics

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from seltda.models.blip import BlipAdapter, load_vqg_model
+from seltda.models import load_adapter, load_vqg
 from seltda.records import Record, read_records
 from seltda.teacher_config import TeacherConfig
 from seltda.training import ImageRecords, read_stage, save_trained, stage_complete, train, write_stage
@@ -90,8 +90,8 @@ def train_teacher(
         return read_stage(out_dir)["metrics"]
     start = time.perf_counter()
     records = [r for path in train_files for r in read_records(path)]
-    adapter = BlipAdapter.from_pretrained(cfg.model, max_target_tokens=cfg.max_target_tokens)
-    model = load_vqg_model(cfg.model)
+    adapter = load_adapter(cfg.model, max_target_tokens=cfg.max_target_tokens)
+    model = load_vqg(cfg.model)
     dataset = ImageRecords(records, image_root, adapter.pixel_values, cache=cfg.cache_images)
     if synthetic_file is not None:
         from torch.utils.data import ConcatDataset
@@ -105,10 +105,8 @@ def train_teacher(
         dataset = ConcatDataset([dataset, synthetic])
 
     def collate(items: list) -> dict:
-        import torch
-
         items = [item for item in items if item is not None]
-        pixels = torch.stack([item["pixel_values"] for item in items])
+        pixels = adapter.stack([item["pixel_values"] for item in items])
         targets = [format_target(item["record"], cfg.answers, cfg.max_answers) for item in items]
         return adapter.vqg_batch(pixels, targets)
 
@@ -130,4 +128,5 @@ def train_teacher(
             image_root=str(image_root),
             synthetic_file=str(synthetic_file) if synthetic_file else None,
         )
+    trainer.accelerator.wait_for_everyone()  # no rank returns before the stage is marked complete
     return metrics

@@ -1,13 +1,15 @@
 """What the teacher and the student share: image-backed datasets, the Trainer, stage bookkeeping.
 
 Training goes through `transformers.Trainer`, so `accelerate launch`/`torchrun`, DeepSpeed, FSDP,
-mixed precision, logging and checkpoint resume come from the library. A stage folder is complete when
-its `seltda_stage.json` exists: it is written last, atomically, after the model is saved.
+mixed precision, logging and checkpoint resume come from the library; LoRA comes from `peft`. A stage
+folder is complete when its `seltda_stage.json` exists: it is written last, atomically, after the model is
+saved. Only the main process writes files.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -18,12 +20,20 @@ import torch
 from pydantic import BaseModel, ConfigDict
 from torch.utils.data import Dataset
 from transformers import Trainer, TrainingArguments
+from transformers import logging as hf_logging
 
-from seltda.fileio import atomic_write_json, environment_info
+from seltda.fileio import SeltdaInputError, atomic_write_json, environment_info
 from seltda.images import try_load_image
 from seltda.records import Record, resolve_image_path
 
 STAGE_FILE = "seltda_stage.json"
+ADAPTER_DIR = "adapter"  # LoRA runs: the adapter alone, next to the merged model
+# BLIP: attention (self and cross) and MLP linear layers of the text encoder and the text decoder
+BLIP_LORA_TARGETS = (
+    r"(?:.*\.)?text_(?:encoder|decoder\.bert)\.encoder\.layer\.\d+\."
+    r"(?:(?:attention|crossattention)\.(?:self\.(?:query|key|value)|output\.dense)|intermediate\.dense|output\.dense)"
+)
+DECODER_LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]  # generic decoder VLMs (LLaVA, Qwen-VL, ...)
 AUTO_CACHE_IMAGES = 20_000  # above this, images are decoded lazily (memory stays bounded)
 
 
@@ -48,6 +58,12 @@ class TrainingConfig(BaseModel):
     deepspeed: str | None = None
     fsdp: str = ""
     report_to: str = "none"
+    gradient_checkpointing: bool = False  # recompute activations in the backward pass: less memory, slower
+    lora: bool = False  # train a LoRA adapter (peft) instead of all weights; the merged model is saved
+    lora_rank: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    lora_targets: list[str] | None = None  # module name suffixes; None: the model family's default
 
 
 def stage_complete(folder: Path) -> bool:
@@ -130,15 +146,47 @@ class ImageRecords(Dataset):
 
 
 class LossTrainer(Trainer):
-    """A `Trainer` whose loss is a SelTDA objective computed by the model adapter."""
+    """A `Trainer` whose loss is a SelTDA objective computed by the model adapter.
+
+    The objective may call submodules (`model.vision_model`, ...), which a DDP/FSDP/DeepSpeed wrapper does
+    not expose and whose direct calls would bypass the wrapper (no gradient synchronisation, no unsharding).
+    So the loss always runs *inside* the wrapper's forward: for the duration of the call the wrapped model's
+    `forward` is the objective, which receives the unwrapped model (a `PeftModel` with LoRA, whose attribute
+    access reaches the base model).
+    """
 
     def __init__(self, *args: Any, loss_fn: Callable[[Any, dict], torch.Tensor], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.loss_fn = loss_fn
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        loss = self.loss_fn(model, inputs)
+        inner = self.accelerator.unwrap_model(model)  # keeps accelerate's mixed-precision forward, if any
+        own_forward = inner.__dict__.get("forward")
+
+        def restore_forward() -> None:
+            if own_forward is None:
+                inner.__dict__.pop("forward", None)
+            else:
+                inner.forward = own_forward
+
+        def loss_forward(**batch: Any) -> torch.Tensor:
+            restore_forward()  # the objective's own `model(...)` calls reach the model's real forward
+            with self.accelerator.autocast():
+                return self.loss_fn(inner, batch)
+
+        inner.forward = loss_forward
+        try:
+            loss = model(**inputs)
+        finally:
+            restore_forward()
         return (loss, None) if return_outputs else loss
+
+
+def _no_accelerator() -> bool:
+    """True on a machine with no GPU (or other accelerator): multi-process runs then use CPUs and gloo."""
+    if hasattr(torch, "accelerator"):
+        return not torch.accelerator.is_available()
+    return not torch.cuda.is_available()
 
 
 def training_arguments(cfg: TrainingConfig, out_dir: Path) -> TrainingArguments:
@@ -161,6 +209,8 @@ def training_arguments(cfg: TrainingConfig, out_dir: Path) -> TrainingArguments:
         data_seed=cfg.seed,
         bf16=use_bf16,
         fp16=cfg.precision == "fp16",
+        # without it, `torchrun` on a CPU-only machine would run N independent trainings instead of DDP
+        use_cpu=_no_accelerator(),
         dataloader_num_workers=cfg.dataloader_workers,
         remove_unused_columns=False,
         report_to=cfg.report_to,
@@ -168,7 +218,89 @@ def training_arguments(cfg: TrainingConfig, out_dir: Path) -> TrainingArguments:
         fsdp=cfg.fsdp,
         disable_tqdm=False,
         dataloader_pin_memory=torch.cuda.is_available(),
+        # some VLMs leave parameters unused (LLaVA skips its last vision layer); with the non-reentrant
+        # activation checkpointing used here (`enable_checkpointing`), DDP allows this with checkpointing on
+        ddp_find_unused_parameters=True,
     )
+
+
+def enable_checkpointing(model: torch.nn.Module) -> None:
+    """Non-reentrant activation (gradient) checkpointing, set on the model rather than by the Trainer.
+
+    Reentrant checkpointing needs inputs that require grad, so transformers (and peft) hook the input
+    embeddings to force it; with frozen embeddings (LoRA) that breaks BLIP's in-place `embeddings +=
+    position_embeddings`. The non-reentrant kind needs no such hook, so it is removed.
+    """
+    base = model.get_base_model() if is_peft_model(model) else model
+    kwargs = {"use_reentrant": False}
+    if hasattr(base, "activation_checkpointing_enable"):
+        base.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+    else:  # transformers releases before the rename
+        base.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+    if hasattr(base, "disable_input_require_grads"):
+        base.disable_input_require_grads()
+
+
+def lora_targets(model: torch.nn.Module, cfg: TrainingConfig) -> str | list[str]:
+    """The modules LoRA adapts: the config's (name suffixes), else the model family's default."""
+    if cfg.lora_targets:
+        return list(cfg.lora_targets)
+    model_type = getattr(getattr(model, "config", None), "model_type", None)
+    if model_type == "blip":
+        return BLIP_LORA_TARGETS  # a regular expression over full module names (peft: full match)
+    if any(name.rsplit(".", 1)[-1] in DECODER_LORA_TARGETS for name, _ in model.named_modules()):
+        return list(DECODER_LORA_TARGETS)
+    raise SeltdaInputError(
+        f"no default LoRA target modules for model type '{model_type}': set lora_targets (linear layer "
+        "name suffixes, e.g. ['q_proj', 'v_proj']) in the teacher/student config"
+    )
+
+
+def add_lora(model: torch.nn.Module, cfg: TrainingConfig) -> torch.nn.Module:
+    """Wrap `model` in a `peft` LoRA model: only the adapter's A/B matrices are trainable."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import set_seed
+
+    set_seed(cfg.seed)  # the adapter's initialisation is reproducible
+    config = LoraConfig(
+        r=cfg.lora_rank,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        target_modules=lora_targets(model, cfg),
+        bias="none",
+    )
+    return get_peft_model(model, config)
+
+
+def is_peft_model(model: Any) -> bool:
+    from peft import PeftModel
+
+    return isinstance(model, PeftModel)
+
+
+def parameter_counts(model: torch.nn.Module) -> dict[str, int]:
+    """Trainable and total parameters (DeepSpeed ZeRO-3 partitioned parameters counted in full)."""
+    trainable = total = 0
+    for parameter in model.parameters():
+        count = getattr(parameter, "ds_numel", None) or parameter.numel()
+        total += count
+        trainable += count if parameter.requires_grad else 0
+    return {"trainable": trainable, "total": total}
+
+
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+
+
+def last_checkpoint(folder: Path) -> Path | None:
+    """The latest complete Trainer checkpoint (by step; `trainer_state.json` is written last)."""
+    if not folder.is_dir():
+        return None
+    found = [
+        (int(match.group(1)), path)
+        for path in folder.iterdir()
+        if (match := _CHECKPOINT.match(path.name)) and (path / "trainer_state.json").is_file()
+    ]
+    return max(found)[1] if found else None
 
 
 def train(
@@ -179,30 +311,83 @@ def train(
     cfg: TrainingConfig,
     out_dir: Path,
 ) -> tuple[Trainer, dict[str, Any]]:
-    """Train with the Trainer, resuming from the last checkpoint in `out_dir/checkpoints` if any."""
+    """Train with the Trainer, resuming from the last checkpoint in `out_dir/checkpoints` if any.
+
+    With `cfg.lora` the model is wrapped in a LoRA `PeftModel` first (checkpoints then hold the adapter).
+    """
     out_dir = Path(out_dir)
+    if cfg.lora:
+        model = add_lora(model, cfg)
+    if cfg.gradient_checkpointing:
+        enable_checkpointing(model)  # after the LoRA wrapping (peft would add the input hooks again)
+    parameters = parameter_counts(model)
     args = training_arguments(cfg, out_dir)
     trainer = LossTrainer(
         model=model, args=args, train_dataset=dataset, data_collator=collator, loss_fn=loss_fn
     )
-    checkpoints = sorted((out_dir / "checkpoints").glob("checkpoint-*"))
+    checkpoint = last_checkpoint(out_dir / "checkpoints")
     start = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=str(checkpoints[-1]) if checkpoints else None)
+    result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     losses = [log["loss"] for log in trainer.state.log_history if "loss" in log]
     metrics = {
         "train_loss": result.training_loss,
         "final_logged_loss": losses[-1] if losses else None,
         "steps": trainer.state.global_step,
-        "resumed_from": checkpoints[-1].name if checkpoints else None,
+        "resumed_from": checkpoint.name if checkpoint else None,
         "train_seconds": round(time.perf_counter() - start, 2),
+        "processes": trainer.args.world_size,
+        "parameters": parameters,
     }
     return trainer, metrics
 
 
+def _merged_model(trainer: Trainer, adapter_dir: Path) -> torch.nn.Module:
+    """The base model with the trained LoRA adapter merged into its weights (a plain transformers model).
+
+    Unsharded (one process or DDP) the in-memory model is merged in place. Under FSDP/DeepSpeed the weights
+    are sharded across processes, so the base model is reloaded and the saved adapter merged into it.
+    """
+    peft_model = trainer.accelerator.unwrap_model(trainer.model)
+    if not (trainer.is_fsdp_enabled or trainer.is_deepspeed_enabled):
+        return peft_model.merge_and_unload()
+    return merge_adapter_from_disk(type(peft_model.get_base_model()), adapter_dir)
+
+
+def merge_adapter_from_disk(
+    model_class: type, adapter_dir: Path, dtype: torch.dtype = torch.float32
+) -> torch.nn.Module:
+    """Load the adapter's base model (`base_model_name_or_path`) as `model_class` and merge the adapter.
+
+    `dtype` is the training dtype (the stages train float32 weights; mixed precision only autocasts).
+    """
+    from peft import PeftConfig, PeftModel
+
+    base_name = PeftConfig.from_pretrained(str(adapter_dir)).base_model_name_or_path
+    previous = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # a teacher loaded from a VQA folder ignores the question encoder
+    try:
+        base = model_class.from_pretrained(base_name, dtype=dtype)
+    finally:
+        hf_logging.set_verbosity(previous)
+    return PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
+
+
 def save_trained(trainer: Trainer, processor: Any, out_dir: Path) -> None:
-    """Save the final model (safetensors), its processor and the trainer log into the stage folder."""
+    """Save the final model (safetensors), its processor and the trainer log into the stage folder.
+
+    A LoRA run saves its adapter in `out_dir/adapter/` and the merged full model in `out_dir`, so later
+    stages load a plain model folder (the in-memory model is merged in place: do not train it further).
+    Every process must call this (sharded weights are gathered); only the main process writes, and all
+    processes return once the files are written.
+    """
     out_dir = Path(out_dir)
-    trainer.save_model(str(out_dir))
+    if is_peft_model(trainer.accelerator.unwrap_model(trainer.model)):
+        trainer.save_model(str(out_dir / ADAPTER_DIR))
+        if trainer.is_world_process_zero():
+            _merged_model(trainer, out_dir / ADAPTER_DIR).save_pretrained(out_dir)
+    else:
+        trainer.save_model(str(out_dir))
     if trainer.is_world_process_zero():
         processor.save_pretrained(out_dir)
         atomic_write_json(out_dir / "trainer_log.json", trainer.state.log_history)
+    trainer.accelerator.wait_for_everyone()

@@ -4,7 +4,13 @@
 from seltda.formats._common import FormatError
 from seltda.formats.aokvqa import read_aokvqa
 from seltda.formats.commands import convert_app
-from seltda.formats.hf_dataset import HfConversion, read_hf_dataset, write_hf_dataset
+from seltda.formats.hf_dataset import (
+    HfConversion,
+    export_dataset_images,
+    is_saved_dataset,
+    read_hf_dataset,
+    write_hf_dataset,
+)
 from seltda.formats.reference import read_reference, to_reference, write_reference
 from seltda.formats.registry import ALIASES, FORMATS, ConversionResult, FormatSpec, convert, resolve_format
 from seltda.formats.results import read_predictions, to_vqa_results, write_vqa_results
@@ -20,6 +26,8 @@ __all__ = [
     "HfConversion",
     "convert",
     "convert_app",
+    "export_dataset_images",
+    "is_saved_dataset",
     "read_aokvqa",
     "read_hf_dataset",
     "write_hf_dataset",

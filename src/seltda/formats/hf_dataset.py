@@ -16,7 +16,7 @@ from seltda.formats._common import FormatError, build_record, check_unique_ids, 
 from seltda.images import to_rgb
 from seltda.records import Record
 
-__all__ = ["HfConversion", "read_hf_dataset", "write_hf_dataset"]
+__all__ = ["HfConversion", "export_dataset_images", "is_saved_dataset", "read_hf_dataset", "write_hf_dataset"]
 
 _PNG_MODES = {"1", "L", "LA", "P", "RGB", "RGBA"}
 _ANSWER_ALIASES = ("answers",)
@@ -88,6 +88,43 @@ def read_hf_dataset(
         )
     result.records = check_unique_ids(located)
     return result
+
+
+def is_saved_dataset(path: str | os.PathLike[str]) -> bool:
+    """Whether `path` is a folder written by `save_to_disk` (a Dataset or a DatasetDict)."""
+    folder = Path(path)
+    return folder.is_dir() and any(
+        (folder / marker).is_file() for marker in ("state.json", "dataset_dict.json", "dataset_info.json")
+    )
+
+
+def export_dataset_images(
+    path: str | os.PathLike[str],
+    images_out: str | os.PathLike[str],
+    *,
+    split: str | None = None,
+    image_column: str = "image",
+) -> tuple[list[str], dict[str, int]]:
+    """Write the image column of a saved dataset as files (`<row index>.img`, the source bytes as they
+    are) so an unlabeled pool held in a `datasets` folder is labeled like an image folder. Rows without an
+    image are counted, never fatal; undecodable bytes are left for the image loader to skip and report.
+    Returns the file names (sorted) and the skip counts."""
+    name = display(path)
+    dataset = _raw_images(_load(path, name, split), image_column, name)
+    out_dir = Path(images_out)
+    names: list[str] = []
+    skips: dict[str, int] = {}
+    for index, row in enumerate(dataset):
+        file_name = f"{index:08d}.img"
+        try:
+            data = _image_bytes(row[image_column], f"{name}: row {index}", image_column)
+        except FormatError:
+            skips["missing"] = skips.get("missing", 0) + 1
+            continue
+        if not (out_dir / file_name).exists():
+            atomic_write_bytes(out_dir / file_name, data)
+        names.append(file_name)
+    return names, skips
 
 
 def _load(path: str | os.PathLike[str], name: str, split: str | None) -> Any:

@@ -73,6 +73,11 @@ class BlipAdapter:
     def pixel_values(self, images: Sequence[Image.Image]) -> torch.Tensor:
         return self.processor.image_processor(list(images), return_tensors="pt")["pixel_values"]
 
+    @staticmethod
+    def stack(items: Sequence[torch.Tensor]) -> torch.Tensor:
+        """A collate's pixel batch from dataset items (one preprocessed image each)."""
+        return torch.stack(list(items))
+
     def _tokenize(self, texts: Sequence[str], max_length: int) -> tuple[torch.Tensor, torch.Tensor]:
         encoded = self.tokenizer(
             list(texts), padding="longest", truncation=True, max_length=max_length, return_tensors="pt"

@@ -1,0 +1,123 @@
+"""Pseudo-labeling throughput: seltda vs the paper's reference algorithm, side by side in one run.
+
+The reference algorithm (written out below from the SelTDA code): batches of 64 images with the last
+partial batch dropped, one full `generate` call per question over the batch (the images are encoded again
+for every question), sampling with top-p 0.9, repetition penalty 1.1, max length 40, min length 5, fp32.
+seltda: `seltda.pseudolabel.pseudolabel` end to end (decoding, one `generate` per batch with
+`num_return_sequences`, parsing, filters, atomic shard writes, merge). Both use the same teacher and images.
+Prints images/s of both and their ratio for N = 1 and 3 questions per image; timings alternate between the
+two and the median of `--repeats` is used, because this machine's timings are noisy.
+
+    python benchmarks/pseudolabel_throughput.py --teacher runs/curve/fraction-0.05/seed-0/teacher
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from seltda import easyvqa
+from seltda.models.blip import BlipAdapter, load_vqg_model
+from seltda.pipeline import SHIPPED_PRETRAINED
+from seltda.pseudolabel import pseudolabel
+from seltda.pseudolabel_config import PseudoLabelConfig
+from seltda.records import read_records
+
+
+@torch.inference_mode()
+def reference_label(teacher: str, root: Path, images: list[str], per_image: int) -> tuple[int, int]:
+    """The reference algorithm; returns (images labeled, generated tokens)."""
+    adapter = BlipAdapter.from_pretrained(teacher)
+    model = load_vqg_model(teacher).eval()
+    batch_size = 64
+    labeled = tokens = 0
+    for start in range(0, len(images) - batch_size + 1, batch_size):  # drop_last=True
+        batch = [Image.open(root / name).convert("RGB") for name in images[start : start + batch_size]]
+        pixel_values = adapter.pixel_values(batch)
+        outputs = []
+        for _ in range(per_image):  # one generate call (and one image encoding) per question
+            output = model.generate(
+                pixel_values=pixel_values,
+                do_sample=True,
+                top_p=0.9,
+                repetition_penalty=1.1,
+                max_length=40,
+                min_length=5,
+            )
+            outputs.append(adapter.tokenizer.batch_decode(output, skip_special_tokens=True))
+            tokens += int((output != adapter.tokenizer.pad_token_id).sum())
+        labeled += len(batch)
+    return labeled, tokens
+
+
+def seltda_label(teacher: str, root: Path, images: list[str], per_image: int, out: Path) -> tuple[int, int]:
+    """seltda's pseudo-labeling, end to end; returns (images labeled, kept pairs)."""
+    listing = out.parent / f"{out.name}.txt"
+    listing.write_text("".join(f"{name}\n" for name in images))
+    cfg = PseudoLabelConfig(per_image=per_image, batch_size=64, shard_size=512)
+    manifest = pseudolabel(teacher, root, out, cfg, listing)
+    return manifest["images"]["seen"], manifest["funnel"]["kept"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--teacher", default=str(SHIPPED_PRETRAINED), help="teacher folder (default: shipped)"
+    )
+    parser.add_argument("--images", type=int, default=500, help="easy-VQA train images to label")
+    parser.add_argument("--per-image", type=int, nargs="+", default=[1, 3])
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    work = Path(tempfile.mkdtemp(prefix="pl-throughput-"))
+    paths = easyvqa.export(work / "data")
+    images = sorted({r.image for r in read_records(paths["train"])})[: args.images]
+    root = paths["image_root"]
+    results = {}
+    for per_image in args.per_image:
+        ref_rates, our_rates = [], []
+        for repeat in range(args.repeats):
+            start = time.perf_counter()
+            labeled, _ = reference_label(args.teacher, root, images, per_image)
+            ref_rates.append(labeled / (time.perf_counter() - start))
+            out = work / f"seltda-n{per_image}-r{repeat}"
+            start = time.perf_counter()
+            seen, kept = seltda_label(args.teacher, root, images, per_image, out)
+            our_rates.append(seen / (time.perf_counter() - start))
+            shutil.rmtree(out)
+        ref, ours = statistics.median(ref_rates), statistics.median(our_rates)
+        results[per_image] = {"reference_images_per_s": ref, "seltda_images_per_s": ours, "ratio": ours / ref}
+        print(
+            f"N={per_image}: reference {ref:.1f} img/s (labels {len(images) // 64 * 64} of {len(images)}), "
+            f"seltda {ours:.1f} img/s (labels all {len(images)}); ratio {ours / ref:.2f}x "
+            f"(per repeat: {', '.join(f'{o / r:.2f}' for o, r in zip(our_rates, ref_rates, strict=True))})"
+        )
+    print(
+        json.dumps(
+            {
+                "teacher": args.teacher,
+                "images": len(images),
+                "threads": torch.get_num_threads(),
+                **{f"n{k}": v for k, v in results.items()},
+            },
+            indent=2,
+        )
+    )
+    shutil.rmtree(work)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,298 @@
+"""Adapter for chat VLMs (`AutoModelForImageTextToText`: SmolVLM/Idefics3, Qwen2-VL, LLaVA, PaliGemma...).
+
+One model serves both roles: the student answers `image + question`, the teacher writes
+`Question: ... Answer: ...` for `image + instruction`. Prompts go through the processor's chat template
+(user turn = image + text, assistant turn = target); the loss covers the assistant turn only. Processors
+without a chat template but with PaliGemma's `suffix` argument use prompt + suffix instead.
+
+Images are encoded together with the text (the image token count depends on the processor), so
+`pixel_values` keeps PIL images; `ImageBatch` stands in for a pixel tensor in the stage code.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from PIL import Image
+from transformers import AutoModelForImageTextToText, AutoProcessor
+from transformers import logging as hf_logging
+
+from seltda.fileio import SeltdaInputError
+from seltda.models.blip import _missing_model
+
+VQG_INSTRUCTION = "Ask one question about this image and answer it, as: Question: <question> Answer: <answer>"
+PALIGEMMA_VQA_PREFIX = "answer en "
+
+
+class ImageBatch(list):
+    """PIL images in place of a pixel tensor; `.to(device)` is a no-op (the adapter moves its tensors)."""
+
+    def to(self, *args: Any, **kwargs: Any) -> ImageBatch:
+        return self
+
+
+def load_processor(name: str) -> Any:
+    """The processor (image processor + tokenizer + chat template) saved with a model."""
+    try:
+        return AutoProcessor.from_pretrained(name)
+    except (OSError, ValueError) as error:
+        raise _missing_model(name, error) from error
+
+
+def load_model(name: str, dtype: torch.dtype = torch.float32) -> torch.nn.Module:
+    """The VLM (float32 by default: the Trainer's mixed precision autocasts); one model for VQA and VQG."""
+    previous = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        return AutoModelForImageTextToText.from_pretrained(name, dtype=dtype)
+    except (OSError, ValueError) as error:
+        raise _missing_model(name, error) from error
+    finally:
+        hf_logging.set_verbosity(previous)
+
+
+def _to_model(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The batch on the model's device; float inputs (pixels) in its dtype (bf16 inference)."""
+    return {
+        key: value.to(model.device, model.dtype) if value.is_floating_point() else value.to(model.device)
+        for key, value in batch.items()
+    }
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    count = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        count += 1
+    return count
+
+
+def _majority(answers: Sequence[str], weights: Sequence[float] | None) -> str:
+    """The answer with the largest weight (first on ties); soft targets reduce to it for these models."""
+    if weights is None:
+        return max(answers, key=list(answers).count)
+    return answers[max(range(len(answers)), key=lambda i: (weights[i], -i))]
+
+
+@dataclass
+class VlmAdapter:
+    """Turns images and text into chat-VLM inputs and generations back into text."""
+
+    processor: Any
+    max_question_tokens: int = 32
+    max_answer_tokens: int = 16
+    max_target_tokens: int = 48
+    vqg_instruction: str = VQG_INSTRUCTION
+    chat: bool = field(init=False)
+    end_of_turn: int | None = field(init=False)
+    closing: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.chat = bool(getattr(self.processor, "chat_template", None))
+        if not self.chat and "suffix" not in inspect.signature(self.processor.__call__).parameters:
+            raise SeltdaInputError(
+                f"{type(self.processor).__name__} has no chat template: save one with the model's processor"
+            )
+        self.tokenizer.padding_side = "left"  # answers end every row; generation continues each prompt
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.end_of_turn = self._end_of_turn()
+        # no end-of-turn token in the template (llava-1.5's): EOS after the target teaches the model to stop
+        self.closing = self.tokenizer.eos_token if self.chat and self.end_of_turn is None else ""
+
+    @classmethod
+    def from_pretrained(cls, name: str, **kwargs: Any) -> VlmAdapter:
+        return cls(load_processor(name), **kwargs)
+
+    @property
+    def tokenizer(self) -> Any:
+        return self.processor.tokenizer
+
+    @staticmethod
+    def pixel_values(images: Sequence[Image.Image]) -> ImageBatch:
+        return ImageBatch(image if image.mode == "RGB" else image.convert("RGB") for image in images)
+
+    @staticmethod
+    def stack(items: Sequence[Image.Image]) -> ImageBatch:
+        """A collate's image batch from dataset items (BLIP stacks tensors here)."""
+        return ImageBatch(items)
+
+    # ---- prompts -------------------------------------------------------------------------------
+    def _clip(self, text: str, max_tokens: int) -> str:
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return text if len(ids) <= max_tokens else self.tokenizer.decode(ids[:max_tokens]).strip()
+
+    @staticmethod
+    def _messages(prompt: str, target: str | None = None) -> list[dict]:
+        """User turn = image + text; assistant turn = the target."""
+        messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}]
+        if target is not None:
+            messages.append({"role": "assistant", "content": [{"type": "text", "text": target}]})
+        return messages
+
+    def _render(self, prompt: str, target: str | None = None) -> tuple[str, str]:
+        """(prompt text ending with the assistant's turn opening, full text with the target), un-encoded."""
+        template = self.processor.apply_chat_template
+        opening = template(self._messages(prompt), add_generation_prompt=True, tokenize=False)
+        if target is None:
+            return opening, opening
+        return opening, template(self._messages(prompt, target), tokenize=False) + self.closing
+
+    def _tail_length(self, opening: str, full: str) -> int:
+        """Tokens of `full` after the assistant's turn opening (its answer and end-of-turn marker)."""
+        opening_ids = self.tokenizer(opening)["input_ids"]
+        full_ids = self.tokenizer(full)["input_ids"]
+        return len(full_ids) - _common_prefix(opening_ids, full_ids)
+
+    def _encode(self, images: Sequence[Image.Image], texts: Sequence[str], **kwargs: Any) -> dict:
+        encoded = self.processor(
+            images=list(images), text=list(texts), padding="longest", return_tensors="pt", **kwargs
+        )
+        return {key: value for key, value in encoded.items() if isinstance(value, torch.Tensor)}
+
+    def _batch(
+        self, images: Sequence[Image.Image], prompts: Sequence[str], targets: Sequence[str] | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Model inputs for `prompts`; with `targets`, labels that cover the targets only."""
+        if not self.chat:
+            return self._prefix_batch(images, prompts, targets)
+        rendered = [
+            self._render(p, t) for p, t in zip(prompts, targets or [None] * len(prompts), strict=True)
+        ]
+        batch = self._encode(images, [full for _, full in rendered])
+        if targets is not None:
+            batch["labels"] = self._labels(
+                batch["input_ids"], [self._tail_length(*pair) for pair in rendered]
+            )
+        return batch
+
+    def _prefix_batch(
+        self, images: Sequence[Image.Image], prompts: Sequence[str], targets: Sequence[str] | None
+    ) -> dict[str, torch.Tensor]:
+        """PaliGemma: `<image>prompt`, the target as `suffix` (the processor then builds the labels)."""
+        texts = [f"{self.processor.image_token}{prompt}" for prompt in prompts]
+        return self._encode(images, texts, **({} if targets is None else {"suffix": list(targets)}))
+
+    @staticmethod
+    def _labels(input_ids: torch.Tensor, tail_lengths: Sequence[int]) -> torch.Tensor:
+        """Left-padded rows end with their target: label the last `tail_lengths[i]` tokens only."""
+        positions = torch.arange(input_ids.shape[1]).expand_as(input_ids)
+        starts = input_ids.shape[1] - torch.tensor(tail_lengths).unsqueeze(1)
+        return input_ids.masked_fill(positions < starts, -100)
+
+    # ---- VQA (student) -------------------------------------------------------------------------
+    def vqa_batch(
+        self,
+        pixel_values: Sequence[Image.Image],
+        questions: Sequence[str],
+        answers: Sequence[Sequence[str]] | None = None,
+        weights: Sequence[Sequence[float]] | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """Question prompts; with answers, the majority answer of each question is the target."""
+        prefix = "" if self.chat else PALIGEMMA_VQA_PREFIX
+        prompts = [prefix + self._clip(q, self.max_question_tokens) for q in questions]
+        if answers is None:
+            return self._batch(pixel_values, prompts)
+        targets = [
+            self._clip(_majority(a, weights[i] if weights is not None else None), self.max_answer_tokens)
+            for i, a in enumerate(answers)
+        ]
+        return self._batch(pixel_values, prompts, targets)
+
+    @staticmethod
+    def vqa_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return model(**batch).loss
+
+    @torch.inference_mode()
+    def answer(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> list[str]:
+        """Greedy answers: the new tokens only."""
+        inputs = _to_model(model, batch)
+        output = model.generate(
+            **inputs,
+            **self._stops(model),
+            do_sample=False,
+            num_beams=1,
+            max_new_tokens=self.max_answer_tokens,
+        )
+        new = output[:, inputs["input_ids"].shape[1] :]
+        return [text.strip() for text in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
+
+    # ---- question generation (teacher) ---------------------------------------------------------
+    def vqg_batch(
+        self, pixel_values: Sequence[Image.Image], targets: Sequence[str]
+    ) -> dict[str, torch.Tensor]:
+        clipped = [self._clip(t, self.max_target_tokens) for t in targets]
+        return self._batch(pixel_values, [self.vqg_instruction] * len(clipped), clipped)
+
+    @staticmethod
+    def vqg_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return model(**batch).loss
+
+    @torch.inference_mode()
+    def sample_questions(
+        self,
+        model: torch.nn.Module,
+        pixel_values: Sequence[Image.Image],
+        num_samples: int,
+        top_p: float = 0.9,
+        temperature: float = 1.0,
+        repetition_penalty: float = 1.0,
+        min_new_tokens: int = 0,
+    ) -> list[list[tuple[str, float]]]:
+        """N sampled `Question: ... Answer: ...` texts per image, each with its mean token log-probability."""
+        batch = self._batch(pixel_values, [self.vqg_instruction] * len(pixel_values))
+        inputs = _to_model(model, batch)
+        stops = self._stops(model)
+        output = model.generate(
+            **inputs,
+            **stops,
+            do_sample=True,
+            top_p=top_p,
+            top_k=0,
+            temperature=temperature,
+            repetition_penalty=repetition_penalty,
+            min_new_tokens=min_new_tokens,
+            num_return_sequences=num_samples,
+            max_new_tokens=self.max_target_tokens,
+            return_dict_in_generate=True,
+            output_logits=True,
+        )
+        new = output.sequences[:, inputs["input_ids"].shape[1] :]
+        scores = _mean_logprob(new, output.logits, stops["eos_token_id"])
+        texts = [text.strip() for text in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
+        pairs = list(zip(texts, scores, strict=True))
+        return [pairs[start : start + num_samples] for start in range(0, len(pairs), num_samples)]
+
+    def _stops(self, model: torch.nn.Module) -> dict[str, Any]:
+        """End ids: the model's EOS, the tokenizer's and the chat template's end-of-turn token."""
+        configured = model.generation_config.eos_token_id
+        ends = set(configured if isinstance(configured, list) else [configured])
+        ends.update([self.tokenizer.eos_token_id, self.end_of_turn])
+        ends.discard(None)
+        pad = self.tokenizer.pad_token_id
+        return {"eos_token_id": sorted(ends), "pad_token_id": pad if pad is not None else min(ends)}
+
+    def _end_of_turn(self) -> int | None:
+        """The first token after the assistant's text in the chat template, when it is a special token."""
+        if not self.chat:
+            return None
+        marker = "xyzzy"
+        full = self.processor.apply_chat_template(self._messages("q", marker), tokenize=False)
+        ids = self.tokenizer(full[full.rindex(marker) + len(marker) :], add_special_tokens=False)["input_ids"]
+        return ids[0] if ids and ids[0] in self.tokenizer.all_special_ids else None
+
+
+def _mean_logprob(
+    generated: torch.Tensor, logits: tuple[torch.Tensor, ...], ends: Sequence[int]
+) -> list[float]:
+    """Mean log-probability (raw model distribution) of each generated token up to and including the end."""
+    step_logits = torch.stack(logits, dim=1).float()
+    logprobs = torch.log_softmax(step_logits, dim=-1).gather(-1, generated.unsqueeze(-1)).squeeze(-1)
+    is_end = torch.isin(generated, torch.tensor(list(ends), device=generated.device))
+    valid = ~((is_end.cumsum(dim=1) - is_end.long()) > 0)
+    return ((logprobs * valid).sum(dim=1) / valid.sum(dim=1).clamp(min=1)).tolist()
