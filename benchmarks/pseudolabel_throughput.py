@@ -58,11 +58,13 @@ def reference_label(teacher: str, root: Path, images: list[str], per_image: int)
     return labeled, tokens
 
 
-def seltda_label(teacher: str, root: Path, images: list[str], per_image: int, out: Path) -> tuple[int, int]:
+def seltda_label(
+    teacher: str, root: Path, images: list[str], per_image: int, out: Path, batch_size: int = 64
+) -> tuple[int, int]:
     """seltda's pseudo-labeling, end to end; returns (images labeled, kept pairs)."""
     listing = out.parent / f"{out.name}.txt"
     listing.write_text("".join(f"{name}\n" for name in images))
-    cfg = PseudoLabelConfig(per_image=per_image, batch_size=64, shard_size=512)
+    cfg = PseudoLabelConfig(per_image=per_image, batch_size=batch_size, shard_size=1024)
     manifest = pseudolabel(teacher, root, out, cfg, listing)
     return manifest["images"]["seen"], manifest["funnel"]["kept"]
 
@@ -77,6 +79,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=500, help="easy-VQA train images to label")
     parser.add_argument("--per-image", type=int, nargs="+", default=[1, 3])
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--seltda-batch-size", type=int, default=64, help="images per generate call (seltda)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = parser.parse_args()
     if args.threads:
@@ -95,7 +98,7 @@ def main() -> None:
             ref_rates.append(labeled / (time.perf_counter() - start))
             out = work / f"seltda-n{per_image}-r{repeat}"
             start = time.perf_counter()
-            seen, kept = seltda_label(args.teacher, root, images, per_image, out)
+            seen, kept = seltda_label(args.teacher, root, images, per_image, out, args.seltda_batch_size)
             our_rates.append(seen / (time.perf_counter() - start))
             shutil.rmtree(out)
         ref, ours = statistics.median(ref_rates), statistics.median(our_rates)
