@@ -35,6 +35,13 @@ Steps = Annotated[int, typer.Option(help="optimizer steps")]
 BatchSize = Annotated[int, typer.Option(help="examples per device per step")]
 LearningRate = Annotated[float, typer.Option(help="peak learning rate (cosine schedule)")]
 Seed = Annotated[int, typer.Option(help="random seed")]
+Lora = Annotated[
+    bool, typer.Option("--lora", help="train a LoRA adapter (OUT/adapter); OUT gets the merged model")
+]
+LoraRank = Annotated[int, typer.Option(help="LoRA rank (with --lora; alpha stays 32)")]
+GradientCheckpointing = Annotated[
+    bool, typer.Option("--gradient-checkpointing", help="recompute activations: less memory, slower")
+]
 ImagesRoot = Annotated[Path, typer.Option("--images", help="image root; record paths are relative to it")]
 
 
@@ -49,13 +56,9 @@ def teacher(
     batch_size: BatchSize = 64,
     learning_rate: LearningRate = 1e-3,
     seed: Seed = 0,
-    lora: Annotated[
-        bool, typer.Option("--lora", help="train a LoRA adapter (OUT/adapter); OUT gets the merged model")
-    ] = False,
-    lora_rank: Annotated[int, typer.Option(help="LoRA rank (with --lora; alpha stays 32)")] = 16,
-    gradient_checkpointing: Annotated[
-        bool, typer.Option("--gradient-checkpointing", help="recompute activations: less memory, slower")
-    ] = False,
+    lora: Lora = False,
+    lora_rank: LoraRank = 16,
+    gradient_checkpointing: GradientCheckpointing = False,
 ) -> None:
     """Fine-tune the VLM to generate a question and its answers from the image alone."""
     from seltda.teacher import train_teacher
@@ -158,13 +161,9 @@ def student(
     batch_size: BatchSize = 64,
     learning_rate: LearningRate = 1e-3,
     seed: Seed = 0,
-    lora: Annotated[
-        bool, typer.Option("--lora", help="train a LoRA adapter (OUT/adapter); OUT gets the merged model")
-    ] = False,
-    lora_rank: Annotated[int, typer.Option(help="LoRA rank (with --lora; alpha stays 32)")] = 16,
-    gradient_checkpointing: Annotated[
-        bool, typer.Option("--gradient-checkpointing", help="recompute activations: less memory, slower")
-    ] = False,
+    lora: Lora = False,
+    lora_rank: LoraRank = 16,
+    gradient_checkpointing: GradientCheckpointing = False,
 ) -> None:
     """Fine-tune the VLM for VQA on real records (+ pseudo-labels); without --synthetic: the baseline."""
     from seltda.student import train_student
