@@ -380,3 +380,16 @@ def test_real_smollm2_language_model_through_teacher_and_student(
         load_vqa(str(student)).eval(), adapter.vqa_batch(image, ["what shape is this?"])
     )
     assert isinstance(answer, str)
+
+
+def test_max_pixels_downscales_images_for_dynamic_resolution_models(
+    tiny_model: Path, tiny_vlm: Path, dataset: dict, tmp_path: Path
+):
+    adapter = load_adapter(str(tiny_vlm), max_pixels=600)
+    small, large = adapter.pixel_values([Image.new("RGB", (20, 20)), Image.new("RGB", (60, 40), "blue")])
+    assert small.size == (20, 20)  # already fits: untouched
+    assert large.width * large.height <= 600 and abs(large.width / large.height - 1.5) < 0.1
+    assert load_adapter(str(tiny_model), max_pixels=600) is not None  # BLIP: one fixed size, ignored
+    settings = dict(model=str(tiny_vlm), max_steps=1, batch_size=4, save_steps=1000, max_pixels=256)
+    metrics = train_teacher(dataset["train"], dataset["root"], tmp_path / "t", TeacherConfig(**settings))
+    assert metrics["steps"] == 1

@@ -39,6 +39,9 @@ Lora = Annotated[
     bool, typer.Option("--lora", help="train a LoRA adapter (OUT/adapter); OUT gets the merged model")
 ]
 LoraRank = Annotated[int, typer.Option(help="LoRA rank (with --lora; alpha stays 32)")]
+MaxPixels = Annotated[
+    int | None, typer.Option(help="dynamic-resolution VLMs: downscale images above this many pixels")
+]
 GradientCheckpointing = Annotated[
     bool, typer.Option("--gradient-checkpointing", help="recompute activations: less memory, slower")
 ]
@@ -59,6 +62,7 @@ def teacher(
     lora: Lora = False,
     lora_rank: LoraRank = 16,
     gradient_checkpointing: GradientCheckpointing = False,
+    max_pixels: MaxPixels = None,
 ) -> None:
     """Fine-tune the VLM to generate a question and its answers from the image alone."""
     from seltda.teacher import train_teacher
@@ -66,6 +70,7 @@ def teacher(
 
     cfg = TeacherConfig(
         model=model,
+        max_pixels=max_pixels,
         max_steps=steps,
         batch_size=batch_size,
         learning_rate=learning_rate,
@@ -107,6 +112,7 @@ def pseudolabel(
     ] = None,
     precision: Annotated[str, typer.Option(help="auto (bf16 on a capable GPU), bf16, fp16, fp32")] = "auto",
     image_column: Annotated[str, typer.Option(help="image column of a `datasets` folder pool")] = "image",
+    max_pixels: MaxPixels = None,
     seed: Seed = 0,
     resume: Annotated[bool, typer.Option(help="skip finished shards (always safe)")] = True,
 ) -> None:
@@ -132,6 +138,7 @@ def pseudolabel(
         dataloader_workers=workers,
         precision=precision,
         image_column=image_column,
+        max_pixels=max_pixels,
         seed=seed,
     )
     manifest = run_pseudolabel(str(teacher), images, out, cfg, image_list)
@@ -164,6 +171,7 @@ def student(
     lora: Lora = False,
     lora_rank: LoraRank = 16,
     gradient_checkpointing: GradientCheckpointing = False,
+    max_pixels: MaxPixels = None,
 ) -> None:
     """Fine-tune the VLM for VQA on real records (+ pseudo-labels); without --synthetic: the baseline."""
     from seltda.student import train_student
@@ -171,6 +179,7 @@ def student(
 
     cfg = StudentConfig(
         model=model,
+        max_pixels=max_pixels,
         synthetic_ratio=synthetic_ratio if synthetic else 0.0,
         max_steps=steps,
         batch_size=batch_size,
@@ -196,6 +205,7 @@ def evaluate(
     out: Annotated[Path, typer.Option(help="predictions + metrics JSON to write")],
     batch_size: BatchSize = 128,
     limit: Annotated[int | None, typer.Option(help="only the first N records")] = None,
+    max_pixels: MaxPixels = None,
     suite: Annotated[
         list[str], typer.Option(help="robustness suites: rephrasing (group_id), flagged (flags), numeric")
     ] = ["rephrasing", "flagged", "numeric"],  # noqa: B006
@@ -208,7 +218,7 @@ def evaluate(
     unknown = set(suite) - set(SUITES)
     if unknown:
         raise SeltdaInputError(f"unknown suite(s) {sorted(unknown)}: choose among {list(SUITES)}")
-    cfg = EvaluateConfig(batch_size=batch_size, limit=limit, suites=tuple(suite))
+    cfg = EvaluateConfig(batch_size=batch_size, limit=limit, suites=tuple(suite), max_pixels=max_pixels)
     result = run_evaluate(str(model), data, images, out, cfg)
     console.print(f"accuracy {result['accuracy']:.2f} on {result['n']} questions -> {out}")
     console.print(type_table({"model": result}))

@@ -23,6 +23,7 @@ class EvaluateConfig(BaseModel):
 
     batch_size: int = 128
     max_answer_tokens: int = 16
+    max_pixels: int | None = None  # dynamic-resolution VLMs: downscale images above this many pixels
     limit: int | None = None  # evaluate the first N records only (quick checks)
     suites: tuple[str, ...] = SUITES  # robustness suites computed when the records support them
 
@@ -31,7 +32,7 @@ def predict(
     model_dir: str, records: list[Record], image_root: Path, cfg: EvaluateConfig
 ) -> tuple[dict, dict]:
     """Greedy answers for `records`: ({question_id: answer}, {skip reason: count})."""
-    adapter = load_adapter(model_dir, max_answer_tokens=cfg.max_answer_tokens)
+    adapter = load_adapter(model_dir, max_pixels=cfg.max_pixels, max_answer_tokens=cfg.max_answer_tokens)
     model = load_vqa(model_dir).eval()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model.to(device)

@@ -197,9 +197,11 @@ class RoundTrip:
     batch_size: int = 64
 
     @classmethod
-    def load(cls, name: str, device: str, dtype: torch.dtype, batch_size: int) -> RoundTrip:
+    def load(
+        cls, name: str, device: str, dtype: torch.dtype, batch_size: int, max_pixels: int | None = None
+    ) -> RoundTrip:
         model = load_vqa(name).eval().to(device=device, dtype=dtype)
-        return cls(model, load_adapter(name), batch_size)
+        return cls(model, load_adapter(name, max_pixels=max_pixels), batch_size)
 
     @torch.inference_mode()
     def answer(self, records: list[Record], pictures: dict[str, Any]) -> list[str]:
@@ -447,11 +449,13 @@ def pseudolabel(
     if todo:
         device = "cuda" if torch.cuda.is_available() else "cpu"
         dtype = inference_dtype(cfg.precision)
-        adapter = load_adapter(teacher_dir, max_target_tokens=cfg.max_new_tokens)
+        adapter = load_adapter(teacher_dir, max_pixels=cfg.max_pixels, max_target_tokens=cfg.max_new_tokens)
         model = load_vqg(teacher_dir).eval().to(device=device, dtype=dtype)
         roundtrip = None
         if cfg.roundtrip_model:
-            roundtrip = RoundTrip.load(cfg.roundtrip_model, device, dtype, cfg.roundtrip_batch_size)
+            roundtrip = RoundTrip.load(
+                cfg.roundtrip_model, device, dtype, cfg.roundtrip_batch_size, cfg.max_pixels
+            )
         for index in track(todo, description="pseudo-labeling shards"):
             run_shard(
                 index,

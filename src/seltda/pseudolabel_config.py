@@ -35,6 +35,7 @@ class PseudoLabelConfig(BaseModel):
         None, ge=0, description="image-decoding processes (None: 4 on a GPU machine, else 0)"
     )
     precision: str = Field("auto", description="auto (bf16 on a GPU that supports it), bf16, fp16 or fp32")
+    max_pixels: int | None = Field(None, description="dynamic-resolution VLMs: downscale larger images")
     image_column: str = Field("image", description="image column when the pool is a saved `datasets` folder")
     num_tasks: int = Field(1, ge=1, description="split shards across this many independent jobs")
     task_index: int = Field(0, ge=0)

@@ -53,7 +53,10 @@ def train_student(
         real, read_records(synthetic_file) if synthetic_file else [], cfg.synthetic_ratio, cfg.seed
     )
     adapter = load_adapter(
-        cfg.model, max_question_tokens=cfg.max_question_tokens, max_answer_tokens=cfg.max_answer_tokens
+        cfg.model,
+        max_pixels=cfg.max_pixels,
+        max_question_tokens=cfg.max_question_tokens,
+        max_answer_tokens=cfg.max_answer_tokens,
     )
     model = load_vqa(cfg.model)
     parts = [ImageRecords(real, image_root, adapter.pixel_values, cache=cfg.cache_images)]

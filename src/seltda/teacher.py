@@ -90,7 +90,7 @@ def train_teacher(
         return read_stage(out_dir)["metrics"]
     start = time.perf_counter()
     records = [r for path in train_files for r in read_records(path)]
-    adapter = load_adapter(cfg.model, max_target_tokens=cfg.max_target_tokens)
+    adapter = load_adapter(cfg.model, max_pixels=cfg.max_pixels, max_target_tokens=cfg.max_target_tokens)
     model = load_vqg(cfg.model)
     dataset = ImageRecords(records, image_root, adapter.pixel_values, cache=cfg.cache_images)
     if synthetic_file is not None:

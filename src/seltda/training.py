@@ -58,6 +58,7 @@ class TrainingConfig(BaseModel):
     deepspeed: str | None = None
     fsdp: str = ""
     report_to: str = "none"
+    max_pixels: int | None = None  # dynamic-resolution VLMs: downscale images above this many pixels
     gradient_checkpointing: bool = False  # recompute activations in the backward pass: less memory, slower
     lora: bool = False  # train a LoRA adapter (peft) instead of all weights; the merged model is saved
     lora_rank: int = 16

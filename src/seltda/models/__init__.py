@@ -50,15 +50,16 @@ def model_family(name: str) -> Family:
     return "vlm"
 
 
-def load_adapter(name: str, **limits: int) -> ModelAdapter:
-    """The adapter of `name`'s family; `limits` are token limits (max_question_tokens, ...)."""
+def load_adapter(name: str, max_pixels: int | None = None, **limits: int) -> ModelAdapter:
+    """The adapter of `name`'s family; `limits` are token limits (max_question_tokens, ...). `max_pixels`
+    caps the image size of dynamic-resolution VLMs (BLIP's processor has one fixed size: ignored)."""
     if model_family(name) == "blip":
         from seltda.models.blip import BlipAdapter
 
         return BlipAdapter.from_pretrained(str(name), **limits)
     from seltda.models.vlm import VlmAdapter
 
-    return VlmAdapter.from_pretrained(str(name), **limits)
+    return VlmAdapter.from_pretrained(str(name), max_pixels=max_pixels, **limits)
 
 
 def load_vqa(name: str) -> torch.nn.Module:

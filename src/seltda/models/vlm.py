@@ -79,6 +79,15 @@ def _majority(answers: Sequence[str], weights: Sequence[float] | None) -> str:
     return answers[max(range(len(answers)), key=lambda i: (weights[i], -i))]
 
 
+def _fit(image: Image.Image, max_pixels: int | None) -> Image.Image:
+    """`image` downscaled so that width x height <= max_pixels (unchanged when it already fits)."""
+    if max_pixels is None or image.width * image.height <= max_pixels:
+        return image
+    scale = (max_pixels / (image.width * image.height)) ** 0.5
+    size = (max(1, int(image.width * scale)), max(1, int(image.height * scale)))
+    return image.resize(size, Image.Resampling.BICUBIC)
+
+
 @dataclass
 class VlmAdapter:
     """Turns images and text into chat-VLM inputs and generations back into text."""
@@ -87,6 +96,7 @@ class VlmAdapter:
     max_question_tokens: int = 32
     max_answer_tokens: int = 16
     max_target_tokens: int = 48
+    max_pixels: int | None = None  # downscale larger images (dynamic-resolution models: fewer image tokens)
     vqg_instruction: str = VQG_INSTRUCTION
     chat: bool = field(init=False)
     end_of_turn: int | None = field(init=False)
@@ -113,9 +123,9 @@ class VlmAdapter:
     def tokenizer(self) -> Any:
         return self.processor.tokenizer
 
-    @staticmethod
-    def pixel_values(images: Sequence[Image.Image]) -> ImageBatch:
-        return ImageBatch(image if image.mode == "RGB" else image.convert("RGB") for image in images)
+    def pixel_values(self, images: Sequence[Image.Image]) -> ImageBatch:
+        """RGB images, each downscaled (aspect kept) to at most `max_pixels` pixels when set."""
+        return ImageBatch(_fit(image.convert("RGB"), self.max_pixels) for image in images)
 
     @staticmethod
     def stack(items: Sequence[Image.Image]) -> ImageBatch:
