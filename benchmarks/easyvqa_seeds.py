@@ -74,6 +74,7 @@ def main() -> None:
             steps=args.steps,
             base=args.base,
             pretrained_model=args.pretrained_model,
+            plain_recipe=True,  # the paper's recipe; filters are compared in easyvqa_filters.py
         )
         runs[seed] = demo(cfg)
     diffs_a, diffs_b = [], []

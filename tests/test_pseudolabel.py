@@ -26,7 +26,7 @@ def test_label_image_dedupes_and_keeps_most_confident():
         ("garbage", -0.1),
         ("question : is it round ? answer : yes , no", -0.3),
     ]
-    records, rejected = label_image("img/a.png", samples, PseudoLabelConfig(), "teacher")
+    records, rejected = label_image("img/a.png", samples, PseudoLabelConfig.plain(), "teacher")
     assert [r.answers for r in records] == [["blue"]]
     assert records[0].question_id == synthetic_id("img/a.png", 1)
     assert records[0].source == "synthetic" and records[0].provenance.score == -0.5
@@ -40,7 +40,7 @@ def test_every_image_is_processed_and_funnel_adds_up(tiny_teacher, tmp_path):
     shutil.copytree(tiny_teacher["root"] / "images", pool / "nested" / "images")
     (pool / "broken.PNG").write_bytes(b"not an image")
     (pool / "notes.txt").write_text("not listed: not an image extension")
-    cfg = PseudoLabelConfig(per_image=3, batch_size=5, shard_size=4)
+    cfg = PseudoLabelConfig.plain(per_image=3, batch_size=5, shard_size=4)
     manifest = pseudolabel(str(tiny_teacher["teacher"]), pool, tmp_path / "pl", cfg)
     assert manifest["images"]["listed"] == 13 and manifest["images"]["unreadable"] == {"not_an_image": 1}
     funnel = manifest["funnel"]
@@ -59,7 +59,7 @@ def test_every_image_is_processed_and_funnel_adds_up(tiny_teacher, tmp_path):
 
 
 def test_interrupted_run_resumes_to_identical_output(tiny_teacher, tmp_path):
-    cfg = PseudoLabelConfig(per_image=3, batch_size=3, shard_size=4, seed=7)
+    cfg = PseudoLabelConfig.plain(per_image=3, batch_size=3, shard_size=4, seed=7)
     teacher, root = str(tiny_teacher["teacher"]), tiny_teacher["root"]
     pseudolabel(teacher, root, tmp_path / "full", cfg)
     expected = (tmp_path / "full" / "pseudolabels.jsonl").read_text()
@@ -80,8 +80,8 @@ def test_interrupted_run_resumes_to_identical_output(tiny_teacher, tmp_path):
 
 def test_confidence_filter_keeps_top_fraction(tiny_teacher, tmp_path):
     teacher, root = str(tiny_teacher["teacher"]), tiny_teacher["root"]
-    full = pseudolabel(teacher, root, tmp_path / "a", PseudoLabelConfig(seed=1))
-    half = pseudolabel(teacher, root, tmp_path / "b", PseudoLabelConfig(seed=1, keep_top_fraction=0.5))
+    full = pseudolabel(teacher, root, tmp_path / "a", PseudoLabelConfig.plain(seed=1))
+    half = pseudolabel(teacher, root, tmp_path / "b", PseudoLabelConfig.plain(seed=1, keep_top_fraction=0.5))
     assert half["funnel"]["kept"] == max(1, round(full["funnel"]["kept"] / 2))
     kept = read_records(tmp_path / "b" / "pseudolabels.jsonl")
     dropped = {r.question_id for r in read_records(tmp_path / "a" / "pseudolabels.jsonl")} - {
@@ -120,11 +120,11 @@ def test_merge_refilters_existing_shards_without_sampling(tiny_teacher, tmp_path
     from seltda.pseudolabel import merge
 
     teacher, root = str(tiny_teacher["teacher"]), tiny_teacher["root"]
-    full = pseudolabel(teacher, root, tmp_path / "a", PseudoLabelConfig(seed=2, shard_size=5))
+    full = pseudolabel(teacher, root, tmp_path / "a", PseudoLabelConfig.plain(seed=2, shard_size=5))
     half = merge(
         tmp_path / "b",
         full["shards"],
-        PseudoLabelConfig(keep_top_fraction=0.5),
+        PseudoLabelConfig.plain(keep_top_fraction=0.5),
         {},
         shards_from=tmp_path / "a",
     )
@@ -296,7 +296,7 @@ def test_roundtrip_filter_keeps_only_pairs_the_vqa_model_confirms(
     from seltda import pseudolabel as module
 
     teacher, root = str(tiny_teacher["teacher"]), tiny_teacher["root"]
-    cfg = PseudoLabelConfig(per_image=3, batch_size=4, shard_size=6, seed=3)
+    cfg = PseudoLabelConfig.plain(per_image=3, batch_size=4, shard_size=6, seed=3)
     plain = pseudolabel(teacher, root, tmp_path / "plain", cfg)
     # a real VQA model answers every kept pair; its answers are stored with the record
     checked = pseudolabel(
@@ -342,7 +342,7 @@ def test_datasets_folder_pool_and_decoding_workers(tiny_teacher, tmp_path):
     Dataset.from_dict(rows, features=Features({"image": Image(), "name": Value("string")})).save_to_disk(
         tmp_path / "pool-ds"
     )
-    cfg = PseudoLabelConfig(per_image=2, batch_size=4, shard_size=5, seed=1)
+    cfg = PseudoLabelConfig.plain(per_image=2, batch_size=4, shard_size=5, seed=1)
     teacher = str(tiny_teacher["teacher"])
     manifest = pseudolabel(teacher, tmp_path / "pool-ds", tmp_path / "ds", cfg)
     assert manifest["images"]["seen"] == 12 and manifest["images"]["unreadable"] == {"missing": 1}

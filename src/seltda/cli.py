@@ -39,6 +39,9 @@ Lora = Annotated[
     bool, typer.Option("--lora", help="train a LoRA adapter (OUT/adapter); OUT gets the merged model")
 ]
 LoraRank = Annotated[int, typer.Option(help="LoRA rank (with --lora; alpha stays 32)")]
+PlainRecipe = Annotated[
+    bool, typer.Option("--plain-recipe", help="the paper's recipe: no confidence filter, no yes/no cap")
+]
 MaxPixels = Annotated[
     int | None, typer.Option(help="dynamic-resolution VLMs: downscale images above this many pixels")
 ]
@@ -96,9 +99,10 @@ def pseudolabel(
     per_image: Annotated[int, typer.Option(help="question-answer pairs sampled per image")] = 3,
     top_p: Annotated[float, typer.Option(help="nucleus sampling threshold")] = 0.9,
     batch_size: BatchSize = 64,
-    keep_top_fraction: Annotated[float | None, typer.Option(help="keep the most confident share")] = None,
+    keep_top_fraction: Annotated[float, typer.Option(help="keep the most confident share")] = 0.5,
     min_score: Annotated[float | None, typer.Option(help="minimum mean token log-prob")] = None,
-    max_yes_no_share: Annotated[float | None, typer.Option(help="cap the share of yes/no pairs")] = None,
+    max_yes_no_share: Annotated[float, typer.Option(help="cap the share of yes/no pairs")] = 0.25,
+    plain: PlainRecipe = False,
     shard_size: Annotated[int, typer.Option(help="images per shard (the unit of resume)")] = 512,
     num_tasks: Annotated[
         int, typer.Option(help="independent jobs sharing the shards (e.g. Slurm array)")
@@ -128,9 +132,9 @@ def pseudolabel(
         per_image=per_image,
         top_p=top_p,
         batch_size=batch_size,
-        keep_top_fraction=keep_top_fraction,
+        keep_top_fraction=None if plain else keep_top_fraction,
         min_score=min_score,
-        max_yes_no_share=max_yes_no_share,
+        max_yes_no_share=None if plain else max_yes_no_share,
         shard_size=shard_size,
         num_tasks=num_tasks,
         task_index=task_index,
@@ -388,6 +392,7 @@ def demo(
     rounds: Annotated[
         int, typer.Option(help="SelTDA rounds (round r's teacher starts from round r-1's student)")
     ] = 1,
+    plain_recipe: PlainRecipe = False,
 ) -> None:
     """SelTDA vs baseline on the embedded easy-VQA default with the tiny BLIP."""
     from seltda.pipeline import DemoConfig
@@ -403,6 +408,7 @@ def demo(
         base="scratch" if from_scratch else "pretrained",
         seed=seed,
         rounds=rounds,
+        plain_recipe=plain_recipe,
     )
     print_summary(run_demo(cfg), out)
     write_and_show_report(out)
@@ -425,6 +431,7 @@ def curve(
     test_limit: Annotated[int | None, typer.Option(help="demo only: first N test questions")] = None,
     pool_limit: Annotated[int | None, typer.Option(help="demo only: first N unlabeled images")] = None,
     per_image: Annotated[int, typer.Option(help="demo only: pseudo-labels per unlabeled image")] = 3,
+    plain_recipe: PlainRecipe = False,
 ) -> None:
     """Baseline vs SelTDA at several labeled fractions and seeds; resumes, writes a table and a plot."""
     from seltda.curve import curve as run_curve
@@ -441,7 +448,13 @@ def curve(
         runner = run_config_runner(base)
     else:
         folder = out or Path("runs/curve")
-        demo_cfg = DemoConfig(steps=steps, test_limit=test_limit, pool_limit=pool_limit, per_image=per_image)
+        demo_cfg = DemoConfig(
+            steps=steps,
+            test_limit=test_limit,
+            pool_limit=pool_limit,
+            per_image=per_image,
+            plain_recipe=plain_recipe,
+        )
         runner = demo_runner(demo_cfg, folder / "data")
     run_curve(folder, values, list(range(seeds)), runner)
     console.print((folder / "curve.md").read_text(), soft_wrap=True, markup=False)

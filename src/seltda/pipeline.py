@@ -73,6 +73,7 @@ class DemoConfig(BaseModel):
     pretrained_model: Path | None = None  # default: the shipped weights, else pretrain into runs/.cache
     tiny: TinyBlipConfig = TinyBlipConfig()
     rounds: int = Field(1, ge=1)
+    plain_recipe: bool = False  # the paper's recipe: no confidence filter, no yes/no cap
     data_dir: Path | None = None  # where easy-VQA is exported (default: `out/data`); shared by curves
 
 
@@ -325,7 +326,9 @@ def demo_run_config(cfg: DemoConfig) -> tuple[RunConfig, list[Record]]:
         tiny=cfg.tiny,
         seed=cfg.seed,
         teacher=TeacherConfig(**training),
-        pseudolabel=PseudoLabelConfig(per_image=cfg.per_image),
+        pseudolabel=(PseudoLabelConfig.plain if cfg.plain_recipe else PseudoLabelConfig)(
+            per_image=cfg.per_image
+        ),
         student=StudentConfig(**training),
         rounds=cfg.rounds,
     )
