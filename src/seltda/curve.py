@@ -35,11 +35,7 @@ def run_point_config(base: RunConfig, fraction: float, seed: int, out: Path) -> 
     split = write_split(train, fraction, seed, out / "split")
     update: dict[str, Any] = {"out": out, "train": split["labeled"], "seed": seed}
     if base.unlabeled_images is None and base.unlabeled_list is None:
-        pool = split["unlabeled"]
-        if not pool.read_text().strip():  # every image labeled: the teacher relabels the labeled images
-            pool = out / "split" / "pool.txt"
-            atomic_write_text(pool, "".join(f"{i}\n" for i in sorted({r.image for r in train})))
-        update.update(unlabeled_images=base.images, unlabeled_list=pool)
+        update.update(unlabeled_images=base.images, unlabeled_list=split["pool"])
     return base.model_copy(update=update)
 
 

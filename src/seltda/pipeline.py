@@ -157,9 +157,12 @@ def run(cfg: RunConfig, score_pseudolabels: Callable[[list[Record]], dict] | Non
         )
     rounds = []
     for number in range(1, cfg.rounds + 1):
-        folder = out if number == 1 else out / f"round{number}"
-        previous = None if number == 1 else (out if number == 2 else out / f"round{number - 1}")
-        rounds.append(_seltda_round(cfg, number, folder, previous, baseline, timings, score_pseudolabels))
+        previous = round_folder(out, number - 1) if number > 1 else None
+        rounds.append(
+            _seltda_round(
+                cfg, number, round_folder(out, number), previous, baseline, timings, score_pseudolabels
+            )
+        )
     first = rounds[0]
     metrics: dict[str, Any] = {"pseudolabels": first["pseudolabels"]}
     if baseline is not None:
@@ -171,13 +174,24 @@ def run(cfg: RunConfig, score_pseudolabels: Callable[[list[Record]], dict] | Non
         }
     if cfg.rounds > 1:
         metrics["rounds"] = [
-            {k: r.get(k) for k in ("round", "folder", "accuracy", "gain", "pseudolabel_accuracy")}
+            {
+                "round": r["round"],
+                "folder": r["folder"],
+                "accuracy": r.get("seltda", {}).get("accuracy"),
+                "gain": r.get("gain"),
+                "pseudolabel_accuracy": r["pseudolabels"].get("accuracy_vs_truth", {}).get("accuracy"),
+            }
             for r in rounds
         ]
     metrics["timings_seconds"] = timings
     atomic_write_json(out / "metrics.json", metrics)
     write_model_cards(cfg, base, metrics)
     return metrics
+
+
+def round_folder(out: Path, number: int) -> Path:
+    """Round 1 is the run folder itself; round r >= 2 is `round<r>/` inside it."""
+    return out if number == 1 else out / f"round{number}"
 
 
 def _seltda_round(
@@ -247,9 +261,7 @@ def _seltda_round(
         "pseudolabels": {k: manifest.get(k) for k in ("images", "funnel", "drops")},
     }
     if score_pseudolabels is not None:
-        truth = score_pseudolabels(read_records(synthetic_file))
-        result["pseudolabels"]["accuracy_vs_truth"] = truth
-        result["pseudolabel_accuracy"] = truth.get("accuracy")
+        result["pseudolabels"]["accuracy_vs_truth"] = score_pseudolabels(read_records(synthetic_file))
     if baseline is not None:
         student = _timed(
             timings,
@@ -261,7 +273,7 @@ def _seltda_round(
         )
         comparison = compare_scores(baseline["per_question"], student["per_question"])
         atomic_write_json(folder / "eval" / "compare.json", comparison)
-        result.update(seltda=_summary(student), gain=comparison, accuracy=student["accuracy"])
+        result.update(seltda=_summary(student), gain=comparison)
     return result
 
 
@@ -301,10 +313,7 @@ def demo_run_config(cfg: DemoConfig) -> tuple[RunConfig, list[Record]]:
     paths = easyvqa.export(cfg.data_dir or out / "data")
     train = read_records(paths["train"])
     split = write_split(train, cfg.labeled_fraction, cfg.seed, out / "data")
-    unlabeled = split["unlabeled"]
-    if not unlabeled.read_text().strip():  # every image labeled: the teacher relabels the train images
-        unlabeled = out / "data" / "pool.txt"
-        atomic_write_text(unlabeled, "".join(f"{i}\n" for i in sorted({r.image for r in train})))
+    unlabeled = split["pool"]
     if cfg.pool_limit is not None:
         images = unlabeled.read_text().splitlines()[: cfg.pool_limit]
         unlabeled = out / "data" / "unlabeled_subset.txt"

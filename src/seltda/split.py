@@ -28,12 +28,22 @@ def split_by_image(
 def write_split(
     records: Sequence[Record], labeled_fraction: float, seed: int, out_dir: Path
 ) -> dict[str, Path]:
-    """Write `labeled.jsonl` and `unlabeled.txt` (one image path per line) into `out_dir`."""
+    """Write `labeled.jsonl` and `unlabeled.txt` (one image path per line) into `out_dir`.
+
+    Also returns `pool`: the images the teacher labels, the unlabeled ones, or every image (`pool.txt`)
+    when the fraction leaves none unlabeled, so SelTDA relabels the labeled images themselves.
+    """
     out_dir = Path(out_dir)
     labeled, unlabeled = split_by_image(records, labeled_fraction, seed)
     paths = {"labeled": out_dir / "labeled.jsonl", "unlabeled": out_dir / "unlabeled.txt"}
     write_records(paths["labeled"], labeled)
     atomic_write_text(paths["unlabeled"], "".join(f"{image}\n" for image in unlabeled))
+    paths["pool"] = paths["unlabeled"]
+    if not unlabeled:
+        paths["pool"] = out_dir / "pool.txt"
+        atomic_write_text(
+            paths["pool"], "".join(f"{image}\n" for image in sorted({r.image for r in records}))
+        )
     return paths
 
 

@@ -16,6 +16,7 @@ from transformers import BlipForConditionalGeneration, BlipForQuestionAnswering,
 from transformers import logging as hf_logging
 
 from seltda.fileio import SeltdaInputError
+from seltda.models.sampling import mean_logprob, per_image, sampling_options
 
 
 def _missing_model(name: str, error: Exception) -> SeltdaInputError:
@@ -193,28 +194,11 @@ class BlipAdapter:
         """
         output = model.generate(
             pixel_values=pixel_values,
-            do_sample=True,
-            top_p=top_p,
-            top_k=0,
-            temperature=temperature,
-            repetition_penalty=repetition_penalty,
-            min_new_tokens=min_new_tokens,
-            num_return_sequences=num_samples,
-            max_new_tokens=self.max_target_tokens,
-            return_dict_in_generate=True,
-            output_logits=True,
+            **sampling_options(
+                num_samples, self.max_target_tokens, top_p, temperature, repetition_penalty, min_new_tokens
+            ),
         )
-        scores = self._mean_logprob(output.sequences, output.logits)
+        generated = output.sequences[:, -len(output.logits) :]
+        scores = mean_logprob(generated, output.logits, [self.tokenizer.sep_token_id])
         texts = self.tokenizer.batch_decode(output.sequences, skip_special_tokens=True)
-        pairs = list(zip(texts, scores, strict=True))
-        return [pairs[start : start + num_samples] for start in range(0, len(pairs), num_samples)]
-
-    def _mean_logprob(self, sequences: torch.Tensor, logits: tuple[torch.Tensor, ...]) -> list[float]:
-        """Mean log-probability (raw model distribution) of each generated token up to and including [SEP]."""
-        generated = sequences[:, -len(logits) :]
-        step_logits = torch.stack(logits, dim=1).float()
-        logprobs = torch.log_softmax(step_logits, dim=-1).gather(-1, generated.unsqueeze(-1)).squeeze(-1)
-        is_end = generated == self.tokenizer.sep_token_id
-        ended_before = (is_end.cumsum(dim=1) - is_end.long()) > 0
-        valid = ~ended_before
-        return ((logprobs * valid).sum(dim=1) / valid.sum(dim=1).clamp(min=1)).tolist()
+        return per_image(texts, scores, num_samples)

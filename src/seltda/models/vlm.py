@@ -23,6 +23,7 @@ from transformers import logging as hf_logging
 
 from seltda.fileio import SeltdaInputError
 from seltda.models.blip import _missing_model
+from seltda.models.sampling import mean_logprob, per_image, sampling_options
 
 VQG_INSTRUCTION = "Ask one question about this image and answer it, as: Question: <question> Answer: <answer>"
 PALIGEMMA_VQA_PREFIX = "answer en "
@@ -261,22 +262,14 @@ class VlmAdapter:
         output = model.generate(
             **inputs,
             **stops,
-            do_sample=True,
-            top_p=top_p,
-            top_k=0,
-            temperature=temperature,
-            repetition_penalty=repetition_penalty,
-            min_new_tokens=min_new_tokens,
-            num_return_sequences=num_samples,
-            max_new_tokens=self.max_target_tokens,
-            return_dict_in_generate=True,
-            output_logits=True,
+            **sampling_options(
+                num_samples, self.max_target_tokens, top_p, temperature, repetition_penalty, min_new_tokens
+            ),
         )
         new = output.sequences[:, inputs["input_ids"].shape[1] :]
-        scores = _mean_logprob(new, output.logits, stops["eos_token_id"])
+        scores = mean_logprob(new, output.logits, stops["eos_token_id"])
         texts = [text.strip() for text in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
-        pairs = list(zip(texts, scores, strict=True))
-        return [pairs[start : start + num_samples] for start in range(0, len(pairs), num_samples)]
+        return per_image(texts, scores, num_samples)
 
     def _stops(self, model: torch.nn.Module) -> dict[str, Any]:
         """End ids: the model's EOS, the tokenizer's and the chat template's end-of-turn token."""
@@ -295,14 +288,3 @@ class VlmAdapter:
         full = self.processor.apply_chat_template(self._messages("q", marker), tokenize=False)
         ids = self.tokenizer(full[full.rindex(marker) + len(marker) :], add_special_tokens=False)["input_ids"]
         return ids[0] if ids and ids[0] in self.tokenizer.all_special_ids else None
-
-
-def _mean_logprob(
-    generated: torch.Tensor, logits: tuple[torch.Tensor, ...], ends: Sequence[int]
-) -> list[float]:
-    """Mean log-probability (raw model distribution) of each generated token up to and including the end."""
-    step_logits = torch.stack(logits, dim=1).float()
-    logprobs = torch.log_softmax(step_logits, dim=-1).gather(-1, generated.unsqueeze(-1)).squeeze(-1)
-    is_end = torch.isin(generated, torch.tensor(list(ends), device=generated.device))
-    valid = ~((is_end.cumsum(dim=1) - is_end.long()) > 0)
-    return ((logprobs * valid).sum(dim=1) / valid.sum(dim=1).clamp(min=1)).tolist()
