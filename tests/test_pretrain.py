@@ -36,4 +36,74 @@ def test_pretrain_writes_a_model_both_arms_can_load(tmp_path):
     assert read_stage(tmp_path / "pt")["stage"] == "pretrain"
     BlipForQuestionAnswering.from_pretrained(tmp_path / "pt")
     BlipForConditionalGeneration.from_pretrained(tmp_path / "pt")
-    assert (tmp_path / "pt" / "itm_head.safetensors").exists()
+    assert (tmp_path / "pt" / "pretraining_heads.safetensors").exists()
+
+
+def _contrastive_loss(image_feats, text_feats):
+    from types import SimpleNamespace
+
+    import torch
+
+    from seltda.pretrain.trainer import contrastive_loss
+
+    text_out = SimpleNamespace(last_hidden_state=text_feats[:, None, :])
+    model = SimpleNamespace(
+        text_encoder=lambda **_: text_out,
+        vision_proj=torch.nn.Identity(),
+        text_proj=torch.nn.Identity(),
+        itc_logit_scale=torch.tensor(4.6052),  # temperature 0.01
+    )
+    batch = {"itc_input_ids": None, "itc_attention_mask": None}
+    return contrastive_loss(model, image_feats[:, None, :], batch).item()
+
+
+def test_contrastive_loss_rewards_matching_pairs():
+    import torch
+
+    feats = torch.eye(4)
+    assert _contrastive_loss(feats, feats) < 1e-3
+    assert _contrastive_loss(feats, feats.roll(1, dims=0)) > 50
+    # two images with the same caption: the loss floor is ln 2 for that pair, whichever image is which
+    texts = feats.clone()
+    texts[0] = texts[1] = (feats[0] + feats[1]) / 2**0.5
+    assert abs(_contrastive_loss(feats, texts) - 2 * 0.6931 / 4) < 1e-3
+
+
+def test_pretrain_with_contrastive_and_tagging_losses_saves_their_heads(tmp_path):
+    from safetensors.torch import load_file
+
+    cfg = PretrainConfig(
+        max_steps=2, batch_size=8, probe_images=4, tiny=TINY, itc_weight=1.0, tag_weight=1.0, save_steps=100
+    )
+    pretrain(tmp_path / "pt", cfg)
+    heads = load_file(tmp_path / "pt" / "pretraining_heads.safetensors")
+    expected = {"vision_proj.weight", "text_proj.weight", "itm_head.weight", "tag_head.weight"}
+    assert expected | {"itc_logit_scale"} <= set(heads)
+
+
+def test_tagging_targets_are_the_caption_words_without_special_tokens(tmp_path):
+    from types import SimpleNamespace
+
+    import torch
+
+    from seltda.pretrain.trainer import build_pretraining_model, tagging_loss
+
+    _, adapter = build_pretraining_model(tmp_path / "m", PretrainConfig(tiny=TINY))
+    tokenizer = adapter.tokenizer
+    batch = adapter.vqg_batch(torch.zeros(2, 3, 4, 4), ["a red star", "two blue circles"])
+    batch = {
+        "decoder_input_ids": batch["input_ids"],
+        "decoder_attention_mask": batch["attention_mask"],
+        "special_token_ids": torch.tensor(tokenizer.all_special_ids),
+    }
+    expected = torch.full((2, len(tokenizer)), -20.0)
+    for row, caption in enumerate(["a red star", "two blue circles"]):
+        expected[row, tokenizer.convert_tokens_to_ids(tokenizer.tokenize(caption))] = 20.0
+    embeds = torch.zeros(2, 5, 8)
+    perfect = SimpleNamespace(tag_head=lambda pooled: expected)
+    assert tagging_loss(perfect, embeds, batch).item() < 1e-3
+    special = expected.clone()
+    special[:, tokenizer.all_special_ids] = 20.0  # BOS, SEP, PAD are never tags
+    assert tagging_loss(SimpleNamespace(tag_head=lambda pooled: special), embeds, batch).item() > 20
+    wrong = SimpleNamespace(tag_head=lambda pooled: expected.flip(0))  # each image gets the other's words
+    assert tagging_loss(wrong, embeds, batch).item() > 20

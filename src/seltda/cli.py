@@ -259,6 +259,9 @@ def pretrain(
     itm_weight: Annotated[
         float, typer.Option(help="weight of image-text matching (0: captioning only)")
     ] = 1.0,
+    itc_weight: Annotated[
+        float, typer.Option(help="weight of the image-text contrastive loss (0: off)")
+    ] = 0.0,
     seed: Seed = 0,
 ) -> None:
     """Pretrain the tiny BLIP on a generated image-caption corpus (the embedded default's 'web' VLM)."""
@@ -266,7 +269,12 @@ def pretrain(
     from seltda.pretrain.trainer import pretrain as run_pretrain
 
     cfg = PretrainConfig(
-        max_steps=steps, batch_size=batch_size, learning_rate=learning_rate, itm_weight=itm_weight, seed=seed
+        max_steps=steps,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        itm_weight=itm_weight,
+        itc_weight=itc_weight,
+        seed=seed,
     )
     metrics = run_pretrain(out, cfg)
     probe = metrics["probe"]

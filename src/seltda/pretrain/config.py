@@ -7,7 +7,7 @@ from seltda.training import TrainingConfig
 
 
 class PretrainConfig(TrainingConfig):
-    """Captioning (language modelling) + image-text matching with hard negatives on the synthetic corpus."""
+    """Captioning + image-text matching with hard negatives (+ contrastive loss) on the synthetic corpus."""
 
     max_steps: int = 4000
     learning_rate: float = 1e-3
@@ -16,5 +16,7 @@ class PretrainConfig(TrainingConfig):
     corpus_size: int = 1_000_000  # items are generated on the fly; this only bounds the index space
     itm_weight: float = 1.0  # 0 disables image-text matching (captioning only)
     negative_share: float = 0.5
+    itc_weight: float = 0.0  # image-text contrastive loss (BLIP's third objective); 0 disables it
+    tag_weight: float = 0.0  # image tagging from caption words (Tag2Text); 0 disables it
     probe_images: int = 600
     tiny: TinyBlipConfig = TinyBlipConfig()

@@ -1,7 +1,10 @@
 """Pretrain the tiny BLIP on the synthetic corpus, as BLIP is pretrained on web data.
 
-Two of BLIP's objectives: captioning (the text decoder, conditioned on the image) and image-text matching
-(the text encoder cross-attending to the image, classifying matched vs hard-negative captions). The
+BLIP's three objectives: captioning (the text decoder, conditioned on the image), image-text matching
+(the text encoder cross-attending to the image, classifying matched vs hard-negative captions) and
+image-text contrastive learning (image and caption embeddings of a batch aligned against each other), plus
+Tag2Text's image tagging (Huang et al. 2023: the words of the caption, predicted from the pooled image
+features as a multi-label target; no label beyond the caption is used). The
 result is a `BlipForQuestionAnswering` folder: both SelTDA arms (baseline and teacher/student) start
 from it.
 """
@@ -27,11 +30,47 @@ from seltda.training import read_stage, stage_complete, train, write_stage
 
 
 class BlipForPretraining(BlipForQuestionAnswering):
-    """The VQA architecture plus BLIP's image-text matching head (dropped after pretraining)."""
+    """The VQA architecture + BLIP's matching head and contrastive projections (dropped after pretraining)."""
 
     def __init__(self, config) -> None:
         super().__init__(config)
-        self.itm_head = nn.Linear(config.text_config.hidden_size, 2)
+        hidden, projection = config.text_config.hidden_size, config.projection_dim
+        self.itm_head = nn.Linear(hidden, 2)
+        self.vision_proj = nn.Linear(config.vision_config.hidden_size, projection)
+        self.text_proj = nn.Linear(hidden, projection)
+        self.itc_logit_scale = nn.Parameter(torch.tensor(2.6592))  # log(1 / 0.07), as CLIP and BLIP
+        self.tag_head = nn.Linear(2 * config.vision_config.hidden_size, config.text_config.vocab_size)
+
+
+PRETRAINING_HEADS = ("itm_head", "vision_proj", "text_proj", "itc_logit_scale", "tag_head")
+
+
+def tagging_loss(model: BlipForPretraining, image_embeds: torch.Tensor, batch: dict) -> torch.Tensor:
+    """Multi-label BCE: which vocabulary words does the caption use, from the pooled image features alone.
+
+    The gradient reaches the vision tower directly (not through cross-attention), which is what makes a
+    small ViT learn shape quickly; special tokens are not tags.
+    """
+    pooled = torch.cat([image_embeds[:, 0], image_embeds[:, 1:].mean(dim=1)], dim=-1)
+    logits = model.tag_head(pooled)
+    ids = batch["decoder_input_ids"].masked_fill(batch["decoder_attention_mask"] == 0, 0)
+    tags = torch.zeros_like(logits).scatter_(1, ids, 1.0)
+    tags[:, batch["special_token_ids"]] = 0.0
+    # summed over the vocabulary (a caption has a handful of tags among hundreds of words), mean over images
+    return nn.functional.binary_cross_entropy_with_logits(logits, tags, reduction="sum") / len(tags)
+
+
+def contrastive_loss(model: BlipForPretraining, image_embeds: torch.Tensor, batch: dict) -> torch.Tensor:
+    """Symmetric InfoNCE between image [CLS] and caption [CLS] embeddings of a batch, as CLIP and BLIP.
+
+    Equal captions in a batch embed identically, so they cost the same whichever image they are paired with.
+    """
+    text = model.text_encoder(input_ids=batch["itc_input_ids"], attention_mask=batch["itc_attention_mask"])
+    image_feat = nn.functional.normalize(model.vision_proj(image_embeds[:, 0]), dim=-1)
+    text_feat = nn.functional.normalize(model.text_proj(text.last_hidden_state[:, 0]), dim=-1)
+    logits = image_feat @ text_feat.T * model.itc_logit_scale.clamp(max=4.6052).exp()
+    targets = torch.arange(len(logits), device=logits.device)
+    return (nn.functional.cross_entropy(logits, targets) + nn.functional.cross_entropy(logits.T, targets)) / 2
 
 
 class CorpusDataset(Dataset):
@@ -55,8 +94,10 @@ class CorpusDataset(Dataset):
         }
 
 
-def pretraining_loss(adapter: BlipAdapter, itm_weight: float):
-    """Captioning loss + image-text matching loss, sharing one pass of the vision encoder."""
+def pretraining_loss(
+    adapter: BlipAdapter, itm_weight: float, itc_weight: float = 0.0, tag_weight: float = 0.0
+):
+    """Captioning + image-text matching + contrastive losses, sharing one pass of the vision encoder."""
 
     def loss_fn(model: BlipForPretraining, batch: dict) -> torch.Tensor:
         image_embeds = model.vision_model(pixel_values=batch["pixel_values"]).last_hidden_state
@@ -67,6 +108,10 @@ def pretraining_loss(adapter: BlipAdapter, itm_weight: float):
             labels=batch["labels"],
             reduction="mean",
         ).loss
+        if itc_weight:
+            lm = lm + itc_weight * contrastive_loss(model, image_embeds, batch)
+        if tag_weight:
+            lm = lm + tag_weight * tagging_loss(model, image_embeds, batch)
         if itm_weight == 0:
             return lm
         image_mask = torch.ones(image_embeds.shape[:-1], dtype=torch.long, device=image_embeds.device)
@@ -100,6 +145,8 @@ def pretrain(out_dir: Path, cfg: PretrainConfig | None = None) -> dict:
     start = time.perf_counter()
     model, adapter = build_pretraining_model(out_dir, cfg)
 
+    special_ids = torch.tensor(adapter.tokenizer.all_special_ids)
+
     def collate(items: list[dict]) -> dict:
         pixels = torch.stack([item["pixel_values"] for item in items])
         batch = adapter.vqg_batch(pixels, [item["caption"] for item in items])
@@ -111,20 +158,22 @@ def pretrain(out_dir: Path, cfg: PretrainConfig | None = None) -> dict:
         }
         ids, mask = adapter._tokenize([item["itm_text"] for item in items], 40)
         batch.update(itm_input_ids=ids, itm_attention_mask=mask)
+        ids, mask = adapter._tokenize([item["caption"] for item in items], 40)
+        batch.update(itc_input_ids=ids, itc_attention_mask=mask, special_token_ids=special_ids)
         batch["itm_labels"] = torch.tensor([item["itm_label"] for item in items])
         return batch
 
     dataset = CorpusDataset(cfg, adapter.pixel_values)
-    trainer, metrics = train(model, dataset, collate, pretraining_loss(adapter, cfg.itm_weight), cfg, out_dir)
+    trainer, metrics = train(
+        model, dataset, collate, pretraining_loss(adapter, cfg.itm_weight, cfg.itc_weight), cfg, out_dir
+    )
     if trainer.is_world_process_zero():
         vqa_model = BlipForQuestionAnswering(model.config)
         vqa_model.load_state_dict(model.state_dict(), strict=False)
         vqa_model.save_pretrained(out_dir)
         adapter.processor.save_pretrained(out_dir)
-        save_file(
-            {k: v.contiguous() for k, v in model.itm_head.state_dict().items()},
-            out_dir / "itm_head.safetensors",
-        )
+        heads = {k: v.contiguous() for k, v in model.state_dict().items() if k.startswith(PRETRAINING_HEADS)}
+        save_file(heads, out_dir / "pretraining_heads.safetensors")
         metrics["probe"] = probe(out_dir, cfg)
         metrics["seconds"] = round(time.perf_counter() - start, 2)
         write_stage(out_dir, "pretrain", cfg, metrics)
