@@ -107,3 +107,33 @@ def test_tagging_targets_are_the_caption_words_without_special_tokens(tmp_path):
     assert tagging_loss(SimpleNamespace(tag_head=lambda pooled: special), embeds, batch).item() > 20
     wrong = SimpleNamespace(tag_head=lambda pooled: expected.flip(0))  # each image gets the other's words
     assert tagging_loss(wrong, embeds, batch).item() > 20
+
+
+def test_labeled_objects_are_one_object_images_with_their_classes():
+    from seltda.pretrain.vision import COLOR_INDEX, SHAPE_INDEX
+
+    things = [corpus.labeled_object(0, i)[1] for i in range(300)]
+    assert {t.shape for t in things} == set(SHAPE_INDEX) and {t.color for t in things} == set(COLOR_INDEX)
+    image, thing = corpus.labeled_object(0, 5)
+    again, same = corpus.labeled_object(0, 5)
+    assert thing == same and ImageChops.difference(image, again).getbbox() is None
+
+
+def test_vision_stage_trains_the_tower_then_is_reused(tmp_path):
+    import torch
+    from transformers import BlipVisionModel
+
+    from seltda.pretrain.trainer import build_pretraining_model
+    from seltda.pretrain.vision import pretrain_vision
+    from seltda.training import TrainingConfig
+
+    model, adapter = build_pretraining_model(tmp_path / "m", PretrainConfig(tiny=TINY))
+    before = {k: v.clone() for k, v in model.vision_model.state_dict().items()}
+    cfg = TrainingConfig(max_steps=3, batch_size=8, save_steps=100)
+    metrics = pretrain_vision(model.vision_model, cfg, tmp_path / "vision", 0, adapter.pixel_values)
+    assert metrics["steps"] == 3
+    trained = model.vision_model.state_dict()
+    assert any(not torch.equal(before[k], trained[k]) for k in before)
+    fresh = BlipVisionModel(model.vision_model.config)
+    pretrain_vision(fresh, cfg, tmp_path / "vision", 0, adapter.pixel_values)  # finished: loads, no training
+    assert all(torch.equal(fresh.state_dict()[k], trained[k]) for k in trained)

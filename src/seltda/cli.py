@@ -253,28 +253,40 @@ def score(
 @user_errors
 def pretrain(
     out: Annotated[Path, typer.Option(help="model folder to write")],
-    steps: Steps = 4000,
+    steps: Annotated[int | None, typer.Option(help="image-text pretraining steps [default: 1500]")] = None,
     batch_size: BatchSize = 64,
     learning_rate: LearningRate = 1e-3,
     itm_weight: Annotated[
-        float, typer.Option(help="weight of image-text matching (0: captioning only)")
-    ] = 1.0,
+        float | None, typer.Option(help="weight of image-text matching, 0: off [default: 1.0]")
+    ] = None,
     itc_weight: Annotated[
-        float, typer.Option(help="weight of the image-text contrastive loss (0: off)")
-    ] = 0.0,
+        float | None, typer.Option(help="weight of the image-text contrastive loss, 0: off [default: 0]")
+    ] = None,
+    tag_weight: Annotated[
+        float | None, typer.Option(help="weight of image tagging from caption words, 0: off [default: 0]")
+    ] = None,
+    vision_steps: Annotated[
+        int | None,
+        typer.Option(help="first stage: the vision tower classifies one-object images [default: 3000]"),
+    ] = None,
     seed: Seed = 0,
 ) -> None:
     """Pretrain the tiny BLIP on a generated image-caption corpus (the embedded default's 'web' VLM)."""
     from seltda.pretrain.config import PretrainConfig
     from seltda.pretrain.trainer import pretrain as run_pretrain
 
+    chosen = {
+        "max_steps": steps,
+        "itm_weight": itm_weight,
+        "itc_weight": itc_weight,
+        "tag_weight": tag_weight,
+        "vision_steps": vision_steps,
+    }
     cfg = PretrainConfig(
-        max_steps=steps,
         batch_size=batch_size,
         learning_rate=learning_rate,
-        itm_weight=itm_weight,
-        itc_weight=itc_weight,
         seed=seed,
+        **{key: value for key, value in chosen.items() if value is not None},
     )
     metrics = run_pretrain(out, cfg)
     probe = metrics["probe"]

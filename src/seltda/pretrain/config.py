@@ -7,9 +7,11 @@ from seltda.training import TrainingConfig
 
 
 class PretrainConfig(TrainingConfig):
-    """Captioning + image-text matching with hard negatives (+ contrastive loss) on the synthetic corpus."""
+    """Two stages on the synthetic corpus: the vision tower classifies one-object images (as BLIP starts
+    from an ImageNet-trained ViT), then captioning + image-text matching (+ optional contrastive, tagging).
+    """
 
-    max_steps: int = 4000
+    max_steps: int = 1500  # image-text steps, after `vision_steps` of the vision tower's first stage
     learning_rate: float = 1e-3
     save_steps: int = 500
     corpus_seed: int = 0
@@ -17,6 +19,7 @@ class PretrainConfig(TrainingConfig):
     itm_weight: float = 1.0  # 0 disables image-text matching (captioning only)
     negative_share: float = 0.5
     itc_weight: float = 0.0  # image-text contrastive loss (BLIP's third objective); 0 disables it
+    vision_steps: int = 3000  # first stage: the vision tower classifies one-object images (0: skip)
     tag_weight: float = 0.0  # image tagging from caption words (Tag2Text); 0 disables it
     probe_images: int = 600
     tiny: TinyBlipConfig = TinyBlipConfig()

@@ -86,9 +86,9 @@ def _position(thing: Thing) -> str:
     return f"{row} {col}".strip() or "center"
 
 
-def sample_scene(rng: random.Random) -> Scene:
-    """1-3 objects that do not overlap much, on one background."""
-    count = rng.choices([1, 2, 3], weights=[0.5, 0.32, 0.18])[0]
+def sample_scene(rng: random.Random, count: int | None = None) -> Scene:
+    """1-3 objects (or `count`) that do not overlap much, on one background."""
+    count = count or rng.choices([1, 2, 3], weights=[0.5, 0.32, 0.18])[0]
     things: list[Thing] = []
     for _ in range(count * 20):
         if len(things) == count:
@@ -290,6 +290,13 @@ def item(seed: int, index: int, size: int = 64) -> tuple[Image.Image, str, str, 
     scene = sample_scene(rng)
     image = render(scene, rng, size)
     return image, caption(scene, rng), counterfactual(scene, rng), scene
+
+
+def labeled_object(seed: int, index: int, size: int = 64) -> tuple[Image.Image, Thing]:
+    """A one-object image and its object: the class-labeled images of the vision tower's first stage."""
+    rng = random.Random(seed * 1_000_003 + index)
+    scene = sample_scene(rng, count=1)
+    return render(scene, rng, size), scene.things[0]
 
 
 QUESTION_WORDS = (

@@ -26,7 +26,8 @@ from seltda.models.tiny_blip import blip_config, build_processor, build_tokenize
 from seltda.pretrain import corpus
 from seltda.pretrain.config import PretrainConfig
 from seltda.pretrain.probe import probe
-from seltda.training import read_stage, stage_complete, train, write_stage
+from seltda.pretrain.vision import VISION_STAGE, pretrain_vision
+from seltda.training import TrainingConfig, read_stage, stage_complete, train, write_stage
 
 
 class BlipForPretraining(BlipForQuestionAnswering):
@@ -144,6 +145,18 @@ def pretrain(out_dir: Path, cfg: PretrainConfig | None = None) -> dict:
         return read_stage(out_dir)["metrics"]
     start = time.perf_counter()
     model, adapter = build_pretraining_model(out_dir, cfg)
+    vision_metrics = None
+    if cfg.vision_steps:
+        vision_cfg = TrainingConfig(
+            **{
+                **cfg.model_dump(include=set(TrainingConfig.model_fields)),
+                "max_steps": cfg.vision_steps,
+                "save_steps": max(100, cfg.vision_steps // 4),
+            }
+        )
+        vision_metrics = pretrain_vision(
+            model.vision_model, vision_cfg, out_dir / VISION_STAGE, cfg.corpus_seed, adapter.pixel_values
+        )
 
     special_ids = torch.tensor(adapter.tokenizer.all_special_ids)
 
@@ -164,9 +177,8 @@ def pretrain(out_dir: Path, cfg: PretrainConfig | None = None) -> dict:
         return batch
 
     dataset = CorpusDataset(cfg, adapter.pixel_values)
-    trainer, metrics = train(
-        model, dataset, collate, pretraining_loss(adapter, cfg.itm_weight, cfg.itc_weight), cfg, out_dir
-    )
+    loss_fn = pretraining_loss(adapter, cfg.itm_weight, cfg.itc_weight, cfg.tag_weight)
+    trainer, metrics = train(model, dataset, collate, loss_fn, cfg, out_dir)
     if trainer.is_world_process_zero():
         vqa_model = BlipForQuestionAnswering(model.config)
         vqa_model.load_state_dict(model.state_dict(), strict=False)
@@ -175,6 +187,8 @@ def pretrain(out_dir: Path, cfg: PretrainConfig | None = None) -> dict:
         heads = {k: v.contiguous() for k, v in model.state_dict().items() if k.startswith(PRETRAINING_HEADS)}
         save_file(heads, out_dir / "pretraining_heads.safetensors")
         metrics["probe"] = probe(out_dir, cfg)
+        if vision_metrics is not None:
+            metrics["vision_stage"] = vision_metrics
         metrics["seconds"] = round(time.perf_counter() - start, 2)
         write_stage(out_dir, "pretrain", cfg, metrics)
     return metrics
