@@ -169,11 +169,15 @@ def pretrain(out_dir: Path, cfg: PretrainConfig | None = None) -> dict:
             "decoder_attention_mask": batch["attention_mask"],
             "labels": batch["labels"],
         }
-        ids, mask = adapter._tokenize([item["itm_text"] for item in items], 40)
-        batch.update(itm_input_ids=ids, itm_attention_mask=mask)
-        ids, mask = adapter._tokenize([item["caption"] for item in items], 40)
-        batch.update(itc_input_ids=ids, itc_attention_mask=mask, special_token_ids=special_ids)
-        batch["itm_labels"] = torch.tensor([item["itm_label"] for item in items])
+        if cfg.itm_weight:
+            ids, mask = adapter._tokenize([item["itm_text"] for item in items], 40)
+            batch.update(itm_input_ids=ids, itm_attention_mask=mask)
+            batch["itm_labels"] = torch.tensor([item["itm_label"] for item in items])
+        if cfg.itc_weight:  # the caption re-tokenized with [CLS] for the text encoder
+            ids, mask = adapter._tokenize([item["caption"] for item in items], 40)
+            batch.update(itc_input_ids=ids, itc_attention_mask=mask)
+        if cfg.tag_weight:
+            batch["special_token_ids"] = special_ids
         return batch
 
     dataset = CorpusDataset(cfg, adapter.pixel_values)
