@@ -34,7 +34,17 @@ VARIANTS = {
     "yes/no <= 25%, confident half": {"max_yes_no_share": 0.25, "keep_top_fraction": 0.5},
     "round trip": {"roundtrip_model": "baseline"},
     "round trip, yes/no <= 25%": {"roundtrip_model": "baseline", "max_yes_no_share": 0.25},
+    # the plain recipe with more of the unlabeled pool: synthetic records per real one (the reference's
+    # example truncates real + synthetic to twice the real set, i.e. 1:1, which the curve uses)
+    "plain, 4 synthetic per real": {"synthetic_ratio": 4.0},
+    "plain, every pair": {"synthetic_ratio": 1000.0},
+    "yes/no <= 25%, confident half, every pair": {
+        "max_yes_no_share": 0.25,
+        "keep_top_fraction": 0.5,
+        "synthetic_ratio": 1000.0,
+    },
 }
+STUDENT_KEYS = {"synthetic_ratio"}  # variant settings of the student; the others are pseudo-label filters
 
 
 def roundtrip_shards(run: Path, shard_count: int) -> Path:
@@ -71,14 +81,18 @@ def run_variant(run: Path, name: str, updates: dict, truth: list) -> dict:
     config = yaml.safe_load((run / "config.yaml").read_text())
     folder = run / "variants" / name.replace(" ", "_").replace("/", "").replace("<=", "le").replace(",", "")
     manifest = json.loads((run / "pseudolabels" / "manifest.json").read_text())
-    cfg = PseudoLabelConfig(**{**manifest["config"], **updates})
+    filters = {k: v for k, v in updates.items() if k not in STUDENT_KEYS}
+    if "synthetic_ratio" in updates and not filters:  # the plain recipe: no filter, whatever the run used
+        filters = {"keep_top_fraction": None, "max_yes_no_share": None}
+    cfg = PseudoLabelConfig(**{**manifest["config"], **filters})
     shards = run / "pseudolabels"
     if cfg.roundtrip_model:  # the baseline answers each pair once; the merge keeps the agreeing ones
         shards = roundtrip_shards(run, manifest["shards"])
     merge(folder / "pseudolabels", manifest["shards"], cfg, {}, shards_from=shards)
     synthetic_file = folder / "pseudolabels" / "pseudolabels.jsonl"
     quality = easyvqa.pseudolabel_accuracy(read_records(synthetic_file), truth)
-    student_cfg = StudentConfig(**config["student"])
+    student_updates = {k: updates[k] for k in STUDENT_KEYS & set(updates)}
+    student_cfg = StudentConfig(**{**config["student"], **student_updates})
     if student_cfg.model == "base":  # configs written before stage models were resolved
         student_cfg.model = config["model"] or str(run / "base")
     images = Path(config["images"])

@@ -67,3 +67,30 @@ def test_easy_vqa_oracle_agrees_with_every_answerable_ground_truth_question():
             answered += 1
             assert verdict == (record.question_type, record.answers[0]), record
     assert answered > 0.9 * len(records)
+
+
+def test_yes_no_cases_split_by_attribute_and_presence():
+    assert easyvqa.yes_no_case("is there a blue shape?", "circle", "blue") == "color present"
+    assert easyvqa.yes_no_case("is there not a red shape?", "circle", "blue") == "color absent"
+    assert easyvqa.yes_no_case("does the image contain a circle?", "circle", "blue") == "shape present"
+    assert easyvqa.yes_no_case("is no triangle present?", "circle", None) == "shape absent"
+    assert easyvqa.yes_no_case("what color is the circle?", "circle", "blue") is None
+    assert easyvqa.yes_no_case("is there a blue shape?", "circle", None) is None
+
+
+def test_accuracy_by_case_scores_each_case_from_per_question_scores():
+    def record(qid, question, answer, kind):
+        return Record(question_id=qid, image="a.png", question=question, answers=[answer], question_type=kind)
+
+    records = [
+        record("1", "what color is the shape?", "blue", "color"),
+        record("2", "is there a blue shape?", "yes", "yes/no"),
+        record("3", "is there a red shape?", "no", "yes/no"),
+        record("4", "is there a green shape?", "no", "yes/no"),
+    ]
+    cases = easyvqa.accuracy_by_case(records, {"1": 100.0, "2": 0.0, "3": 100.0, "4": 50.0})
+    assert cases == {
+        "color": {"accuracy": 100.0, "n": 1},
+        "yes/no, color absent": {"accuracy": 75.0, "n": 2},
+        "yes/no, color present": {"accuracy": 0.0, "n": 1},
+    }

@@ -135,6 +135,40 @@ def oracle_answer(question: str, shape: str | None, color: str | None) -> tuple[
     return "yes/no", "yes" if present != negated else "no"
 
 
+def yes_no_case(question: str, shape: str | None, color: str | None) -> str | None:
+    """'color present', 'shape absent', ...: what a one-attribute yes/no question asks about the image.
+
+    None for other questions, two-attribute ones, or when the image's attribute is unknown.
+    """
+    shapes, colors, _ = _mentions(question)
+    if question.lower().startswith("what") or len(shapes) + len(colors) != 1:
+        return None
+    key, mentioned, actual = ("shape", shapes, shape) if shapes else ("color", colors, color)
+    if actual is None:
+        return None
+    return f"{key} {'present' if mentioned == {actual} else 'absent'}"
+
+
+def accuracy_by_case(records: list[Record], per_question: dict[str, float]) -> dict[str, dict]:
+    """Accuracy per question type, with yes/no split by attribute and by whether it is in the image.
+
+    Easy-VQA asks most yes/no questions about an absent color (about 90% of them), so a model that never
+    binds the question's color to the image scores ~90% on them; this split shows it.
+    """
+    attributes = image_attributes(records)
+    scores: dict[str, list[float]] = {}
+    for record in records:
+        if record.question_id not in per_question:
+            continue
+        known = attributes.get(record.image, {})
+        case = yes_no_case(record.question, known.get("shape"), known.get("color"))
+        label = f"yes/no, {case}" if record.question_type == "yes/no" and case else record.question_type
+        scores.setdefault(label or "other", []).append(per_question[record.question_id])
+    return {
+        label: {"accuracy": round(sum(v) / len(v), 2), "n": len(v)} for label, v in sorted(scores.items())
+    }
+
+
 def pseudolabel_accuracy(synthetic: list[Record], truth: list[Record]) -> dict:
     """Score generated pairs with an oracle that knows each pool image's shape and color.
 
