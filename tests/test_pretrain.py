@@ -4,7 +4,7 @@ from transformers import BlipForConditionalGeneration, BlipForQuestionAnswering
 from seltda.models.tiny_blip import TinyBlipConfig
 from seltda.pretrain import corpus
 from seltda.pretrain.config import PretrainConfig
-from seltda.pretrain.trainer import pretrain
+from seltda.pretrain.trainer import pretrain, shows_negative
 from seltda.training import read_stage
 
 TINY = TinyBlipConfig(
@@ -21,18 +21,47 @@ def test_corpus_items_are_reproducible_and_broad():
     assert {len(s.things) for s in scenes} == {1, 2, 3}
 
 
-def test_captions_name_the_objects_and_negatives_change_one():
-    for index in range(300):
-        _, _, negative, scene = corpus.item(1, index)
+def _skeleton(text: str) -> str:
+    """The caption's wording with colours, shapes and articles blanked."""
+
+    def blank(word: str) -> str:
+        if word in corpus.COLORS:
+            return "C"
+        if {word, word[:-1], word[:-2]} & set(corpus.SHAPES):
+            return "S"
+        return "A" if word in {"a", "an"} else word
+
+    return " ".join(blank(w.rstrip(",:")) for w in text.split())
+
+
+def test_negatives_change_one_attribute_in_the_caption_own_template():
+    same_template = 0
+    for index in range(400):
+        _, positive, negative, scene = corpus.item(1, index)
+        assert negative != positive
         truth = {(t.color, t.shape) for t in scene.things}
         named = {(c, s) for c in corpus.COLORS for s in corpus.SHAPES if f"{c} {s}" in negative}
-        assert named - truth, f"the negative must name an object that is not there: {negative}"
+        if named:
+            assert named - truth, f"the negative must name an object that is not there: {negative}"
+        same_template += _skeleton(positive) == _skeleton(negative)
+    # the wording never gives the label away: matching must look at the image
+    assert same_template >= 390
+
+
+def test_matching_labels_are_independent_of_the_scene():
+    shown = {1: [], 2: []}
+    for index in range(1200):
+        scene = corpus.item(0, index)[3]
+        shown[min(len(scene.things), 2)].append(shows_negative(0, index, 0.5))
+    for negatives in shown.values():  # one object or several: half of each gets its negative
+        assert 0.4 < sum(negatives) / len(negatives) < 0.6
 
 
 def test_pretrain_writes_a_model_both_arms_can_load(tmp_path):
     cfg = PretrainConfig(max_steps=3, batch_size=8, probe_images=8, tiny=TINY, save_steps=100)
     metrics = pretrain(tmp_path / "pt", cfg)
     assert metrics["steps"] == 3 and 0 <= metrics["probe"]["shape_accuracy"] <= 100
+    assert 0 <= metrics["probe"]["matching_accuracy"] <= 100
     assert read_stage(tmp_path / "pt")["stage"] == "pretrain"
     BlipForQuestionAnswering.from_pretrained(tmp_path / "pt")
     BlipForConditionalGeneration.from_pretrained(tmp_path / "pt")

@@ -262,8 +262,8 @@ def caption(scene: Scene, rng: random.Random) -> str:
     return rng.choice(templates)
 
 
-def counterfactual(scene: Scene, rng: random.Random) -> str:
-    """A caption naming every object with one attribute changed: a hard negative for image-text matching."""
+def counterfactual(scene: Scene, rng: random.Random) -> Scene:
+    """The scene with one object's shape or colour changed to one no object of the scene has."""
     index = rng.randrange(len(scene.things))
     thing = scene.things[index]
     present = {(t.color, t.shape) for t in scene.things}
@@ -275,9 +275,28 @@ def counterfactual(scene: Scene, rng: random.Random) -> str:
         changed = Thing(thing.shape, color, *_rest(thing))
     things = list(scene.things)
     things[index] = changed
-    names = [_named(t) for t in things]
-    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
-    return rng.choice([listed, f"a picture of {listed}", f"there is {listed}"])
+    return Scene(things=tuple(things), background=scene.background)
+
+
+def caption_and_negative(scene: Scene, rng: random.Random) -> tuple[str, str]:
+    """A caption and a hard negative for image-text matching, in the same template.
+
+    The negative describes the scene with one attribute changed, drawn from the same random state as the
+    caption, so only the image tells them apart (negatives in templates of their own let the matching
+    head learn the wording instead of looking at the image).
+    """
+    state = rng.getstate()
+    positive = caption(scene, rng)
+    for _ in range(10):
+        changed = counterfactual(scene, rng)
+        resume = rng.getstate()
+        rng.setstate(state)
+        negative = caption(changed, rng)
+        rng.setstate(resume)
+        if negative != positive:
+            return positive, negative
+    names = [_named(t) for t in changed.things]  # every draw hid the change (counts only): name them all
+    return positive, names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
 
 
 def _rest(thing: Thing) -> tuple:
@@ -289,7 +308,7 @@ def item(seed: int, index: int, size: int = 64) -> tuple[Image.Image, str, str, 
     rng = random.Random(seed * 1_000_003 + index)
     scene = sample_scene(rng)
     image = render(scene, rng, size)
-    return image, caption(scene, rng), counterfactual(scene, rng), scene
+    return image, *caption_and_negative(scene, rng), scene
 
 
 def labeled_object(seed: int, index: int, size: int = 64) -> tuple[Image.Image, Thing]:

@@ -74,6 +74,15 @@ def contrastive_loss(model: BlipForPretraining, image_embeds: torch.Tensor, batc
     return (nn.functional.cross_entropy(logits, targets) + nn.functional.cross_entropy(logits.T, targets)) / 2
 
 
+def shows_negative(corpus_seed: int, index: int, share: float) -> bool:
+    """Whether item `index` is shown with its hard negative for image-text matching.
+
+    Drawn from a stream of its own: a draw from the item's scene stream would tie the label to the scene
+    (the first draw also picks the object count, and the head would learn "one object means mismatch").
+    """
+    return random.Random(f"matching/{corpus_seed}/{index}").random() < share
+
+
 class CorpusDataset(Dataset):
     """Corpus items generated on the fly: image pixels, caption, and a matching or mismatched text."""
 
@@ -86,7 +95,7 @@ class CorpusDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         image, text, negative, _ = corpus.item(self.cfg.corpus_seed, index, self.cfg.tiny.image_size)
-        use_negative = random.Random(index).random() < self.cfg.negative_share
+        use_negative = shows_negative(self.cfg.corpus_seed, index, self.cfg.negative_share)
         return {
             "pixel_values": self.to_pixels([image])[0],
             "caption": text,
@@ -126,6 +135,38 @@ def pretraining_loss(
         return lm + itm_weight * itm
 
     return loss_fn
+
+
+@torch.inference_mode()
+def matching_accuracy(model: BlipForPretraining, adapter: BlipAdapter, cfg: PretrainConfig) -> float:
+    """Share of held-out corpus images whose caption the matching head prefers to the hard negative.
+
+    50 is chance: a head that reads the wording instead of the image stays there.
+    """
+    model.eval()
+    items = [corpus.item(cfg.corpus_seed + MATCHING_SEED_OFFSET, i, cfg.tiny.image_size) for i in range(400)]
+    wins = 0
+    for start in range(0, len(items), 100):
+        chunk = items[start : start + 100]
+        image_embeds = model.vision_model(
+            pixel_values=adapter.pixel_values([c[0] for c in chunk])
+        ).last_hidden_state
+        image_mask = torch.ones(image_embeds.shape[:-1], dtype=torch.long)
+        scores = []
+        for texts in ([c[1] for c in chunk], [c[2] for c in chunk]):
+            ids, mask = adapter._tokenize(texts, 40)
+            states = model.text_encoder(
+                input_ids=ids,
+                attention_mask=mask,
+                encoder_hidden_states=image_embeds,
+                encoder_attention_mask=image_mask,
+            ).last_hidden_state
+            scores.append(model.itm_head(states[:, 0]).log_softmax(-1)[:, 1])
+        wins += int((scores[0] > scores[1]).sum())
+    return round(100 * wins / len(items), 2)
+
+
+MATCHING_SEED_OFFSET = 104729
 
 
 def build_pretraining_model(out_dir: Path, cfg: PretrainConfig) -> tuple[BlipForPretraining, BlipAdapter]:
@@ -191,6 +232,8 @@ def pretrain(out_dir: Path, cfg: PretrainConfig | None = None) -> dict:
         heads = {k: v.contiguous() for k, v in model.state_dict().items() if k.startswith(PRETRAINING_HEADS)}
         save_file(heads, out_dir / "pretraining_heads.safetensors")
         metrics["probe"] = probe(out_dir, cfg)
+        if cfg.itm_weight:
+            metrics["probe"]["matching_accuracy"] = matching_accuracy(model, adapter, cfg)
         if vision_metrics is not None:
             metrics["vision_stage"] = vision_metrics
         metrics["seconds"] = round(time.perf_counter() - start, 2)
