@@ -4,7 +4,7 @@ from transformers import BlipForConditionalGeneration, BlipForQuestionAnswering
 from seltda.models.tiny_blip import TinyBlipConfig
 from seltda.pretrain import corpus
 from seltda.pretrain.config import PretrainConfig
-from seltda.pretrain.trainer import pretrain, shows_negative
+from seltda.pretrain.trainer import matching_role, matching_texts, pretrain
 from seltda.training import read_stage
 
 TINY = TinyBlipConfig(
@@ -52,9 +52,23 @@ def test_matching_labels_are_independent_of_the_scene():
     shown = {1: [], 2: []}
     for index in range(1200):
         scene = corpus.item(0, index)[3]
-        shown[min(len(scene.things), 2)].append(shows_negative(0, index, 0.5))
+        shown[min(len(scene.things), 2)].append(matching_role(0, index, 0.5, 0.5) != "positive")
     for negatives in shown.values():  # one object or several: half of each gets its negative
         assert 0.4 < sum(negatives) / len(negatives) < 0.6
+    roles = [matching_role(0, index, 0.5, 0.5) for index in range(1200)]
+    assert 0.2 < roles.count("hard") / len(roles) < 0.3 and 0.2 < roles.count("batch") / len(roles) < 0.3
+
+
+def test_batch_negatives_are_another_image_caption():
+    items = [
+        {"caption": "a red circle", "negative": "a blue circle", "matching_role": "batch"},
+        {"caption": "a red circle", "negative": "a red star", "matching_role": "positive"},
+        {"caption": "two squares", "negative": "two stars", "matching_role": "hard"},
+    ]
+    texts, labels = matching_texts(items)
+    assert texts == ["two squares", "a red circle", "two stars"] and labels == [0, 1, 0]
+    alone = [{"caption": "a red circle", "negative": "a blue circle", "matching_role": "batch"}]
+    assert matching_texts(alone) == (["a blue circle"], [0])
 
 
 def test_pretrain_writes_a_model_both_arms_can_load(tmp_path):

@@ -17,7 +17,8 @@ class PretrainConfig(TrainingConfig):
     corpus_seed: int = 0
     corpus_size: int = 1_000_000  # items are generated on the fly; this only bounds the index space
     itm_weight: float = 1.0  # 0 disables image-text matching (captioning only)
-    negative_share: float = 0.5
+    negative_share: float = 0.5  # image-text matching: share of items shown with a mismatched text
+    hard_negative_share: float = 0.5  # of those, the caption with one attribute changed; else another image's
     itc_weight: float = 0.0  # image-text contrastive loss (BLIP's third objective); 0 disables it
     vision_steps: int = 3000  # first stage: the vision tower classifies one-object images (0: skip)
     tag_weight: float = 0.0  # image tagging from caption words (Tag2Text); 0 disables it

@@ -74,13 +74,37 @@ def contrastive_loss(model: BlipForPretraining, image_embeds: torch.Tensor, batc
     return (nn.functional.cross_entropy(logits, targets) + nn.functional.cross_entropy(logits.T, targets)) / 2
 
 
-def shows_negative(corpus_seed: int, index: int, share: float) -> bool:
-    """Whether item `index` is shown with its hard negative for image-text matching.
+def matching_role(corpus_seed: int, index: int, negative_share: float, hard_share: float) -> str:
+    """How item `index` is shown for image-text matching: "positive", "hard" or "batch" negative.
 
     Drawn from a stream of its own: a draw from the item's scene stream would tie the label to the scene
     (the first draw also picks the object count, and the head would learn "one object means mismatch").
     """
-    return random.Random(f"matching/{corpus_seed}/{index}").random() < share
+    rng = random.Random(f"matching/{corpus_seed}/{index}")
+    if rng.random() >= negative_share:
+        return "positive"
+    return "hard" if rng.random() < hard_share else "batch"
+
+
+def matching_texts(items: list[dict]) -> tuple[list[str], list[int]]:
+    """Each item's text for image-text matching and its label (1: the image's caption).
+
+    A "batch" negative is the caption of the next item in the batch that reads differently (as BLIP
+    draws its negatives from the batch); without one, the item's hard negative.
+    """
+    texts, labels = [], []
+    for i, item in enumerate(items):
+        if item["matching_role"] == "positive":
+            texts.append(item["caption"])
+            labels.append(1)
+            continue
+        text = item["negative"]
+        if item["matching_role"] == "batch":
+            others = (items[(i + k) % len(items)]["caption"] for k in range(1, len(items)))
+            text = next((c for c in others if c != item["caption"]), text)
+        texts.append(text)
+        labels.append(0)
+    return texts, labels
 
 
 class CorpusDataset(Dataset):
@@ -95,12 +119,14 @@ class CorpusDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         image, text, negative, _ = corpus.item(self.cfg.corpus_seed, index, self.cfg.tiny.image_size)
-        use_negative = shows_negative(self.cfg.corpus_seed, index, self.cfg.negative_share)
+        cfg = self.cfg
         return {
             "pixel_values": self.to_pixels([image])[0],
             "caption": text,
-            "itm_text": negative if use_negative else text,
-            "itm_label": 0 if use_negative else 1,
+            "negative": negative,
+            "matching_role": matching_role(
+                cfg.corpus_seed, index, cfg.negative_share, cfg.hard_negative_share
+            ),
         }
 
 
@@ -211,9 +237,9 @@ def pretrain(out_dir: Path, cfg: PretrainConfig | None = None) -> dict:
             "labels": batch["labels"],
         }
         if cfg.itm_weight:
-            ids, mask = adapter._tokenize([item["itm_text"] for item in items], 40)
-            batch.update(itm_input_ids=ids, itm_attention_mask=mask)
-            batch["itm_labels"] = torch.tensor([item["itm_label"] for item in items])
+            texts, labels = matching_texts(items)
+            ids, mask = adapter._tokenize(texts, 40)
+            batch.update(itm_input_ids=ids, itm_attention_mask=mask, itm_labels=torch.tensor(labels))
         if cfg.itc_weight:  # the caption re-tokenized with [CLS] for the text encoder
             ids, mask = adapter._tokenize([item["caption"] for item in items], 40)
             batch.update(itc_input_ids=ids, itc_attention_mask=mask)
