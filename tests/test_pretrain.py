@@ -1,3 +1,4 @@
+import torch
 from PIL import ImageChops
 from transformers import BlipForConditionalGeneration, BlipForQuestionAnswering
 
@@ -85,8 +86,6 @@ def test_pretrain_writes_a_model_both_arms_can_load(tmp_path):
 def _contrastive_loss(image_feats, text_feats):
     from types import SimpleNamespace
 
-    import torch
-
     from seltda.pretrain.trainer import contrastive_loss
 
     text_out = SimpleNamespace(last_hidden_state=text_feats[:, None, :])
@@ -101,7 +100,6 @@ def _contrastive_loss(image_feats, text_feats):
 
 
 def test_contrastive_loss_rewards_matching_pairs():
-    import torch
 
     feats = torch.eye(4)
     assert _contrastive_loss(feats, feats) < 1e-3
@@ -126,8 +124,6 @@ def test_pretrain_with_contrastive_and_tagging_losses_saves_their_heads(tmp_path
 
 def test_tagging_targets_are_the_caption_words_without_special_tokens(tmp_path):
     from types import SimpleNamespace
-
-    import torch
 
     from seltda.pretrain.trainer import build_pretraining_model, tagging_loss
 
@@ -163,7 +159,6 @@ def test_labeled_objects_are_one_object_images_with_their_classes():
 
 
 def test_vision_stage_trains_the_tower_then_is_reused(tmp_path):
-    import torch
     from transformers import BlipVisionModel
 
     from seltda.pretrain.trainer import build_pretraining_model
@@ -180,3 +175,22 @@ def test_vision_stage_trains_the_tower_then_is_reused(tmp_path):
     fresh = BlipVisionModel(model.vision_model.config)
     pretrain_vision(fresh, cfg, tmp_path / "vision", 0, adapter.pixel_values)  # finished: loads, no training
     assert all(torch.equal(fresh.state_dict()[k], trained[k]) for k in trained)
+
+
+def test_shared_text_layers_train_as_one_and_save_as_two(tmp_path):
+    """BLIP's sharing: encoder and decoder tie all but self-attention; checkpoints and the model save."""
+    cfg = PretrainConfig(
+        max_steps=3,
+        save_steps=2,
+        batch_size=8,
+        probe_images=8,
+        tiny=TINY,
+        vision_steps=0,
+        share_text_layers=True,
+    )
+    pretrain(tmp_path / "pt", cfg)
+    model = BlipForQuestionAnswering.from_pretrained(tmp_path / "pt")
+    encoder, decoder = model.text_encoder.encoder.layer[0], model.text_decoder.bert.encoder.layer[0]
+    for name in ("crossattention.self.query.weight", "intermediate.dense.weight", "output.dense.weight"):
+        assert torch.equal(encoder.get_parameter(name), decoder.get_parameter(name)), name
+    assert not torch.equal(encoder.attention.self.query.weight, decoder.attention.self.query.weight)

@@ -260,7 +260,7 @@ def pretrain(
         float | None, typer.Option(help="weight of image-text matching, 0: off [default: 1.0]")
     ] = None,
     itc_weight: Annotated[
-        float | None, typer.Option(help="weight of the image-text contrastive loss, 0: off [default: 0]")
+        float | None, typer.Option(help="weight of the image-text contrastive loss, 0: off [default: 1.0]")
     ] = None,
     tag_weight: Annotated[
         float | None, typer.Option(help="weight of image tagging from caption words, 0: off [default: 0]")
@@ -294,6 +294,11 @@ def pretrain(
         f"pretrained -> {out}: zero-shot captions name the shape {probe['shape_accuracy']:.1f}% "
         f"(chance {probe['chance_shape']:.1f}%), the colour {probe['color_accuracy']:.1f}% (held-out images)"
     )
+    if "matching_accuracy" in probe:
+        console.print(
+            f"image-text matching prefers the caption to its one-attribute negative on "
+            f"{probe['matching_accuracy']:.1f}% of held-out images (chance 50%)"
+        )
 
 
 @app.command()

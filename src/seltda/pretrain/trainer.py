@@ -42,6 +42,25 @@ class BlipForPretraining(BlipForQuestionAnswering):
         self.itc_logit_scale = nn.Parameter(torch.tensor(2.6592))  # log(1 / 0.07), as CLIP and BLIP
         self.tag_head = nn.Linear(2 * config.vision_config.hidden_size, config.text_config.vocab_size)
 
+    def share_text_layers(self) -> None:
+        """Tie the text decoder to the text encoder except self-attention, as BLIP pretrains them.
+
+        What image-text matching teaches the encoder (binding a caption's words to the image) then reaches
+        the decoder, which becomes the teacher's question-answer generator.
+        """
+        encoder, decoder = self.text_encoder, self.text_decoder.bert
+        decoder.embeddings = encoder.embeddings
+        for source, target in zip(encoder.encoder.layer, decoder.encoder.layer, strict=True):
+            target.crossattention = source.crossattention
+            target.intermediate = source.intermediate
+            target.output = source.output
+
+    def save_pretrained(self, save_directory, *args, state_dict=None, **kwargs):
+        """Checkpoints write shared layers under both names (safetensors refuses aliased tensors)."""
+        state_dict = self.state_dict() if state_dict is None else state_dict
+        state_dict = {name: tensor.clone() for name, tensor in state_dict.items()}
+        return super().save_pretrained(save_directory, *args, state_dict=state_dict, **kwargs)
+
 
 PRETRAINING_HEADS = ("itm_head", "vision_proj", "text_proj", "itc_logit_scale", "tag_head")
 
@@ -201,6 +220,8 @@ def build_pretraining_model(out_dir: Path, cfg: PretrainConfig) -> tuple[BlipFor
     processor = build_processor(tokenizer, cfg.tiny.image_size)
     torch.manual_seed(cfg.seed)
     model = BlipForPretraining(blip_config(tokenizer, cfg.tiny))
+    if cfg.share_text_layers:
+        model.share_text_layers()
     return model, BlipAdapter(processor, max_target_tokens=40)
 
 
@@ -225,6 +246,8 @@ def pretrain(out_dir: Path, cfg: PretrainConfig | None = None) -> dict:
             model.vision_model, vision_cfg, out_dir / VISION_STAGE, cfg.corpus_seed, adapter.pixel_values
         )
 
+    if cfg.freeze_vision:  # locked-image tuning (LiT, BLIP-2): the text side learns the tower's features
+        model.vision_model.requires_grad_(False)
     special_ids = torch.tensor(adapter.tokenizer.all_special_ids)
 
     def collate(items: list[dict]) -> dict:
