@@ -405,7 +405,7 @@ def run(
 @user_errors
 def demo(
     out: Annotated[Path, typer.Option(help="run folder")] = Path("runs/demo"),
-    labeled_fraction: Annotated[float, typer.Option(help="share of easy-VQA train images labeled")] = 0.05,
+    labeled_fraction: Annotated[float, typer.Option(help="share of easy-VQA train images labeled")] = 0.02,
     steps: Steps = 600,
     per_image: Annotated[int, typer.Option(help="pseudo-labels sampled per unlabeled image")] = 3,
     test_limit: Annotated[int | None, typer.Option(help="first N test questions (default: all)")] = None,
