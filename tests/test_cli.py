@@ -185,7 +185,7 @@ def test_demo_end_to_end_on_easy_vqa(tiny_demo):
         assert (out / folder / "model.safetensors").exists()
     labeled = {r.image for r in read_records(out / "data" / "labeled.jsonl")}
     pool = set((out / "data" / "unlabeled.txt").read_text().split())
-    assert labeled and pool and labeled.isdisjoint(pool) and len(labeled) == 200
+    assert labeled and pool and labeled.isdisjoint(pool) and len(labeled) == 80  # 2% of 4,000 images
     # a second run finds every stage complete and changes nothing
     again = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0
