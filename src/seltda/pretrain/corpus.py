@@ -219,6 +219,12 @@ def _named(thing: Thing, with_size: bool = False) -> str:
     return f"{_article(words[0])} {' '.join(words)}"
 
 
+def _listed(things: tuple[Thing, ...]) -> str:
+    """'a red circle', or 'a red circle, a blue star and a green square'."""
+    names = [_named(t) for t in things]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
+
+
 def caption(scene: Scene, rng: random.Random) -> str:
     """One caption among many templates: attributes, position, background, relations, counts."""
     things = scene.things
@@ -240,8 +246,7 @@ def caption(scene: Scene, rng: random.Random) -> str:
             f"a {t.size} {t.shape} in {t.color}",
         ]
         return rng.choice(templates)
-    names = [_named(t) for t in things]
-    listed = ", ".join(names[:-1]) + f" and {names[-1]}"
+    listed = _listed(things)
     count_word = {2: "two", 3: "three"}[len(things)]
     templates = [
         listed,
@@ -295,8 +300,7 @@ def caption_and_negative(scene: Scene, rng: random.Random) -> tuple[str, str]:
         rng.setstate(resume)
         if negative != positive:
             return positive, negative
-    names = [_named(t) for t in changed.things]  # every draw hid the change (counts only): name them all
-    return positive, names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
+    return positive, _listed(changed.things)  # every draw hid the change (counts only): name them all
 
 
 def _rest(thing: Thing) -> tuple:

@@ -137,8 +137,8 @@ class CorpusDataset(Dataset):
         return self.cfg.corpus_size
 
     def __getitem__(self, index: int) -> dict:
-        image, text, negative, _ = corpus.item(self.cfg.corpus_seed, index, self.cfg.tiny.image_size)
         cfg = self.cfg
+        image, text, negative, _ = corpus.item(cfg.corpus_seed, index, cfg.tiny.image_size)
         return {
             "pixel_values": self.to_pixels([image])[0],
             "caption": text,
@@ -147,6 +147,23 @@ class CorpusDataset(Dataset):
                 cfg.corpus_seed, index, cfg.negative_share, cfg.hard_negative_share
             ),
         }
+
+
+def matching_logits(
+    model: BlipForPretraining,
+    image_embeds: torch.Tensor,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+) -> torch.Tensor:
+    """Matching logits (mismatch, match): the text encoder's [CLS], cross-attending to the image."""
+    image_mask = torch.ones(image_embeds.shape[:-1], dtype=torch.long, device=image_embeds.device)
+    states = model.text_encoder(
+        input_ids=input_ids,
+        attention_mask=attention_mask,
+        encoder_hidden_states=image_embeds,
+        encoder_attention_mask=image_mask,
+    ).last_hidden_state
+    return model.itm_head(states[:, 0])
 
 
 def pretraining_loss(
@@ -169,17 +186,13 @@ def pretraining_loss(
             lm = lm + tag_weight * tagging_loss(model, image_embeds, batch)
         if itm_weight == 0:
             return lm
-        image_mask = torch.ones(image_embeds.shape[:-1], dtype=torch.long, device=image_embeds.device)
-        text_states = model.text_encoder(
-            input_ids=batch["itm_input_ids"],
-            attention_mask=batch["itm_attention_mask"],
-            encoder_hidden_states=image_embeds,
-            encoder_attention_mask=image_mask,
-        ).last_hidden_state
-        itm = nn.functional.cross_entropy(model.itm_head(text_states[:, 0]), batch["itm_labels"])
-        return lm + itm_weight * itm
+        logits = matching_logits(model, image_embeds, batch["itm_input_ids"], batch["itm_attention_mask"])
+        return lm + itm_weight * nn.functional.cross_entropy(logits, batch["itm_labels"])
 
     return loss_fn
+
+
+MATCHING_SEED_OFFSET = 104729  # held-out corpus seed of the matching check
 
 
 @torch.inference_mode()
@@ -196,22 +209,12 @@ def matching_accuracy(model: BlipForPretraining, adapter: BlipAdapter, cfg: Pret
         image_embeds = model.vision_model(
             pixel_values=adapter.pixel_values([c[0] for c in chunk])
         ).last_hidden_state
-        image_mask = torch.ones(image_embeds.shape[:-1], dtype=torch.long)
         scores = []
         for texts in ([c[1] for c in chunk], [c[2] for c in chunk]):
             ids, mask = adapter._tokenize(texts, 40)
-            states = model.text_encoder(
-                input_ids=ids,
-                attention_mask=mask,
-                encoder_hidden_states=image_embeds,
-                encoder_attention_mask=image_mask,
-            ).last_hidden_state
-            scores.append(model.itm_head(states[:, 0]).log_softmax(-1)[:, 1])
+            scores.append(matching_logits(model, image_embeds, ids, mask).log_softmax(-1)[:, 1])
         wins += int((scores[0] > scores[1]).sum())
     return round(100 * wins / len(items), 2)
-
-
-MATCHING_SEED_OFFSET = 104729
 
 
 def build_pretraining_model(out_dir: Path, cfg: PretrainConfig) -> tuple[BlipForPretraining, BlipAdapter]:
