@@ -58,15 +58,12 @@ def reference_label(teacher: str, root: Path, images: list[str], per_image: int)
     return labeled, tokens
 
 
-def seltda_label(
-    teacher: str, root: Path, images: list[str], per_image: int, out: Path, batch_size: int = 64
-) -> tuple[int, int]:
-    """seltda's pseudo-labeling, end to end; returns (images labeled, kept pairs)."""
+def seltda_label(teacher: str, root: Path, images: list[str], per_image: int, out: Path, **settings) -> dict:
+    """seltda's pseudo-labeling, end to end (`settings`: `PseudoLabelConfig` fields); returns the manifest."""
     listing = out.parent / f"{out.name}.txt"
     listing.write_text("".join(f"{name}\n" for name in images))
-    cfg = PseudoLabelConfig(per_image=per_image, batch_size=batch_size, shard_size=1024)
-    manifest = pseudolabel(teacher, root, out, cfg, listing)
-    return manifest["images"]["seen"], manifest["funnel"]["kept"]
+    cfg = PseudoLabelConfig(per_image=per_image, shard_size=1024, **settings)
+    return pseudolabel(teacher, root, out, cfg, listing)
 
 
 def main() -> None:
@@ -80,6 +77,10 @@ def main() -> None:
     parser.add_argument("--per-image", type=int, nargs="+", default=[1, 3])
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--seltda-batch-size", type=int, default=64, help="images per generate call (seltda)")
+    parser.add_argument("--seltda-workers", type=int, default=None, help="image-decoding processes (seltda)")
+    parser.add_argument(
+        "--seltda-precision", default="auto", help="auto: bf16 where the CPU computes it natively (seltda)"
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = parser.parse_args()
     if args.threads:
@@ -98,14 +99,30 @@ def main() -> None:
             ref_rates.append(labeled / (time.perf_counter() - start))
             out = work / f"seltda-n{per_image}-r{repeat}"
             start = time.perf_counter()
-            seen, kept = seltda_label(args.teacher, root, images, per_image, out, args.seltda_batch_size)
-            our_rates.append(seen / (time.perf_counter() - start))
+            manifest = seltda_label(
+                args.teacher,
+                root,
+                images,
+                per_image,
+                out,
+                batch_size=args.seltda_batch_size,
+                dataloader_workers=args.seltda_workers,
+                precision=args.seltda_precision,
+            )
+            our_rates.append(manifest["images"]["seen"] / (time.perf_counter() - start))
+            dtypes = manifest["sampling_dtypes"]
             shutil.rmtree(out)
         ref, ours = statistics.median(ref_rates), statistics.median(our_rates)
-        results[per_image] = {"reference_images_per_s": ref, "seltda_images_per_s": ours, "ratio": ours / ref}
+        results[per_image] = {
+            "reference_images_per_s": ref,
+            "seltda_images_per_s": ours,
+            "ratio": ours / ref,
+            "seltda_dtypes": dtypes,
+        }
         print(
             f"N={per_image}: reference {ref:.1f} img/s (labels {len(images) // 64 * 64} of {len(images)}), "
-            f"seltda {ours:.1f} img/s (labels all {len(images)}); ratio {ours / ref:.2f}x "
+            f"seltda {ours:.1f} img/s ({'/'.join(dtypes)}, labels all {len(images)}); "
+            f"ratio {ours / ref:.2f}x "
             f"(per repeat: {', '.join(f'{o / r:.2f}' for o, r in zip(our_rates, ref_rates, strict=True))})"
         )
     print(

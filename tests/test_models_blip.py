@@ -45,3 +45,14 @@ def test_sampling_encodes_once_and_scores_each_sample(tiny_model):
     assert len(calls) == 1
     assert [len(s) for s in samples] == [4, 4, 4]
     assert all(isinstance(text, str) and score <= 0 for group in samples for text, score in group)
+
+
+def test_sampling_from_a_one_token_nucleus_is_greedy_decoding(tiny_model):
+    adapter = BlipAdapter.from_pretrained(str(tiny_model), max_target_tokens=8)
+    model = load_vqg_model(str(tiny_model)).eval()
+    pixels = adapter.pixel_values([Image.new("RGB", (32, 32), c) for c in ["red", "blue"]])
+    samples = adapter.sample_questions(model, pixels, num_samples=2, top_p=1e-6)
+    with torch.inference_mode():
+        greedy = model.generate(pixel_values=pixels, do_sample=False, max_new_tokens=8)
+    texts = adapter.tokenizer.batch_decode(greedy, skip_special_tokens=True)
+    assert [[text for text, _ in group] for group in samples] == [[t, t] for t in texts]

@@ -1,9 +1,12 @@
 import json
 import shutil
 
+import pydantic
 import pytest
+import torch
 
-from seltda.pseudolabel import answer_problem, label_image, pseudolabel, synthetic_id
+from seltda import pseudolabel as pseudolabel_module
+from seltda.pseudolabel import answer_problem, inference_dtype, label_image, pseudolabel, synthetic_id
 from seltda.pseudolabel_config import PseudoLabelConfig
 from seltda.records import read_records
 from seltda.teacher import parse_generation
@@ -35,6 +38,17 @@ def test_label_image_dedupes_and_keeps_most_confident():
     assert rejected[0]["raw_text"] == "question : what color ? answer : red"
 
 
+@pytest.mark.parametrize("native_bf16", [True, False])
+def test_auto_precision_uses_bf16_only_where_the_cpu_computes_it_natively(monkeypatch, native_bf16):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(pseudolabel_module, "cpu_has_native_bf16", lambda: native_bf16)
+    assert inference_dtype("auto") == (torch.bfloat16 if native_bf16 else torch.float32)
+    assert inference_dtype("fp32") == torch.float32 and inference_dtype("bf16") == torch.bfloat16
+    assert inference_dtype("fp16") == torch.float32  # fp16 only on a GPU
+    with pytest.raises(pydantic.ValidationError, match="precision"):
+        PseudoLabelConfig(precision="fp64")
+
+
 def test_every_image_is_processed_and_funnel_adds_up(tiny_teacher, tmp_path):
     pool = tmp_path / "pool"
     shutil.copytree(tiny_teacher["root"] / "images", pool / "nested" / "images")
@@ -53,6 +67,7 @@ def test_every_image_is_processed_and_funnel_adds_up(tiny_teacher, tmp_path):
         >= funnel["kept"]
     )
     assert funnel["kept"] > 0, "the trained tiny teacher should write parseable pairs"
+    assert manifest["sampling_dtypes"] == [str(inference_dtype("auto")).removeprefix("torch.")]
     records = read_records(tmp_path / "pl" / "pseudolabels.jsonl")
     assert len(records) == funnel["kept"] and len({r.question_id for r in records}) == len(records)
     assert all(r.image.startswith("nested/images/") for r in records)

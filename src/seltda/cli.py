@@ -114,7 +114,9 @@ def pseudolabel(
     workers: Annotated[
         int | None, typer.Option(help="image-decoding processes (default: 4 with a GPU)")
     ] = None,
-    precision: Annotated[str, typer.Option(help="auto (bf16 on a capable GPU), bf16, fp16, fp32")] = "auto",
+    precision: Annotated[
+        str, typer.Option(help="auto (bf16 on a GPU or a CPU with native bf16), bf16, fp16, fp32")
+    ] = "auto",
     image_column: Annotated[str, typer.Option(help="image column of a `datasets` folder pool")] = "image",
     max_pixels: MaxPixels = None,
     seed: Seed = 0,

@@ -177,15 +177,25 @@ def image_batches(
     )
 
 
+def cpu_has_native_bf16() -> bool:
+    """The CPU computes bf16 matrix products natively (AVX512-BF16 or AMX), so bf16 is faster than fp32."""
+    check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    try:
+        return bool(check()) if check is not None else False
+    except RuntimeError:
+        return False
+
+
 def inference_dtype(precision: str) -> torch.dtype:
-    """bf16 (or fp16) on a GPU when asked or when `auto` finds one that supports it; fp32 on a CPU."""
-    if precision == "fp32" or not torch.cuda.is_available():
-        return torch.float32
-    if precision == "fp16":
-        return torch.float16
-    if precision == "bf16" or torch.cuda.is_bf16_supported():
-        return torch.bfloat16
-    return torch.float16
+    """The sampling dtype. `auto`: bf16 on a GPU that supports it (else fp16) and on a CPU with native bf16
+    (1.5x the fp32 rate on this project's CPU, docs/benchmarks.md), fp32 on other CPUs."""
+    if precision != "auto":
+        if precision == "fp16" and not torch.cuda.is_available():
+            return torch.float32  # fp16 matrix products are slow and lossy on CPUs
+        return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[precision]
+    if torch.cuda.is_available():
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if cpu_has_native_bf16() else torch.float32
 
 
 @dataclass
@@ -272,6 +282,7 @@ def run_shard(
         "drops": dict(Counter(r["reason"] for r in rejected)),
         "records": len(records),
         "roundtrip_model": cfg.roundtrip_model,
+        "dtype": str(parameter.dtype).removeprefix("torch."),
     }
     records_path, stats_path = _shard_paths(out_dir, index)
     write_records(records_path, records)
@@ -343,6 +354,7 @@ def merge(
     drops: Counter[str] = Counter()
     generated = 0
     images = sum(unreadable.values())  # found (listed) = in the shards + refused while listing
+    dtypes: set[str] = set()
     for index in range(shard_count):
         records_path, stats_path = _shard_paths(shards_from, index)
         stats = json.loads(stats_path.read_text())
@@ -352,6 +364,7 @@ def merge(
                 "delete the shards folder to relabel with it, or merge without the round-trip filter"
             )
         images += stats["images"]
+        dtypes.add(stats.get("dtype", "unrecorded"))
         generated += stats["generated"]
         unreadable.update(stats["unreadable"])
         drops.update(stats["drops"])
@@ -388,6 +401,7 @@ def merge(
             )
         ),
         "drops": dict(drops),
+        "sampling_dtypes": sorted(dtypes),
         "questions_per_image": round(len(kept) / max(1, images - sum(unreadable.values())), 3),
         "env": environment_info(),
     }

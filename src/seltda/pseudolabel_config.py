@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -36,7 +38,9 @@ class PseudoLabelConfig(BaseModel):
     dataloader_workers: int | None = Field(
         None, ge=0, description="image-decoding processes (None: 4 on a GPU machine, else 0)"
     )
-    precision: str = Field("auto", description="auto (bf16 on a GPU that supports it), bf16, fp16 or fp32")
+    precision: Literal["auto", "bf16", "fp16", "fp32"] = Field(
+        "auto", description="auto: bf16 on a GPU or a CPU that computes it natively, else fp16 / fp32"
+    )
     max_pixels: int | None = Field(None, description="dynamic-resolution VLMs: downscale larger images")
     image_column: str = Field("image", description="image column when the pool is a saved `datasets` folder")
     num_tasks: int = Field(1, ge=1, description="split shards across this many independent jobs")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Iterable, Iterator
@@ -266,6 +267,7 @@ def write_records(path: str | os.PathLike[str], records: Iterable[Record]) -> Pa
 # ---------------------------------------------------------------------------------------------- paths
 
 
+@functools.lru_cache(maxsize=1 << 16)  # checked for every record: a pool repeats each image N times
 def _lexical_path_problem(relative: str) -> str | None:
     """Why ``relative`` is not a safe relative POSIX path, or None if it is."""
     if not relative:

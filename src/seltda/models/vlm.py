@@ -23,7 +23,7 @@ from transformers import logging as hf_logging
 
 from seltda.fileio import SeltdaInputError
 from seltda.models.blip import _missing_model
-from seltda.models.sampling import mean_logprob, per_image, sampling_options
+from seltda.models.sampling import NucleusSampler, per_image, sampling_options
 
 VQG_INSTRUCTION = "Ask one question about this image and answer it, as: Question: <question> Answer: <answer>"
 PALIGEMMA_VQA_PREFIX = "answer en "
@@ -259,17 +259,15 @@ class VlmAdapter:
         batch = self._batch(pixel_values, [self.vqg_instruction] * len(pixel_values))
         inputs = _to_model(model, batch)
         stops = self._stops(model)
-        output = model.generate(
-            **inputs,
-            **stops,
-            **sampling_options(
-                num_samples, self.max_target_tokens, top_p, temperature, repetition_penalty, min_new_tokens
-            ),
+        sampler = NucleusSampler(
+            stops["eos_token_id"], top_p, temperature, repetition_penalty, min_new_tokens
         )
-        new = output.sequences[:, inputs["input_ids"].shape[1] :]
-        scores = mean_logprob(new, output.logits, stops["eos_token_id"])
+        sequences = model.generate(
+            **inputs, **stops, **sampling_options(sampler, self.max_target_tokens, num_samples)
+        )
+        new = sequences[:, inputs["input_ids"].shape[1] :]
         texts = [text.strip() for text in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
-        return per_image(texts, scores, num_samples)
+        return per_image(texts, sampler.mean_logprobs(new), num_samples)
 
     def _stops(self, model: torch.nn.Module) -> dict[str, Any]:
         """End ids: the model's EOS, the tokenizer's and the chat template's end-of-turn token."""
