@@ -4,9 +4,19 @@ import shutil
 import pydantic
 import pytest
 import torch
+from PIL import Image
 
 from seltda import pseudolabel as pseudolabel_module
-from seltda.pseudolabel import answer_problem, inference_dtype, label_image, pseudolabel, synthetic_id
+from seltda.models.vlm import ImageBatch
+from seltda.pseudolabel import (
+    answer_problem,
+    inference_dtype,
+    label_image,
+    pseudolabel,
+    run_shard,
+    size_ordered,
+    synthetic_id,
+)
 from seltda.pseudolabel_config import PseudoLabelConfig
 from seltda.records import read_records
 from seltda.teacher import parse_generation
@@ -372,3 +382,30 @@ def test_datasets_folder_pool_and_decoding_workers(tiny_teacher, tmp_path):
     assert (tmp_path / "ds-w" / "pseudolabels.jsonl").read_text() == (
         tmp_path / "ds" / "pseudolabels.jsonl"
     ).read_text()
+
+
+def test_dynamic_resolution_pools_are_batched_by_size(tmp_path):
+    root = tmp_path / "pool"
+    root.mkdir()
+    for index, size in enumerate([(64, 64), (8, 8), (32, 16), (16, 16), (48, 40)]):
+        Image.new("RGB", size).save(root / f"{index}.png")
+    (root / "bad.png").write_bytes(b"not an image")
+    names = sorted(path.name for path in root.iterdir())
+    assert size_ordered(names, root) == ["1.png", "3.png", "2.png", "4.png", "0.png", "bad.png"]
+
+    batches = []
+
+    class RecordingAdapter:  # a dynamic-resolution VLM's adapter, minus the model
+        image_tokens_vary = True
+
+        def pixel_values(self, images):
+            return ImageBatch(images)
+
+        def sample_questions(self, model, pixels, num_samples, **settings):
+            batches.append([picture.width * picture.height for picture in pixels])
+            return [[("question: what is it? answer: a square", -1.0)] * num_samples for _ in pixels]
+
+    cfg = PseudoLabelConfig.plain(per_image=1, batch_size=2)
+    stats = run_shard(0, names, root, torch.nn.Linear(1, 1), RecordingAdapter(), cfg, "t", tmp_path / "pl")
+    assert batches == [[64, 256], [512, 1920], [4096]]
+    assert stats["records"] == 5 and stats["unreadable"] == {"not_an_image": 1}

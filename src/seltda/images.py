@@ -15,6 +15,7 @@ from seltda.fileio import SeltdaInputError
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
+    "header_pixels",
     "IMAGE_EXTENSIONS",
     "SKIP_REASONS",
     "ImageSkip",
@@ -52,6 +53,15 @@ def is_image_name(name: str | os.PathLike[str]) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------- loading
+
+
+def header_pixels(path: str | os.PathLike[str]) -> int | None:
+    """Width x height read from the file header (nothing decoded), or None when it cannot be read."""
+    try:
+        with Image.open(path) as image:
+            return image.width * image.height
+    except Exception:  # a bad file is skipped and reported when it is loaded
+        return None
 
 
 def load_image(

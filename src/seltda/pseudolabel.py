@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from seltda.fileio import SeltdaInputError, atomic_write_json, atomic_write_text, environment_info
 from seltda.formats.hf_dataset import export_dataset_images, is_saved_dataset
-from seltda.images import scan_images, try_load_image
+from seltda.images import header_pixels, scan_images, try_load_image
 from seltda.metrics import normalize_answer
 from seltda.models import ModelAdapter, load_adapter, load_vqa, load_vqg
 from seltda.progress import track
@@ -150,6 +150,20 @@ class PoolImages(Dataset):
         return name, picture, reason
 
 
+def size_ordered(names: list[str], image_root: Path) -> list[str]:
+    """The images from the fewest pixels to the most (header sizes; unreadable and unsafe ones last, to
+    be skipped and reported when loaded), so that a batch of a dynamic-resolution VLM pads little."""
+
+    def pixels(name: str) -> float:
+        try:
+            count = header_pixels(resolve_image_path(image_root, name))
+        except UnsafePathError:
+            count = None
+        return float("inf") if count is None else count
+
+    return sorted(names, key=lambda name: (pixels(name), name))
+
+
 def image_batches(
     names: list[str], image_root: Path, adapter: ModelAdapter, batch_size: int, workers: int
 ) -> DataLoader:
@@ -250,6 +264,8 @@ def run_shard(
     rejected: list[dict[str, Any]] = []
     generated = 0
     parameter = next(model.parameters())
+    if adapter.image_tokens_vary:
+        images = size_ordered(images, image_root)
     for batch in image_batches(images, image_root, adapter, cfg.batch_size, _workers(cfg)):
         unreadable.update(batch["skips"])
         if not batch["names"]:

@@ -23,6 +23,7 @@ class ModelAdapter(Protocol):
     """What the stages use: preprocessing, the two training targets and decoding."""
 
     processor: Any
+    image_tokens_vary: bool  # whether an image's token count depends on its size (then batch by size)
 
     def pixel_values(self, images: Sequence[Any]) -> Any: ...
     def stack(self, items: Sequence[Any]) -> Any: ...

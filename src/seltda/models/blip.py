@@ -62,6 +62,7 @@ class BlipAdapter:
     max_question_tokens: int = 32
     max_answer_tokens: int = 16
     max_target_tokens: int = 48
+    image_tokens_vary: bool = False  # every image is resized to the vision tower's size
 
     @classmethod
     def from_pretrained(cls, name: str, **kwargs) -> BlipAdapter:

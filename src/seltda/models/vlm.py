@@ -98,6 +98,7 @@ class VlmAdapter:
     max_answer_tokens: int = 16
     max_target_tokens: int = 48
     max_pixels: int | None = None  # downscale larger images (dynamic-resolution models: fewer image tokens)
+    image_tokens_vary: bool = True  # dynamic resolution: a batch pads every image to its largest one
     vqg_instruction: str = VQG_INSTRUCTION
     chat: bool = field(init=False)
     end_of_turn: int | None = field(init=False)
