@@ -209,3 +209,12 @@ def test_evaluate_suites_option(dataset, tiny_model, tmp_path):
     result = invoke(*args, "--suite", "numeric", "--suite", "rephrasing")
     assert result.exit_code == 0, result.output
     assert invoke(*args, "--suite", "bogus").exit_code == 2
+
+
+def test_refused_setting_is_a_clear_error(tmp_path, tiny_model):
+    result = invoke(
+        "pseudolabel", "--teacher", tiny_model, "--images", tmp_path, "--out", tmp_path / "pl",
+        "--precision", "fp64",
+    )  # fmt: skip
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "precision" in result.output and "'fp64'" in result.output
