@@ -17,6 +17,7 @@ from transformers import logging as hf_logging
 
 from seltda.fileio import SeltdaInputError
 from seltda.models.sampling import NucleusSampler, per_image, sampling_options
+from seltda.models.shared_image_attention import shared_image_attention
 
 
 def _missing_model(name: str, error: Exception) -> SeltdaInputError:
@@ -191,27 +192,28 @@ class BlipAdapter:
     ) -> list[list[tuple[str, float]]]:
         """N sampled `question: ... answer: ...` texts per image, each with its mean token log-probability.
 
-        Each image is encoded once and its encoding repeated for its N samples (what BLIP's `generate`
-        does with `num_return_sequences`); the text decoder then decodes all rows with `NucleusSampler`.
+        Each image is encoded once, and its N rows of the text decoder attend to that one encoding
+        (`shared_image_attention`; BLIP's `generate` would repeat it N times); `NucleusSampler` draws.
         """
         text_config = model.config.text_config
         image_embeds = model.vision_model(pixel_values=pixel_values).last_hidden_state
-        image_embeds = image_embeds.repeat_interleave(num_samples, dim=0)
-        image_mask = torch.ones(image_embeds.shape[:-1], dtype=torch.long, device=image_embeds.device)
-        start = torch.full(
-            (image_embeds.shape[0], 1), text_config.bos_token_id, dtype=torch.long, device=image_embeds.device
-        )
+        rows = image_embeds.shape[0] * num_samples
+        start = torch.full((rows, 1), text_config.bos_token_id, dtype=torch.long, device=image_embeds.device)
         sampler = NucleusSampler(
             [text_config.sep_token_id], top_p, temperature, repetition_penalty, min_new_tokens
         )
-        sequences = model.text_decoder.generate(
-            input_ids=start,
-            encoder_hidden_states=image_embeds,
-            encoder_attention_mask=image_mask,
-            eos_token_id=text_config.sep_token_id,
-            pad_token_id=text_config.pad_token_id,
-            **sampling_options(sampler, self.max_target_tokens),
-        )
+        with shared_image_attention(model.text_decoder) as shared:
+            if not shared:
+                image_embeds = image_embeds.repeat_interleave(num_samples, dim=0)
+            image_mask = torch.ones(image_embeds.shape[:-1], dtype=torch.long, device=image_embeds.device)
+            sequences = model.text_decoder.generate(
+                input_ids=start,
+                encoder_hidden_states=image_embeds,
+                encoder_attention_mask=image_mask,
+                eos_token_id=text_config.sep_token_id,
+                pad_token_id=text_config.pad_token_id,
+                **sampling_options(sampler, self.max_target_tokens),
+            )
         generated = sequences[:, start.shape[1] :]
         texts = self.tokenizer.batch_decode(generated, skip_special_tokens=True)
         return per_image(texts, sampler.mean_logprobs(generated), num_samples)
