@@ -32,16 +32,47 @@ from seltda.pseudolabel_config import PseudoLabelConfig
 from seltda.records import read_records
 
 
+def build_blip_base(out: Path) -> str:
+    """A randomly initialised BLIP-base (transformers' default `BlipConfig`: ViT-B/16 at 384 px, 12-layer
+    text decoder, BERT's uncased vocabulary): throughput does not depend on the weights once the generated
+    length is fixed (`--new-tokens`)."""
+    from transformers import BlipConfig, BlipForConditionalGeneration
+
+    from seltda.models.tiny_blip import build_processor, build_tokenizer, bundled_vocab_file
+
+    tokenizer = build_tokenizer(out, bundled_vocab_file().read_text(encoding="utf-8").splitlines())
+    special = {
+        "bos_token_id": tokenizer.bos_token_id,
+        "pad_token_id": tokenizer.pad_token_id,
+        "sep_token_id": tokenizer.sep_token_id,
+        "eos_token_id": tokenizer.sep_token_id,
+    }
+    torch.manual_seed(0)
+    BlipForConditionalGeneration(BlipConfig(text_config=special)).save_pretrained(out)
+    build_processor(tokenizer, BlipConfig().vision_config.image_size).save_pretrained(out)
+    return str(out)
+
+
+def _device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 @torch.inference_mode()
-def reference_label(teacher: str, root: Path, images: list[str], per_image: int) -> tuple[int, int]:
-    """The reference algorithm; returns (images labeled, generated tokens)."""
+def reference_label(
+    teacher: str, root: Path, images: list[str], per_image: int, new_tokens: int | None = None
+) -> tuple[int, int]:
+    """The reference algorithm (fp32; with `new_tokens`, every sequence is that long); returns (images
+    labeled, generated tokens)."""
     adapter = BlipAdapter.from_pretrained(teacher)
-    model = load_vqg_model(teacher).eval()
+    model = load_vqg_model(teacher).eval().to(_device())
+    lengths = {"max_length": 40, "min_length": 5}
+    if new_tokens:
+        lengths = {"max_length": 1 + new_tokens, "min_length": 1 + new_tokens}
     batch_size = 64
     labeled = tokens = 0
     for start in range(0, len(images) - batch_size + 1, batch_size):  # drop_last=True
         batch = [Image.open(root / name).convert("RGB") for name in images[start : start + batch_size]]
-        pixel_values = adapter.pixel_values(batch)
+        pixel_values = adapter.pixel_values(batch).to(_device())
         outputs = []
         for _ in range(per_image):  # one generate call (and one image encoding) per question
             output = model.generate(
@@ -49,8 +80,7 @@ def reference_label(teacher: str, root: Path, images: list[str], per_image: int)
                 do_sample=True,
                 top_p=0.9,
                 repetition_penalty=1.1,
-                max_length=40,
-                min_length=5,
+                **lengths,
             )
             outputs.append(adapter.tokenizer.batch_decode(output, skip_special_tokens=True))
             tokens += int((output != adapter.tokenizer.pad_token_id).sum())
@@ -82,21 +112,35 @@ def main() -> None:
         "--seltda-precision", default="auto", help="auto: bf16 where the CPU computes it natively (seltda)"
     )
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument(
+        "--blip-base", action="store_true", help="teacher: a random BLIP-base (the GPU target's model)"
+    )
+    parser.add_argument("--new-tokens", type=int, default=None, help="fix every generated length (both)")
+    parser.add_argument("--skip-reference", action="store_true", help="time seltda alone")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     work = Path(tempfile.mkdtemp(prefix="pl-throughput-"))
+    if args.blip_base:
+        args.teacher = build_blip_base(work / "blip-base")
+    lengths = {}
+    if args.new_tokens:
+        lengths = {"max_new_tokens": args.new_tokens, "min_new_tokens": args.new_tokens}
     paths = easyvqa.export(work / "data")
     images = sorted({r.image for r in read_records(paths["train"])})[: args.images]
     root = paths["image_root"]
     results = {}
     for per_image in args.per_image:
-        ref_rates, our_rates = [], []
+        ref_rates: list[float] = []
+        our_rates: list[float] = []
         for repeat in range(args.repeats):
-            start = time.perf_counter()
-            labeled, _ = reference_label(args.teacher, root, images, per_image)
-            ref_rates.append(labeled / (time.perf_counter() - start))
+            if not args.skip_reference:
+                start = time.perf_counter()
+                labeled, _ = reference_label(args.teacher, root, images, per_image, args.new_tokens)
+                ref_rates.append(labeled / (time.perf_counter() - start))
+            if torch.cuda.is_available():
+                torch.cuda.reset_peak_memory_stats()
             out = work / f"seltda-n{per_image}-r{repeat}"
             start = time.perf_counter()
             manifest = seltda_label(
@@ -108,23 +152,29 @@ def main() -> None:
                 batch_size=args.seltda_batch_size,
                 dataloader_workers=args.seltda_workers,
                 precision=args.seltda_precision,
+                **lengths,
             )
             our_rates.append(manifest["images"]["seen"] / (time.perf_counter() - start))
             dtypes = manifest["sampling_dtypes"]
             shutil.rmtree(out)
-        ref, ours = statistics.median(ref_rates), statistics.median(our_rates)
+        ours = statistics.median(our_rates)
+        peak = torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None
         results[per_image] = {
-            "reference_images_per_s": ref,
             "seltda_images_per_s": ours,
-            "ratio": ours / ref,
             "seltda_dtypes": dtypes,
+            "seltda_batch_size": args.seltda_batch_size,
+            "peak_gpu_memory_gib": peak,
         }
-        print(
-            f"N={per_image}: reference {ref:.1f} img/s (labels {len(images) // 64 * 64} of {len(images)}), "
-            f"seltda {ours:.1f} img/s ({'/'.join(dtypes)}, labels all {len(images)}); "
-            f"ratio {ours / ref:.2f}x "
-            f"(per repeat: {', '.join(f'{o / r:.2f}' for o, r in zip(our_rates, ref_rates, strict=True))})"
-        )
+        line = f"N={per_image}: seltda {ours:.1f} img/s ({'/'.join(dtypes)}, labels all {len(images)})"
+        if ref_rates:
+            ref = statistics.median(ref_rates)
+            results[per_image].update(reference_images_per_s=ref, ratio=ours / ref)
+            per_repeat = ", ".join(f"{o / r:.2f}" for o, r in zip(our_rates, ref_rates, strict=True))
+            line += (
+                f", reference {ref:.1f} img/s (labels {len(images) // 64 * 64} of {len(images)}); "
+                f"ratio {ours / ref:.2f}x (per repeat: {per_repeat})"
+            )
+        print(line + (f"; peak GPU memory {peak:.1f} GiB" if peak is not None else ""))
     print(
         json.dumps(
             {
