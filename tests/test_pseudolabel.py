@@ -409,3 +409,19 @@ def test_dynamic_resolution_pools_are_batched_by_size(tmp_path):
     stats = run_shard(0, names, root, torch.nn.Linear(1, 1), RecordingAdapter(), cfg, "t", tmp_path / "pl")
     assert batches == [[64, 256], [512, 1920], [4096]]
     assert stats["records"] == 5 and stats["unreadable"] == {"not_an_image": 1}
+
+
+def test_a_records_file_lists_the_pool_once_per_image(tiny_teacher, tmp_path):
+    root = tiny_teacher["root"]
+    names = sorted(path.relative_to(root).as_posix() for path in (root / "images").iterdir())[:3]
+    rows = [
+        {"question_id": f"{name}-{k}", "image": name, "question": "what?", "answers": ["x"]}
+        for name in [*names, "images/missing.png"]
+        for k in range(2)
+    ]
+    listing = tmp_path / "unlabeled.jsonl"
+    listing.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    cfg = PseudoLabelConfig.plain(per_image=2, batch_size=4)
+    manifest = pseudolabel(str(tiny_teacher["teacher"]), root, tmp_path / "pl", cfg, listing)
+    assert manifest["images"] == {"listed": 4, "unreadable": {"missing": 1}, "seen": 3}
+    assert manifest["funnel"]["generated"] == 3 * 2

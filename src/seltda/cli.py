@@ -95,7 +95,10 @@ def pseudolabel(
         typer.Option(help="folder of unlabeled images (scanned recursively) or a saved `datasets` folder"),
     ],
     out: Annotated[Path, typer.Option(help="output folder (pseudolabels.jsonl, manifest.json)")],
-    image_list: Annotated[Path | None, typer.Option(help="only these images (relative to --images)")] = None,
+    image_list: Annotated[
+        Path | None,
+        typer.Option(help="only these images (relative to --images): one per line, or a records JSONL"),
+    ] = None,
     per_image: Annotated[int, typer.Option(help="question-answer pairs sampled per image")] = 3,
     top_p: Annotated[float, typer.Option(help="nucleus sampling threshold")] = 0.9,
     batch_size: BatchSize = 64,

@@ -314,10 +314,13 @@ def _workers(cfg: PseudoLabelConfig) -> int:
 
 
 def list_images(image_root: Path, image_list: Path | None) -> tuple[list[str], dict[str, int]]:
-    """The pool in a stable order: a list file (relative to the root) or a recursive scan of the root."""
-    if image_list is not None:
-        return sorted(set(read_image_list(image_list))), {}
-    return scan_images(image_root)
+    """The pool in a stable order: the images of a records file (`.jsonl`/`.json`), of a list file (one
+    path per line), both relative to the root, or a recursive scan of the root."""
+    if image_list is None:
+        return scan_images(image_root)
+    if Path(image_list).suffix.lower() in (".jsonl", ".json"):
+        return sorted({record.image for record in read_records(image_list)}), {}
+    return sorted(set(read_image_list(image_list))), {}
 
 
 def confident(records: list[Record], cfg: PseudoLabelConfig) -> list[Record]:
