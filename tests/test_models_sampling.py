@@ -45,3 +45,29 @@ def test_mean_logprobs_count_tokens_up_to_the_first_end():
     generated = torch.tensor([[4, 9, 9], [4, 5, 9]])  # row 0 ends at its 2nd token (then padding)
     assert sampler.mean_logprobs(generated) == [-2.0, -2.0]
     assert sampler.mean_logprobs(generated[:, :2]) == [-2.0, -1.5]  # steps transformers undid
+
+
+def test_repetition_penalty_skips_each_rows_left_padding():
+    end = pad = 2
+    prompts = torch.tensor([[pad, pad, 5, 6], [7, 7, 5, 6]])  # row 0 is left-padded with the end token
+    scores = torch.zeros(2, 8)
+    scores[:, end] = 3.0
+    seen = {}
+
+    class Spy(NucleusSampler):
+        def __call__(self, input_ids, scores):
+            if self.prompt_length is None:
+                self._start(input_ids)
+            seen["shaped"] = self.shapers(input_ids, scores.clone())
+            return super().__call__(input_ids, scores)
+
+    Spy([end], repetition_penalty=1.5, prompt_padding=torch.tensor([2, 0]))(prompts, scores)
+    assert seen["shaped"][:, end].tolist() == [3.0, 3.0]
+
+
+def test_top_p_one_draws_from_every_token_with_mass():
+    probs = torch.tensor([[0.5, 0.0, 0.3, 0.2, 0.0]]).repeat(30_000, 1)
+    torch.manual_seed(0)
+    counts = torch.bincount(nucleus_draw(probs, 1.0), minlength=5).float() / 30_000
+    assert counts[1] == 0 and counts[4] == 0
+    assert torch.allclose(counts, probs[0], atol=0.01)

@@ -25,16 +25,21 @@ from transformers.generation.logits_process import (
 
 def nucleus_draw(probs: torch.Tensor, top_p: float, candidates: int = 64) -> torch.Tensor:
     """One token per row from the smallest top set whose mass reaches `top_p` (as transformers'
-    `TopPLogitsWarper`: a token is kept while the mass ranked above it is below `top_p`), renormalized."""
-    top, index = probs.topk(min(candidates, probs.shape[-1]), dim=-1)
-    if bool((top.sum(-1) < top_p).any()):  # some nucleus is wider than the candidates
-        top, index = probs.sort(dim=-1, descending=True)
-    kept = top.masked_fill(top.cumsum(-1) - top >= top_p, 0.0)
+    `TopPLogitsWarper`: a token is kept while the mass ranked above it is below `top_p`), renormalized;
+    `top_p >= 1` draws from the whole distribution."""
+    index = None
+    if top_p >= 1:
+        kept = probs
+    else:
+        kept, index = probs.topk(min(candidates, probs.shape[-1]), dim=-1)
+        if bool((kept.sum(-1) < top_p).any()):  # some nucleus is wider than the candidates
+            kept, index = probs.sort(dim=-1, descending=True)
+        kept = kept.masked_fill(kept.cumsum(-1) - kept >= top_p, 0.0)
     cdf = kept.cumsum(-1)
     threshold = torch.rand(probs.shape[0], 1, device=probs.device, dtype=cdf.dtype) * cdf[:, -1:]
-    last_kept = (kept > 0).sum(-1, keepdim=True).clamp(min=1) - 1
-    position = torch.minimum((cdf <= threshold).sum(-1, keepdim=True), last_kept)
-    return index.gather(-1, position).squeeze(-1)
+    last_positive = (kept > 0).long().cumsum(-1).argmax(-1, keepdim=True)  # where rounding may land past
+    position = torch.minimum((cdf <= threshold).sum(-1, keepdim=True), last_positive)
+    return (position if index is None else index.gather(-1, position)).squeeze(-1)
 
 
 class NucleusSampler(LogitsProcessor):
@@ -52,13 +57,16 @@ class NucleusSampler(LogitsProcessor):
         temperature: float = 1.0,
         repetition_penalty: float = 1.0,
         min_new_tokens: int = 0,
+        prompt_padding: torch.Tensor | None = None,
         candidates: int = 64,
     ) -> None:
+        """`prompt_padding`: each row's count of left-padding tokens, which the repetition penalty skips."""
         if temperature <= 0 or not 0 < top_p <= 1:
             raise ValueError(f"need temperature > 0 and 0 < top_p <= 1, got {temperature} and {top_p}")
         self.end_ids = list(end_ids)
         self.top_p, self.temperature, self.candidates = top_p, temperature, candidates
         self.repetition_penalty, self.min_new_tokens = repetition_penalty, min_new_tokens
+        self.prompt_padding = prompt_padding
         self.prompt_length: int | None = None
         self.shapers = LogitsProcessorList()
         self.steps: list[torch.Tensor] = []
@@ -67,7 +75,9 @@ class NucleusSampler(LogitsProcessor):
         """The first call sees the prompt: the minimum length counts from its end."""
         self.prompt_length = input_ids.shape[1]
         if self.repetition_penalty != 1.0:
-            self.shapers.append(RepetitionPenaltyLogitsProcessor(self.repetition_penalty))
+            self.shapers.append(
+                RepetitionPenaltyLogitsProcessor(self.repetition_penalty, self.prompt_padding)
+            )
         if self.min_new_tokens > 0 and self.end_ids:
             self.shapers.append(
                 MinNewTokensLengthLogitsProcessor(

@@ -260,8 +260,15 @@ class VlmAdapter:
         batch = self._batch(pixel_values, [self.vqg_instruction] * len(pixel_values))
         inputs = _to_model(model, batch)
         stops = self._stops(model)
+        mask = inputs.get("attention_mask")
+        padding = None if mask is None else (mask != 0).int().argmax(dim=1)  # each prompt's left padding
         sampler = NucleusSampler(
-            stops["eos_token_id"], top_p, temperature, repetition_penalty, min_new_tokens
+            stops["eos_token_id"],
+            top_p,
+            temperature,
+            repetition_penalty,
+            min_new_tokens,
+            prompt_padding=None if padding is None else padding.repeat_interleave(num_samples),
         )
         sequences = model.generate(
             **inputs, **stops, **sampling_options(sampler, self.max_target_tokens, num_samples)
