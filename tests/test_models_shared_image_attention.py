@@ -45,3 +45,10 @@ def test_another_decoder_structure_is_left_alone():
     with shared_image_attention(other) as shared:
         assert shared is False
     assert isinstance(other[0], torch.nn.Linear)
+
+
+def test_a_preallocated_cache_keeps_the_repeated_encodings(tiny_model):
+    decoder = load_vqg_model(str(tiny_model)).text_decoder
+    decoder.generation_config.cache_implementation = "static"
+    with shared_image_attention(decoder) as shared:
+        assert shared is False

@@ -72,8 +72,9 @@ class SharedImageCrossAttention(nn.Module):
 def _cross_attention_holders(text_decoder: nn.Module) -> list[nn.Module] | None:
     """The decoder layers' cross-attention wrappers, or None when the structure is not BLIP's."""
     layers = getattr(getattr(getattr(text_decoder, "bert", None), "encoder", None), "layer", None)
-    if not layers:
-        return None
+    generation = getattr(text_decoder, "generation_config", None)
+    if not layers or getattr(generation, "cache_implementation", None) is not None:
+        return None  # a preallocated (static) cache would hold N rows per image
     holders = [getattr(layer, "crossattention", None) for layer in layers]
     if any(h is None or not all(hasattr(h.self, name) for name in _NEEDED) for h in holders):
         return None
