@@ -398,8 +398,11 @@ def test_dynamic_resolution_pools_are_batched_by_size(tmp_path):
     class RecordingAdapter:  # a dynamic-resolution VLM's adapter, minus the model
         image_tokens_vary = True
 
-        def pixel_values(self, images):
+        def resized_pixels(self, images):
             return ImageBatch(images)
+
+        def normalize(self, pixels):
+            return pixels
 
         def sample_questions(self, model, pixels, num_samples, **settings):
             batches.append([picture.width * picture.height for picture in pixels])

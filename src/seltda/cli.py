@@ -115,7 +115,7 @@ def pseudolabel(
         str | None, typer.Option(help="VQA model (e.g. the baseline) whose answer must agree to keep a pair")
     ] = None,
     workers: Annotated[
-        int | None, typer.Option(help="image-decoding processes (default: 4 with a GPU)")
+        int | None, typer.Option(help="image-decoding processes (default: GPU, half the cores to 8; CPU, 0)")
     ] = None,
     precision: Annotated[
         str, typer.Option(help="auto (bf16 on a GPU or a CPU with native bf16), bf16, fp16, fp32")

@@ -167,15 +167,16 @@ def size_ordered(names: list[str], image_root: Path) -> list[str]:
 def image_batches(
     names: list[str], image_root: Path, adapter: ModelAdapter, batch_size: int, workers: int
 ) -> DataLoader:
-    """Batches of (names, pictures, pixel values, skip reasons); decoding and preprocessing run in
-    `workers` processes, prefetched while the model generates. No batch is dropped."""
+    """Batches of (names, pictures, resized pixels, skip reasons); decoding and resizing run in `workers`
+    processes, prefetched while the model generates (normalizing is left to the model's device). No batch
+    is dropped."""
 
     def collate(items: list[tuple[str, Any, str | None]]) -> dict[str, Any]:
         good = [(name, picture) for name, picture, _ in items if picture is not None]
         return {
             "names": [name for name, _ in good],
             "pictures": [picture for _, picture in good],
-            "pixel_values": adapter.pixel_values([p for _, p in good]) if good else None,
+            "pixel_values": adapter.resized_pixels([p for _, p in good]) if good else None,
             "skips": [reason or "unreadable" for _, picture, reason in items if picture is None],
         }
 
@@ -272,7 +273,7 @@ def run_shard(
             continue
         samples = adapter.sample_questions(
             model,
-            batch["pixel_values"].to(device=parameter.device, dtype=parameter.dtype),
+            adapter.normalize(batch["pixel_values"].to(parameter.device)).to(parameter.dtype),
             cfg.per_image,
             top_p=cfg.top_p,
             temperature=cfg.temperature,
@@ -308,9 +309,11 @@ def run_shard(
 
 
 def _workers(cfg: PseudoLabelConfig) -> int:
+    """Image-decoding processes: none on a CPU (they compete with the model), half the cores (at most 8)
+    beside a GPU, which outruns one process's decoding and resizing."""
     if cfg.dataloader_workers is not None:
         return cfg.dataloader_workers
-    return 4 if torch.cuda.is_available() else 0
+    return min(8, max(1, (os.cpu_count() or 2) // 2)) if torch.cuda.is_available() else 0
 
 
 def list_images(image_root: Path, image_list: Path | None) -> tuple[list[str], dict[str, int]]:

@@ -36,7 +36,7 @@ class PseudoLabelConfig(BaseModel):
     )
     roundtrip_batch_size: int = 64
     dataloader_workers: int | None = Field(
-        None, ge=0, description="image-decoding processes (None: 4 on a GPU machine, else 0)"
+        None, ge=0, description="image-decoding processes (None: GPU, half the cores up to 8; CPU, 0)"
     )
     precision: Literal["auto", "bf16", "fp16", "fp32"] = Field(
         "auto", description="auto: bf16 on a GPU or a CPU that computes it natively, else fp16 / fp32"

@@ -76,6 +76,26 @@ class BlipAdapter:
     def pixel_values(self, images: Sequence[Image.Image]) -> torch.Tensor:
         return self.processor.image_processor(list(images), return_tensors="pt")["pixel_values"]
 
+    def resized_pixels(self, images: Sequence[Image.Image]) -> torch.Tensor:
+        """The processor's output before rescaling and normalization: 4x the rate of `pixel_values` per
+        loader worker at 384 px (docs/benchmarks.md); `normalize` finishes them on the model's device."""
+        processor = self.processor.image_processor
+        return processor(list(images), return_tensors="pt", do_rescale=False, do_normalize=False)[
+            "pixel_values"
+        ]
+
+    def normalize(self, pixels: torch.Tensor) -> torch.Tensor:
+        """`pixel_values` from `resized_pixels`: the processor's rescaling and normalization as tensor ops."""
+        processor = self.processor.image_processor
+        pixels = pixels.float()
+        if processor.do_rescale:
+            pixels = pixels * processor.rescale_factor
+        if processor.do_normalize:
+            mean = torch.tensor(processor.image_mean, device=pixels.device).view(-1, 1, 1)
+            std = torch.tensor(processor.image_std, device=pixels.device).view(-1, 1, 1)
+            pixels = (pixels - mean) / std
+        return pixels
+
     @staticmethod
     def stack(items: Sequence[torch.Tensor]) -> torch.Tensor:
         """A collate's pixel batch from dataset items (one preprocessed image each)."""

@@ -129,6 +129,12 @@ class VlmAdapter:
         """RGB images, each downscaled (aspect kept) to at most `max_pixels` pixels when set."""
         return ImageBatch(_fit(image.convert("RGB"), self.max_pixels) for image in images)
 
+    resized_pixels = pixel_values  # the processor runs with the prompt, in `sample_questions`
+
+    @staticmethod
+    def normalize(pixels: ImageBatch) -> ImageBatch:
+        return pixels
+
     @staticmethod
     def stack(items: Sequence[Image.Image]) -> ImageBatch:
         """A collate's image batch from dataset items (BLIP stacks tensors here)."""
