@@ -1,6 +1,6 @@
 """What one image-loading worker does per second for BLIP at 384 px (BLIP-base's input): the processor's
-full `pixel_values` (resize, rescale, normalize, float32) vs seltda's `resized_pixels` (resize only, uint8;
-the model's device rescales and normalizes). Side by side, alternating, one thread; prints the ratio.
+full `pixel_values` (resize, rescale, normalize, float32) vs seltda's `sampling_inputs` (resize only,
+uint8; the model's device rescales and normalizes). Side by side, alternating, one thread; prints the ratio.
 
     python benchmarks/loader_preprocessing.py --images 256 --size 384
 """
@@ -35,7 +35,7 @@ def main() -> None:
     adapter = BlipAdapter(build_processor(tokenizer, args.size))
     names = sorted({r.image for r in easyvqa.load_split("train")})[: args.images]
     images = [Image.open(easyvqa.image_root() / name).convert("RGB") for name in names]
-    rates: dict[str, list[float]] = {"pixel_values": [], "resized_pixels": []}
+    rates: dict[str, list[float]] = {"pixel_values": [], "sampling_inputs": []}
     for _ in range(args.repeats):
         for name in rates:
             start = time.perf_counter()
@@ -44,7 +44,7 @@ def main() -> None:
     full, resized = (statistics.median(rates[name]) for name in rates)
     print(
         f"{args.images} easy-VQA images -> {args.size} px, one thread: pixel_values {full:.0f} img/s, "
-        f"resized_pixels {resized:.0f} img/s; ratio {resized / full:.2f}x"
+        f"sampling_inputs {resized:.0f} img/s; ratio {resized / full:.2f}x"
     )
 
 

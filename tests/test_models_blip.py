@@ -58,13 +58,15 @@ def test_sampling_from_a_one_token_nucleus_is_greedy_decoding(tiny_model):
     assert [[text for text, _ in group] for group in samples] == [[t, t] for t in texts]
 
 
-def test_resized_pixels_normalized_on_the_device_are_the_processors_pixel_values(tiny_model):
+def test_loader_pixels_normalized_on_the_device_are_the_processors_pixel_values(tiny_model):
     adapter = BlipAdapter.from_pretrained(str(tiny_model))
     images = [
         Image.new("RGB", (40, 30), "red"),
         Image.frombytes("RGB", (64, 64), bytes(range(256)) * 48),
         Image.new("L", (100, 20), 128),
     ]
-    resized = adapter.resized_pixels(images)
+    resized = adapter.sampling_inputs(images)
     assert resized.dtype == torch.uint8  # a quarter of float32's bytes between loader and device
-    assert torch.allclose(adapter.normalize(resized), adapter.pixel_values(images), atol=1e-5)
+    on_device = adapter.sampling_inputs_on(resized, "cpu", torch.float32)
+    assert torch.allclose(on_device, adapter.pixel_values(images), atol=1e-5)
+    assert adapter.sampling_inputs_on(resized, "cpu", torch.bfloat16).dtype == torch.bfloat16

@@ -393,3 +393,26 @@ def test_max_pixels_downscales_images_for_dynamic_resolution_models(
     settings = dict(model=str(tiny_vlm), max_steps=1, batch_size=4, save_steps=1000, max_pixels=256)
     metrics = train_teacher(dataset["train"], dataset["root"], tmp_path / "t", TeacherConfig(**settings))
     assert metrics["steps"] == 1
+
+
+def test_pool_labeling_prepares_prompts_in_loader_workers(tiny_vlm: Path, tmp_path: Path):
+    """The VLM's processor runs in the pool loader's worker; its records equal a run without workers."""
+    from seltda.pseudolabel import pseudolabel
+    from seltda.pseudolabel_config import PseudoLabelConfig
+
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    for index, (size, color) in enumerate(
+        [((32, 32), "red"), ((48, 24), "blue"), ((20, 40), "green"), ((64, 64), "white"), ((16, 16), "black")]
+    ):
+        Image.new("RGB", size, color).save(pool / f"{index}.png")
+    outputs = []
+    for workers in (0, 1):
+        cfg = PseudoLabelConfig.plain(
+            per_image=2, batch_size=3, max_new_tokens=6, dataloader_workers=workers, precision="fp32"
+        )
+        manifest = pseudolabel(str(tiny_vlm), pool, tmp_path / f"workers{workers}", cfg)
+        assert manifest["images"]["seen"] == 5 and manifest["funnel"]["generated"] == 10
+        out = tmp_path / f"workers{workers}"
+        outputs.append((out / "pseudolabels.jsonl").read_text() + (out / "rejected.jsonl").read_text())
+    assert outputs[0] == outputs[1] and outputs[0]

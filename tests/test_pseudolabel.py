@@ -398,11 +398,11 @@ def test_dynamic_resolution_pools_are_batched_by_size(tmp_path):
     class RecordingAdapter:  # a dynamic-resolution VLM's adapter, minus the model
         image_tokens_vary = True
 
-        def resized_pixels(self, images):
+        def sampling_inputs(self, images):
             return ImageBatch(images)
 
-        def normalize(self, pixels):
-            return pixels
+        def sampling_inputs_on(self, inputs, device, dtype):
+            return inputs
 
         def sample_questions(self, model, pixels, num_samples, **settings):
             batches.append([picture.width * picture.height for picture in pixels])

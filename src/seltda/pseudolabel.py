@@ -167,16 +167,16 @@ def size_ordered(names: list[str], image_root: Path) -> list[str]:
 def image_batches(
     names: list[str], image_root: Path, adapter: ModelAdapter, batch_size: int, workers: int
 ) -> DataLoader:
-    """Batches of (names, pictures, resized pixels, skip reasons); decoding and resizing run in `workers`
-    processes, prefetched while the model generates (normalizing is left to the model's device). No batch
-    is dropped."""
+    """Batches of (names, pictures, sampling inputs, skip reasons); decoding and the adapter's loader-side
+    preprocessing (`sampling_inputs`) run in `workers` processes, prefetched while the model generates.
+    No batch is dropped."""
 
     def collate(items: list[tuple[str, Any, str | None]]) -> dict[str, Any]:
         good = [(name, picture) for name, picture, _ in items if picture is not None]
         return {
             "names": [name for name, _ in good],
             "pictures": [picture for _, picture in good],
-            "pixel_values": adapter.resized_pixels([p for _, p in good]) if good else None,
+            "inputs": adapter.sampling_inputs([p for _, p in good]) if good else None,
             "skips": [reason or "unreadable" for _, picture, reason in items if picture is None],
         }
 
@@ -273,7 +273,7 @@ def run_shard(
             continue
         samples = adapter.sample_questions(
             model,
-            adapter.normalize(batch["pixel_values"].to(parameter.device)).to(parameter.dtype),
+            adapter.sampling_inputs_on(batch["inputs"], parameter.device, parameter.dtype),
             cfg.per_image,
             top_p=cfg.top_p,
             temperature=cfg.temperature,

@@ -76,25 +76,29 @@ class BlipAdapter:
     def pixel_values(self, images: Sequence[Image.Image]) -> torch.Tensor:
         return self.processor.image_processor(list(images), return_tensors="pt")["pixel_values"]
 
-    def resized_pixels(self, images: Sequence[Image.Image]) -> torch.Tensor:
-        """The processor's output before rescaling and normalization: 4x the rate of `pixel_values` per
-        loader worker at 384 px (docs/benchmarks.md); `normalize` finishes them on the model's device."""
+    def sampling_inputs(self, images: Sequence[Image.Image]) -> torch.Tensor:
+        """What a pool loader worker prepares for `sample_questions`: the processor's resized pixels
+        before rescaling and normalization (uint8), 4x the rate of `pixel_values` per worker at 384 px
+        (docs/benchmarks.md); `sampling_inputs_on` finishes them on the model's device."""
         processor = self.processor.image_processor
         return processor(list(images), return_tensors="pt", do_rescale=False, do_normalize=False)[
             "pixel_values"
         ]
 
-    def normalize(self, pixels: torch.Tensor) -> torch.Tensor:
-        """`pixel_values` from `resized_pixels`: the processor's rescaling and normalization as tensor ops."""
+    def sampling_inputs_on(
+        self, pixels: torch.Tensor, device: torch.device | str, dtype: torch.dtype
+    ) -> torch.Tensor:
+        """`pixel_values` from `sampling_inputs`, on `device` in `dtype`: the processor's rescaling and
+        normalization as tensor ops there."""
         processor = self.processor.image_processor
-        pixels = pixels.float()
+        pixels = pixels.to(device).float()
         if processor.do_rescale:
             pixels = pixels * processor.rescale_factor
         if processor.do_normalize:
             mean = torch.tensor(processor.image_mean, device=pixels.device).view(-1, 1, 1)
             std = torch.tensor(processor.image_std, device=pixels.device).view(-1, 1, 1)
             pixels = (pixels - mean) / std
-        return pixels
+        return pixels.to(dtype)
 
     @staticmethod
     def stack(items: Sequence[torch.Tensor]) -> torch.Tensor:

@@ -36,6 +36,11 @@ class ImageBatch(list):
         return self
 
 
+class PromptBatch(dict):
+    """A batch's question-generation inputs (processed images and tokenized prompts), built by a pool
+    loader worker so that the processor runs beside generation, not before it."""
+
+
 def load_processor(name: str) -> Any:
     """The processor (image processor + tokenizer + chat template) saved with a model."""
     try:
@@ -129,11 +134,23 @@ class VlmAdapter:
         """RGB images, each downscaled (aspect kept) to at most `max_pixels` pixels when set."""
         return ImageBatch(_fit(image.convert("RGB"), self.max_pixels) for image in images)
 
-    resized_pixels = pixel_values  # the processor runs with the prompt, in `sample_questions`
+    def sampling_inputs(self, images: Sequence[Image.Image]) -> PromptBatch:
+        """What a pool loader worker prepares for `sample_questions`: the processed question-generation
+        prompt of every image (the processor's work, in the worker process)."""
+        fitted = self.pixel_values(images)
+        return PromptBatch(self._batch(fitted, [self.vqg_instruction] * len(fitted)))
 
     @staticmethod
-    def normalize(pixels: ImageBatch) -> ImageBatch:
-        return pixels
+    def sampling_inputs_on(
+        inputs: PromptBatch, device: torch.device | str, dtype: torch.dtype
+    ) -> PromptBatch:
+        """The prepared inputs on the model's device, float ones (pixels) in its dtype."""
+        return PromptBatch(
+            {
+                key: value.to(device, dtype) if value.is_floating_point() else value.to(device)
+                for key, value in inputs.items()
+            }
+        )
 
     @staticmethod
     def stack(items: Sequence[Image.Image]) -> ImageBatch:
@@ -255,16 +272,19 @@ class VlmAdapter:
     def sample_questions(
         self,
         model: torch.nn.Module,
-        pixel_values: Sequence[Image.Image],
+        pixel_values: Sequence[Image.Image] | PromptBatch,
         num_samples: int,
         top_p: float = 0.9,
         temperature: float = 1.0,
         repetition_penalty: float = 1.0,
         min_new_tokens: int = 0,
     ) -> list[list[tuple[str, float]]]:
-        """N sampled `Question: ... Answer: ...` texts per image, each with its mean token log-probability."""
-        batch = self._batch(pixel_values, [self.vqg_instruction] * len(pixel_values))
-        inputs = _to_model(model, batch)
+        """N sampled `Question: ... Answer: ...` texts per image, each with its mean token log-probability.
+
+        Takes the images, or their `sampling_inputs` prepared by a loader worker."""
+        if not isinstance(pixel_values, PromptBatch):
+            pixel_values = self.sampling_inputs(pixel_values)
+        inputs = _to_model(model, pixel_values)
         stops = self._stops(model)
         mask = inputs.get("attention_mask")
         padding = None if mask is None else (mask != 0).int().argmax(dim=1)  # each prompt's left padding
