@@ -61,12 +61,19 @@ def load_model(name: str, dtype: torch.dtype = torch.float32) -> torch.nn.Module
         hf_logging.set_verbosity(previous)
 
 
-def _to_model(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The batch on the model's device; float inputs (pixels) in its dtype (bf16 inference)."""
+def _on_device(
+    batch: dict[str, torch.Tensor], device: torch.device | str, dtype: torch.dtype
+) -> dict[str, torch.Tensor]:
+    """The batch on `device`; float inputs (pixels) in `dtype` (bf16 inference)."""
     return {
-        key: value.to(model.device, model.dtype) if value.is_floating_point() else value.to(model.device)
+        key: value.to(device, dtype) if value.is_floating_point() else value.to(device)
         for key, value in batch.items()
     }
+
+
+def _to_model(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The batch on the model's device, float inputs in its dtype."""
+    return _on_device(batch, model.device, model.dtype)
 
 
 def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
@@ -145,12 +152,7 @@ class VlmAdapter:
         inputs: PromptBatch, device: torch.device | str, dtype: torch.dtype
     ) -> PromptBatch:
         """The prepared inputs on the model's device, float ones (pixels) in its dtype."""
-        return PromptBatch(
-            {
-                key: value.to(device, dtype) if value.is_floating_point() else value.to(device)
-                for key, value in inputs.items()
-            }
-        )
+        return PromptBatch(_on_device(inputs, device, dtype))
 
     @staticmethod
     def stack(items: Sequence[Image.Image]) -> ImageBatch:
