@@ -17,15 +17,14 @@ from pathlib import Path
 import torch
 import yaml
 
-from seltda import easyvqa
-from seltda.evaluate import EvaluateConfig, evaluate
-from seltda.metrics import compare_scores, paired_bootstrap
-from seltda.pseudolabel import merge
-from seltda.pseudolabel_config import PseudoLabelConfig
-from seltda.records import read_records
-from seltda.split import read_image_list
-from seltda.student import train_student
-from seltda.student_config import StudentConfig
+from seltda.core.records import read_image_list, read_records
+from seltda.demo import easyvqa
+from seltda.eval.metrics import compare_scores, paired_bootstrap
+from seltda.stages.evaluate import EvaluateConfig, evaluate
+from seltda.stages.pseudolabel import merge
+from seltda.stages.pseudolabel.config import PseudoLabelConfig
+from seltda.stages.student import train_student
+from seltda.stages.student_config import StudentConfig
 
 VARIANTS = {
     "confident half": {"keep_top_fraction": 0.5},
@@ -53,8 +52,8 @@ def roundtrip_shards(run: Path, shard_count: int) -> Path:
 
     from PIL import Image
 
-    from seltda.pseudolabel import RoundTrip
-    from seltda.records import write_records
+    from seltda.core.records import write_records
+    from seltda.stages.pseudolabel import RoundTrip
 
     out = run / "variants" / "roundtrip_shards"
     if (out / "shards" / f"shard-{shard_count - 1:05d}.json").exists():

@@ -14,15 +14,15 @@ import argparse
 import json
 from pathlib import Path
 
-from seltda import easyvqa
-from seltda.evaluate import evaluate
-from seltda.metrics import paired_bootstrap
+from seltda.core.records import read_records
+from seltda.demo import easyvqa
+from seltda.demo.run import DemoConfig, demo, pretrained_base
+from seltda.eval.metrics import paired_bootstrap
 from seltda.models.tiny_blip import build_tiny_blip
-from seltda.pipeline import DemoConfig, demo, pretrained_base
-from seltda.records import read_records
-from seltda.student import train_student
-from seltda.student_config import StudentConfig
-from seltda.teacher import format_target
+from seltda.qa_text import format_target
+from seltda.stages.evaluate import evaluate
+from seltda.stages.student import train_student
+from seltda.stages.student_config import StudentConfig
 
 TYPES = ["yes/no", "color", "shape"]
 

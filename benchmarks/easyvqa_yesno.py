@@ -13,7 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-from seltda import easyvqa
+from seltda.demo import easyvqa
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from seltda import easyvqa
+from seltda.demo import easyvqa
 from seltda.models.blip import BlipAdapter
 from seltda.models.tiny_blip import build_processor, build_tokenizer, bundled_vocab_file
 

@@ -3,7 +3,7 @@
 The reference algorithm (written out below from the SelTDA code): batches of 64 images with the last
 partial batch dropped, one full `generate` call per question over the batch (the images are encoded again
 for every question), sampling with top-p 0.9, repetition penalty 1.1, max length 40, min length 5, fp32.
-seltda: `seltda.pseudolabel.pseudolabel` end to end (decoding, one `generate` per batch with
+seltda: `seltda.stages.pseudolabel.pseudolabel` end to end (decoding, one `generate` per batch with
 `num_return_sequences`, parsing, filters, atomic shard writes, merge). Both use the same teacher and images.
 Prints images/s of both and their ratio for N = 1 and 3 questions per image; timings alternate between the
 two and the median of `--repeats` is used, because this machine's timings are noisy.
@@ -24,12 +24,12 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from seltda import easyvqa
+from seltda.core.records import read_records
+from seltda.demo import easyvqa
+from seltda.demo.run import SHIPPED_PRETRAINED
 from seltda.models.blip import BlipAdapter, load_vqg_model
-from seltda.pipeline import SHIPPED_PRETRAINED
-from seltda.pseudolabel import pseudolabel
-from seltda.pseudolabel_config import PseudoLabelConfig
-from seltda.records import read_records
+from seltda.stages.pseudolabel import pseudolabel
+from seltda.stages.pseudolabel.config import PseudoLabelConfig
 
 
 def build_blip_base(out: Path) -> str:

@@ -19,10 +19,10 @@ import time
 import torch
 from PIL import Image
 
-from seltda import easyvqa
+from seltda.demo import easyvqa
+from seltda.demo.run import SHIPPED_PRETRAINED
 from seltda.models import blip
 from seltda.models.blip import BlipAdapter, load_vqg_model
-from seltda.pipeline import SHIPPED_PRETRAINED
 
 
 @contextlib.contextmanager

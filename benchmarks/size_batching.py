@@ -2,7 +2,7 @@
 
 A Qwen2-VL-style model turns each image into a number of tokens that grows with its size (Qwen2-VL's
 default resizing: 14-pixel patches merged 2x2, at most 1,280 x 28 x 28 pixels); a batch pads every
-prompt to its largest image. `seltda.pseudolabel.size_ordered` sorts each shard by header size before
+prompt to its largest image. `seltda.stages.pseudolabel.size_ordered` sorts each shard by header size before
 batching. This counts, for a pool of random sizes (fixed seed), the token positions the batches hold,
 padding included, in the pool's stable path order and in size order, and prints their ratio: the prefill
 work saved (a count, not a timing).

@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from seltda import easyvqa
+from seltda.demo import easyvqa
 from seltda.models.blip import BlipAdapter, load_vqa_model
 
 SHAPES = ["circle", "rectangle", "triangle"]

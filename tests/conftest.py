@@ -11,9 +11,9 @@ from PIL import Image, ImageDraw
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from seltda.core.records import Record, write_records  # noqa: E402
 from seltda.models.tiny_blip import TinyBlipConfig, build_tiny_blip  # noqa: E402
-from seltda.records import Record, write_records  # noqa: E402
-from seltda.teacher import format_target  # noqa: E402
+from seltda.qa_text import format_target  # noqa: E402
 
 COLORS = {"red": (220, 30, 30), "blue": (30, 30, 220), "green": (30, 180, 30)}
 SHAPES = ["circle", "rectangle"]
@@ -77,8 +77,8 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_teacher(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> dict:
     """A tiny teacher trained briefly on the tiny dataset: it writes parseable question-answer text."""
-    from seltda.teacher import train_teacher
-    from seltda.teacher_config import TeacherConfig
+    from seltda.stages.teacher import train_teacher
+    from seltda.stages.teacher_config import TeacherConfig
 
     root = tmp_path_factory.mktemp("teacher-data")
     write_records(root / "train.jsonl", make_dataset(root))

@@ -6,7 +6,7 @@ import yaml
 from typer.testing import CliRunner
 
 from seltda.cli import app
-from seltda.records import read_records
+from seltda.core.records import read_records
 
 runner = CliRunner()
 

@@ -9,9 +9,9 @@ import yaml
 from typer.testing import CliRunner
 
 from seltda.cli import app
-from seltda.curve import curve, point_folder, run_config_runner, run_point_config
-from seltda.pipeline import RunConfig
-from seltda.records import read_records
+from seltda.core.records import read_records
+from seltda.orchestrate.curve import curve, point_folder, run_config_runner, run_point_config
+from seltda.orchestrate.pipeline import RunConfig
 
 
 def tiny_run_config(dataset, tiny_model, out) -> RunConfig:

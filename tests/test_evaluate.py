@@ -1,6 +1,6 @@
 import json
 
-from seltda.evaluate import EvaluateConfig, evaluate
+from seltda.stages.evaluate import EvaluateConfig, evaluate
 
 
 def test_evaluate_writes_predictions_and_official_accuracy(dataset, tiny_model, tmp_path):
@@ -19,7 +19,7 @@ def test_evaluate_counts_unreadable_images_as_missing(dataset, tiny_model, tmp_p
 
 
 def test_score_any_models_predictions(dataset, tmp_path):
-    from seltda.evaluate import score
+    from seltda.stages.evaluate import score
 
     predictions = [{"question_id": r.question_id, "answer": r.answers[0]} for r in dataset["records"][:10]]
     predictions.append({"question_id": "not-in-data", "answer": "x"})

@@ -1,4 +1,4 @@
-"""Tests for seltda.fileio."""
+"""Tests for seltda.core.fileio."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from seltda import fileio
-from seltda.fileio import (
+from seltda.core import fileio
+from seltda.core.fileio import (
     SeltdaInputError,
     atomic_write_bytes,
     atomic_write_json,

@@ -9,12 +9,13 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from seltda.fileio import SeltdaInputError
+from seltda.cli.convert import convert_app
+from seltda.core.fileio import SeltdaInputError
+from seltda.core.records import Record, read_records
 from seltda.formats import (
     FORMATS,
     FormatError,
     convert,
-    convert_app,
     read_predictions,
     read_reference,
     read_table,
@@ -24,7 +25,6 @@ from seltda.formats import (
     write_reference,
     write_vqa_results,
 )
-from seltda.records import Record, read_records
 
 runner = CliRunner()
 
@@ -533,8 +533,8 @@ def test_pseudolabels_written_as_a_datasets_folder_round_trip(tmp_path):
     import datasets
     from PIL import Image
 
+    from seltda.core.records import Provenance
     from seltda.formats import read_hf_dataset, write_hf_dataset
-    from seltda.records import Provenance
 
     (tmp_path / "imgs").mkdir()
     Image.new("RGB", (8, 8), "red").save(tmp_path / "imgs" / "a.png")

@@ -1,7 +1,7 @@
 import pytest
 
-from seltda import hub
-from seltda.fileio import SeltdaInputError
+from seltda.core.fileio import SeltdaInputError
+from seltda.publish import hub
 
 
 class FakeApi:

@@ -1,4 +1,4 @@
-"""Tests for seltda.images."""
+"""Tests for seltda.core.images."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from seltda.fileio import SeltdaInputError
-from seltda.images import (
+from seltda.core.fileio import SeltdaInputError
+from seltda.core.images import (
     IMAGE_EXTENSIONS,
     ImageSkip,
     is_image_name,

@@ -1,4 +1,4 @@
-"""Tests for seltda.metrics: official VQA accuracy rules, aggregation and paired bootstrap.
+"""Tests for seltda.eval.metrics: official VQA accuracy rules, aggregation and paired bootstrap.
 
 Expected figures are worked out by hand from the official VQA evaluation rules.
 """
@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seltda import metrics
-from seltda.metrics import (
+from seltda.eval import metrics
+from seltda.eval.metrics import (
     compare_scores,
     exact_match,
     normalize_answer,

@@ -1,6 +1,6 @@
 from huggingface_hub import ModelCard
 
-from seltda.modelcard import write_model_card
+from seltda.publish.modelcard import write_model_card
 
 METRICS = {
     "baseline": {"accuracy": 70.5},

@@ -15,15 +15,16 @@ import torch
 from PIL import Image
 from transformers import AutoTokenizer
 
-from seltda.evaluate import EvaluateConfig, evaluate
-from seltda.fileio import SeltdaInputError
+from seltda.core.fileio import SeltdaInputError
+from seltda.core.records import write_records
 from seltda.models import load_adapter, load_vqa, load_vqg, model_family
-from seltda.models.vlm import VlmAdapter
-from seltda.records import write_records
-from seltda.student import train_student
-from seltda.student_config import StudentConfig
-from seltda.teacher import ParsedQA, format_target, parse_generation, train_teacher
-from seltda.teacher_config import TeacherConfig
+from seltda.models.chat_vlm import VlmAdapter
+from seltda.qa_text import ParsedQA, format_target, parse_generation
+from seltda.stages.evaluate import EvaluateConfig, evaluate
+from seltda.stages.student import train_student
+from seltda.stages.student_config import StudentConfig
+from seltda.stages.teacher import train_teacher
+from seltda.stages.teacher_config import TeacherConfig
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 TEXT = dict(
@@ -397,8 +398,8 @@ def test_max_pixels_downscales_images_for_dynamic_resolution_models(
 
 def test_pool_labeling_prepares_prompts_in_loader_workers(tiny_vlm: Path, tmp_path: Path):
     """The VLM's processor runs in the pool loader's worker; its records equal a run without workers."""
-    from seltda.pseudolabel import pseudolabel
-    from seltda.pseudolabel_config import PseudoLabelConfig
+    from seltda.stages.pseudolabel import pseudolabel
+    from seltda.stages.pseudolabel.config import PseudoLabelConfig
 
     pool = tmp_path / "pool"
     pool.mkdir()

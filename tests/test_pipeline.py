@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from seltda.pipeline import RunConfig, run
+from seltda.orchestrate.pipeline import RunConfig, run
 from seltda.report import write_report
-from seltda.training import read_stage
+from seltda.run.stage import read_stage
 
 
 def test_two_rounds_keep_each_round_in_its_own_folder(dataset, tiny_model, tmp_path):

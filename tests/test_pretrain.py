@@ -2,11 +2,11 @@ import torch
 from PIL import ImageChops
 from transformers import BlipForConditionalGeneration, BlipForQuestionAnswering
 
+from seltda.demo.pretrain import corpus
+from seltda.demo.pretrain.config import PretrainConfig
+from seltda.demo.pretrain.trainer import matching_role, matching_texts, pretrain
 from seltda.models.tiny_blip import TinyBlipConfig
-from seltda.pretrain import corpus
-from seltda.pretrain.config import PretrainConfig
-from seltda.pretrain.trainer import matching_role, matching_texts, pretrain
-from seltda.training import read_stage
+from seltda.run.stage import read_stage
 
 TINY = TinyBlipConfig(
     image_size=32, patch_size=8, hidden_size=32, intermediate_size=64, num_layers=1, num_heads=2
@@ -86,7 +86,7 @@ def test_pretrain_writes_a_model_both_arms_can_load(tmp_path):
 def _contrastive_loss(image_feats, text_feats):
     from types import SimpleNamespace
 
-    from seltda.pretrain.trainer import contrastive_loss
+    from seltda.demo.pretrain.trainer import contrastive_loss
 
     text_out = SimpleNamespace(last_hidden_state=text_feats[:, None, :])
     model = SimpleNamespace(
@@ -125,7 +125,7 @@ def test_pretrain_with_contrastive_and_tagging_losses_saves_their_heads(tmp_path
 def test_tagging_targets_are_the_caption_words_without_special_tokens(tmp_path):
     from types import SimpleNamespace
 
-    from seltda.pretrain.trainer import build_pretraining_model, tagging_loss
+    from seltda.demo.pretrain.trainer import build_pretraining_model, tagging_loss
 
     _, adapter = build_pretraining_model(tmp_path / "m", PretrainConfig(tiny=TINY))
     tokenizer = adapter.tokenizer
@@ -149,7 +149,7 @@ def test_tagging_targets_are_the_caption_words_without_special_tokens(tmp_path):
 
 
 def test_labeled_objects_are_one_object_images_with_their_classes():
-    from seltda.pretrain.vision import COLOR_INDEX, SHAPE_INDEX
+    from seltda.demo.pretrain.vision import COLOR_INDEX, SHAPE_INDEX
 
     things = [corpus.labeled_object(0, i)[1] for i in range(300)]
     assert {t.shape for t in things} == set(SHAPE_INDEX) and {t.color for t in things} == set(COLOR_INDEX)
@@ -161,9 +161,9 @@ def test_labeled_objects_are_one_object_images_with_their_classes():
 def test_vision_stage_trains_the_tower_then_is_reused(tmp_path):
     from transformers import BlipVisionModel
 
-    from seltda.pretrain.trainer import build_pretraining_model
-    from seltda.pretrain.vision import pretrain_vision
-    from seltda.training import TrainingConfig
+    from seltda.demo.pretrain.trainer import build_pretraining_model
+    from seltda.demo.pretrain.vision import pretrain_vision
+    from seltda.stages.train_config import TrainingConfig
 
     model, adapter = build_pretraining_model(tmp_path / "m", PretrainConfig(tiny=TINY))
     before = {k: v.clone() for k, v in model.vision_model.state_dict().items()}

@@ -6,9 +6,10 @@ import pytest
 import torch
 from PIL import Image
 
-from seltda import pseudolabel as pseudolabel_module
-from seltda.models.vlm import ImageBatch
-from seltda.pseudolabel import (
+from seltda.core.records import read_records
+from seltda.models.chat_vlm import ImageBatch
+from seltda.qa_text import parse_generation
+from seltda.stages.pseudolabel import (
     answer_problem,
     inference_dtype,
     label_image,
@@ -17,9 +18,8 @@ from seltda.pseudolabel import (
     size_ordered,
     synthetic_id,
 )
-from seltda.pseudolabel_config import PseudoLabelConfig
-from seltda.records import read_records
-from seltda.teacher import parse_generation
+from seltda.stages.pseudolabel import launch as pseudolabel_module
+from seltda.stages.pseudolabel.config import PseudoLabelConfig
 
 
 def test_answer_checks():
@@ -118,8 +118,8 @@ def test_confidence_filter_keeps_top_fraction(tiny_teacher, tmp_path):
 
 
 def test_rebalance_caps_yes_no_share_keeping_the_most_confident():
-    from seltda.pseudolabel import rebalance
-    from seltda.records import Provenance, Record
+    from seltda.core.records import Provenance, Record
+    from seltda.stages.pseudolabel import rebalance
 
     def pair(i, answer, score):
         return Record(
@@ -142,7 +142,7 @@ def test_rebalance_caps_yes_no_share_keeping_the_most_confident():
 
 
 def test_merge_refilters_existing_shards_without_sampling(tiny_teacher, tmp_path):
-    from seltda.pseudolabel import merge
+    from seltda.stages.pseudolabel import merge
 
     teacher, root = str(tiny_teacher["teacher"]), tiny_teacher["root"]
     full = pseudolabel(teacher, root, tmp_path / "a", PseudoLabelConfig.plain(seed=2, shard_size=5))
@@ -318,7 +318,7 @@ def test_salted_folder_labels_every_good_image_and_reports_every_bad_one(tiny_te
 def test_roundtrip_filter_keeps_only_pairs_the_vqa_model_confirms(
     tiny_teacher, tiny_model, tmp_path, monkeypatch
 ):
-    from seltda import pseudolabel as module
+    from seltda.stages.pseudolabel import launch as module
 
     teacher, root = str(tiny_teacher["teacher"]), tiny_teacher["root"]
     cfg = PseudoLabelConfig.plain(per_image=3, batch_size=4, shard_size=6, seed=3)
@@ -351,7 +351,7 @@ def test_roundtrip_filter_keeps_only_pairs_the_vqa_model_confirms(
         for r in read_records(tmp_path / "half" / "pseudolabels.jsonl")
     )
     # merging shards labeled without the round-trip model under the filter is a clear error
-    from seltda.fileio import SeltdaInputError
+    from seltda.core.fileio import SeltdaInputError
 
     with pytest.raises(SeltdaInputError, match="without the round-trip model"):
         pseudolabel(

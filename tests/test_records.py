@@ -1,4 +1,4 @@
-"""Tests for seltda.records."""
+"""Tests for seltda.core.records."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from seltda.fileio import SeltdaInputError
-from seltda.records import (
+from seltda.core.fileio import SeltdaInputError
+from seltda.core.records import (
     Provenance,
     Record,
     RecordsError,

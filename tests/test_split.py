@@ -1,4 +1,5 @@
-from seltda.split import read_image_list, split_by_image, write_split
+from seltda.core.records import read_image_list
+from seltda.orchestrate.split import split_by_image, write_split
 
 
 def test_split_by_image_never_leaks(dataset):

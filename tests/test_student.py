@@ -1,9 +1,10 @@
 import pytest
 
-from seltda.records import Provenance, Record, read_records, write_records
-from seltda.student import mix, soft_targets, train_student
-from seltda.student_config import StudentConfig
-from seltda.training import LossTrainer, read_stage, stage_complete
+from seltda.core.records import Provenance, Record, read_records, write_records
+from seltda.run.stage import read_stage, stage_complete
+from seltda.stages.student import mix, soft_targets, train_student
+from seltda.stages.student_config import StudentConfig
+from seltda.stages.train import LossTrainer
 
 
 def synthetic(i):

@@ -1,6 +1,6 @@
-from seltda import easyvqa
-from seltda.records import Record
-from seltda.suites import flagged, numeric, rephrasing, run_suites
+from seltda.core.records import Record
+from seltda.demo import easyvqa
+from seltda.eval.suites import flagged, numeric, rephrasing, run_suites
 
 
 def rec(qid, answers, group=None, flags=(), answer_type=None):

@@ -1,5 +1,5 @@
-from seltda.records import Record
-from seltda.teacher import distinct_answers, format_target, parse_generation
+from seltda.core.records import Record
+from seltda.qa_text import distinct_answers, format_target, parse_generation
 
 
 def record(answers):

@@ -14,22 +14,21 @@ import torch
 from conftest import make_dataset
 from safetensors.torch import load_file
 
-from seltda.fileio import SeltdaInputError
-from seltda.records import read_records, write_records
-from seltda.student import train_student
-from seltda.student_config import StudentConfig
-from seltda.teacher import train_teacher
-from seltda.teacher_config import TeacherConfig
-from seltda.training import (
+from seltda.core.fileio import SeltdaInputError
+from seltda.core.records import read_records, write_records
+from seltda.run.stage import read_stage, stage_complete
+from seltda.stages.student import train_student
+from seltda.stages.student_config import StudentConfig
+from seltda.stages.teacher import train_teacher
+from seltda.stages.teacher_config import TeacherConfig
+from seltda.stages.train import (
     ADAPTER_DIR,
     LossTrainer,
-    TrainingConfig,
     last_checkpoint,
     lora_targets,
     merge_adapter_from_disk,
-    read_stage,
-    stage_complete,
 )
+from seltda.stages.train_config import TrainingConfig
 
 RANK = 4
 LORA = dict(lora=True, lora_rank=RANK, learning_rate=1e-2)

@@ -3,7 +3,6 @@
 
 from seltda.formats._common import FormatError
 from seltda.formats.aokvqa import read_aokvqa
-from seltda.formats.commands import convert_app
 from seltda.formats.hf_dataset import (
     HfConversion,
     export_dataset_images,
@@ -25,7 +24,6 @@ __all__ = [
     "FormatSpec",
     "HfConversion",
     "convert",
-    "convert_app",
     "export_dataset_images",
     "is_saved_dataset",
     "read_aokvqa",

@@ -10,8 +10,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from seltda.fileio import SeltdaInputError, read_json
-from seltda.records import Record
+from seltda.core.fileio import SeltdaInputError, read_json
+from seltda.core.records import Record
 
 __all__ = [
     "FormatError",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any, Literal
 
+from seltda.core.records import Record
 from seltda.formats._common import (
     FormatError,
     build_record,
@@ -17,7 +18,6 @@ from seltda.formats._common import (
     load_json,
     string_list,
 )
-from seltda.records import Record
 
 __all__ = ["DEFAULT_IMAGE_TEMPLATE", "RATIONALE_SEPARATOR", "read_aokvqa"]
 

@@ -11,10 +11,10 @@ from typing import Any
 
 from PIL import Image
 
-from seltda.fileio import atomic_write_bytes
+from seltda.core.fileio import atomic_write_bytes
+from seltda.core.images import to_rgb
+from seltda.core.records import Record
 from seltda.formats._common import FormatError, build_record, check_unique_ids, display, json_type
-from seltda.images import to_rgb
-from seltda.records import Record
 
 __all__ = ["HfConversion", "export_dataset_images", "is_saved_dataset", "read_hf_dataset", "write_hf_dataset"]
 
@@ -251,7 +251,7 @@ def write_hf_dataset(
     """
     import datasets
 
-    from seltda.records import resolve_image_path
+    from seltda.core.records import resolve_image_path
 
     root = Path(image_root)
     columns: dict[str, list[Any]] = {

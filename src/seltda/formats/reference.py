@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from seltda.fileio import atomic_write_json
+from seltda.core.fileio import atomic_write_json
+from seltda.core.records import Record
 from seltda.formats._common import (
     FormatError,
     build_record,
@@ -25,7 +26,6 @@ from seltda.formats._common import (
     string_list,
 )
 from seltda.formats.aokvqa import RATIONALE_SEPARATOR
-from seltda.records import Record
 
 __all__ = ["read_reference", "to_reference", "write_reference"]
 

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from seltda.core.records import write_records
 from seltda.formats._common import FormatError
 from seltda.formats.aokvqa import read_aokvqa
 from seltda.formats.hf_dataset import HfConversion, read_hf_dataset
 from seltda.formats.reference import read_reference
 from seltda.formats.table import read_table
 from seltda.formats.vqa_v2 import read_vqa_v2
-from seltda.records import write_records
 
 __all__ = ["ALIASES", "FORMATS", "ConversionResult", "FormatSpec", "convert", "resolve_format"]
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from seltda.fileio import atomic_write_json
+from seltda.core.fileio import atomic_write_json
 from seltda.formats._common import FormatError, display, expect_object, get_field, json_type, load_json
 from seltda.formats.reference import reference_id
 

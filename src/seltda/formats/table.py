@@ -8,9 +8,9 @@ import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from seltda.core.images import is_image_name
+from seltda.core.records import Record
 from seltda.formats._common import FormatError, build_record, check_unique_ids, display
-from seltda.images import is_image_name
-from seltda.records import Record
 
 __all__ = ["COLUMN_ALIASES", "read_table"]
 

@@ -13,7 +13,7 @@ import torch
 from transformers import AutoConfig
 from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES
 
-from seltda.fileio import SeltdaInputError
+from seltda.core.fileio import SeltdaInputError
 from seltda.models.blip import _missing_model
 
 Family = Literal["blip", "vlm"]
@@ -60,7 +60,7 @@ def load_adapter(name: str, max_pixels: int | None = None, **limits: int) -> Mod
         from seltda.models.blip import BlipAdapter
 
         return BlipAdapter.from_pretrained(str(name), **limits)
-    from seltda.models.vlm import VlmAdapter
+    from seltda.models.chat_vlm import VlmAdapter
 
     return VlmAdapter.from_pretrained(str(name), max_pixels=max_pixels, **limits)
 
@@ -71,7 +71,7 @@ def load_vqa(name: str) -> torch.nn.Module:
         from seltda.models.blip import load_vqa_model
 
         return load_vqa_model(str(name))
-    from seltda.models.vlm import load_model
+    from seltda.models.chat_vlm import load_model
 
     return load_model(str(name))
 
@@ -82,6 +82,6 @@ def load_vqg(name: str) -> torch.nn.Module:
         from seltda.models.blip import load_vqg_model
 
         return load_vqg_model(str(name))
-    from seltda.models.vlm import load_model
+    from seltda.models.chat_vlm import load_model
 
     return load_model(str(name))

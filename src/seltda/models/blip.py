@@ -15,7 +15,7 @@ from PIL import Image
 from transformers import BlipForConditionalGeneration, BlipForQuestionAnswering, BlipProcessor
 from transformers import logging as hf_logging
 
-from seltda.fileio import SeltdaInputError
+from seltda.core.fileio import SeltdaInputError
 from seltda.models.sampling import NucleusSampler, per_image, sampling_options
 from seltda.models.shared_image_attention import shared_image_attention
 

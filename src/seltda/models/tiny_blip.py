@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from transformers import BertTokenizer, BlipConfig, BlipForQuestionAnswering, BlipProcessor
 from transformers.models.blip.image_processing_pil_blip import BlipImageProcessorPil
 
-from seltda.fileio import SeltdaInputError
+from seltda.core.fileio import SeltdaInputError
 
 CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
 CLIP_STD = [0.26862954, 0.26130258, 0.27577711]

@@ -22,9 +22,9 @@ import jinja2
 import yaml
 from PIL import Image
 
-from seltda.fileio import atomic_write_bytes, atomic_write_text
-from seltda.images import try_load_image
-from seltda.records import resolve_image_path
+from seltda.core.fileio import atomic_write_bytes, atomic_write_text
+from seltda.core.images import try_load_image
+from seltda.core.records import resolve_image_path
 from seltda.report import plots
 
 __all__ = ["build_context", "write_report"]

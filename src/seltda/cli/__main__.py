@@ -1,0 +1,3 @@
+from seltda.cli.app import main
+
+main()

@@ -1,0 +1,324 @@
+"""Adapter for chat VLMs (`AutoModelForImageTextToText`: SmolVLM/Idefics3, Qwen2-VL, LLaVA, PaliGemma...).
+
+One model serves both roles: the student answers `image + question`, the teacher writes
+`Question: ... Answer: ...` for `image + instruction`. Prompts go through the processor's chat template
+(user turn = image + text, assistant turn = target); the loss covers the assistant turn only. Processors
+without a chat template but with PaliGemma's `suffix` argument use prompt + suffix instead.
+
+Images are encoded together with the text (the image token count depends on the processor), so
+`pixel_values` keeps PIL images; `ImageBatch` stands in for a pixel tensor in the stage code.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from PIL import Image
+from transformers import AutoModelForImageTextToText, AutoProcessor
+from transformers import logging as hf_logging
+
+from seltda.core.fileio import SeltdaInputError
+from seltda.models.blip import _missing_model
+from seltda.models.sampling import NucleusSampler, per_image, sampling_options
+
+VQG_INSTRUCTION = "Ask one question about this image and answer it, as: Question: <question> Answer: <answer>"
+PALIGEMMA_VQA_PREFIX = "answer en "
+
+
+class ImageBatch(list):
+    """PIL images in place of a pixel tensor; `.to(device)` is a no-op (the adapter moves its tensors)."""
+
+    def to(self, *args: Any, **kwargs: Any) -> ImageBatch:
+        return self
+
+
+class PromptBatch(dict):
+    """A batch's question-generation inputs (processed images and tokenized prompts), built by a pool
+    loader worker so that the processor runs beside generation, not before it."""
+
+
+def load_processor(name: str) -> Any:
+    """The processor (image processor + tokenizer + chat template) saved with a model."""
+    try:
+        return AutoProcessor.from_pretrained(name)
+    except (OSError, ValueError) as error:
+        raise _missing_model(name, error) from error
+
+
+def load_model(name: str, dtype: torch.dtype = torch.float32) -> torch.nn.Module:
+    """The VLM (float32 by default: the Trainer's mixed precision autocasts); one model for VQA and VQG."""
+    previous = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        return AutoModelForImageTextToText.from_pretrained(name, dtype=dtype)
+    except (OSError, ValueError) as error:
+        raise _missing_model(name, error) from error
+    finally:
+        hf_logging.set_verbosity(previous)
+
+
+def _on_device(
+    batch: dict[str, torch.Tensor], device: torch.device | str, dtype: torch.dtype
+) -> dict[str, torch.Tensor]:
+    """The batch on `device`; float inputs (pixels) in `dtype` (bf16 inference)."""
+    return {
+        key: value.to(device, dtype) if value.is_floating_point() else value.to(device)
+        for key, value in batch.items()
+    }
+
+
+def _to_model(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The batch on the model's device, float inputs in its dtype."""
+    return _on_device(batch, model.device, model.dtype)
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    count = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        count += 1
+    return count
+
+
+def _majority(answers: Sequence[str], weights: Sequence[float] | None) -> str:
+    """The answer with the largest weight (first on ties); soft targets reduce to it for these models."""
+    if weights is None:
+        return max(answers, key=list(answers).count)
+    return answers[max(range(len(answers)), key=lambda i: (weights[i], -i))]
+
+
+def _fit(image: Image.Image, max_pixels: int | None) -> Image.Image:
+    """`image` downscaled so that width x height <= max_pixels (unchanged when it already fits)."""
+    if max_pixels is None or image.width * image.height <= max_pixels:
+        return image
+    scale = (max_pixels / (image.width * image.height)) ** 0.5
+    size = (max(1, int(image.width * scale)), max(1, int(image.height * scale)))
+    return image.resize(size, Image.Resampling.BICUBIC)
+
+
+@dataclass
+class VlmAdapter:
+    """Turns images and text into chat-VLM inputs and generations back into text."""
+
+    processor: Any
+    max_question_tokens: int = 32
+    max_answer_tokens: int = 16
+    max_target_tokens: int = 48
+    max_pixels: int | None = None  # downscale larger images (dynamic-resolution models: fewer image tokens)
+    image_tokens_vary: bool = True  # dynamic resolution: a batch pads every image to its largest one
+    vqg_instruction: str = VQG_INSTRUCTION
+    chat: bool = field(init=False)
+    end_of_turn: int | None = field(init=False)
+    closing: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.chat = bool(getattr(self.processor, "chat_template", None))
+        if not self.chat and "suffix" not in inspect.signature(self.processor.__call__).parameters:
+            raise SeltdaInputError(
+                f"{type(self.processor).__name__} has no chat template: save one with the model's processor"
+            )
+        self.tokenizer.padding_side = "left"  # answers end every row; generation continues each prompt
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.end_of_turn = self._end_of_turn()
+        # no end-of-turn token in the template (llava-1.5's): EOS after the target teaches the model to stop
+        self.closing = self.tokenizer.eos_token if self.chat and self.end_of_turn is None else ""
+
+    @classmethod
+    def from_pretrained(cls, name: str, **kwargs: Any) -> VlmAdapter:
+        return cls(load_processor(name), **kwargs)
+
+    @property
+    def tokenizer(self) -> Any:
+        return self.processor.tokenizer
+
+    def pixel_values(self, images: Sequence[Image.Image]) -> ImageBatch:
+        """RGB images, each downscaled (aspect kept) to at most `max_pixels` pixels when set."""
+        return ImageBatch(_fit(image.convert("RGB"), self.max_pixels) for image in images)
+
+    def sampling_inputs(self, images: Sequence[Image.Image]) -> PromptBatch:
+        """What a pool loader worker prepares for `sample_questions`: the processed question-generation
+        prompt of every image (the processor's work, in the worker process)."""
+        fitted = self.pixel_values(images)
+        return PromptBatch(self._batch(fitted, [self.vqg_instruction] * len(fitted)))
+
+    @staticmethod
+    def sampling_inputs_on(
+        inputs: PromptBatch, device: torch.device | str, dtype: torch.dtype
+    ) -> PromptBatch:
+        """The prepared inputs on the model's device, float ones (pixels) in its dtype."""
+        return PromptBatch(_on_device(inputs, device, dtype))
+
+    @staticmethod
+    def stack(items: Sequence[Image.Image]) -> ImageBatch:
+        """A collate's image batch from dataset items (BLIP stacks tensors here)."""
+        return ImageBatch(items)
+
+    # ---- prompts -------------------------------------------------------------------------------
+    def _clip(self, text: str, max_tokens: int) -> str:
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return text if len(ids) <= max_tokens else self.tokenizer.decode(ids[:max_tokens]).strip()
+
+    @staticmethod
+    def _messages(prompt: str, target: str | None = None) -> list[dict]:
+        """User turn = image + text; assistant turn = the target."""
+        messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}]
+        if target is not None:
+            messages.append({"role": "assistant", "content": [{"type": "text", "text": target}]})
+        return messages
+
+    def _render(self, prompt: str, target: str | None = None) -> tuple[str, str]:
+        """(prompt text ending with the assistant's turn opening, full text with the target), un-encoded."""
+        template = self.processor.apply_chat_template
+        opening = template(self._messages(prompt), add_generation_prompt=True, tokenize=False)
+        if target is None:
+            return opening, opening
+        return opening, template(self._messages(prompt, target), tokenize=False) + self.closing
+
+    def _tail_length(self, opening: str, full: str) -> int:
+        """Tokens of `full` after the assistant's turn opening (its answer and end-of-turn marker)."""
+        opening_ids = self.tokenizer(opening)["input_ids"]
+        full_ids = self.tokenizer(full)["input_ids"]
+        return len(full_ids) - _common_prefix(opening_ids, full_ids)
+
+    def _encode(self, images: Sequence[Image.Image], texts: Sequence[str], **kwargs: Any) -> dict:
+        encoded = self.processor(
+            images=list(images), text=list(texts), padding="longest", return_tensors="pt", **kwargs
+        )
+        return {key: value for key, value in encoded.items() if isinstance(value, torch.Tensor)}
+
+    def _batch(
+        self, images: Sequence[Image.Image], prompts: Sequence[str], targets: Sequence[str] | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Model inputs for `prompts`; with `targets`, labels that cover the targets only."""
+        if not self.chat:
+            return self._prefix_batch(images, prompts, targets)
+        rendered = [
+            self._render(p, t) for p, t in zip(prompts, targets or [None] * len(prompts), strict=True)
+        ]
+        batch = self._encode(images, [full for _, full in rendered])
+        if targets is not None:
+            batch["labels"] = self._labels(
+                batch["input_ids"], [self._tail_length(*pair) for pair in rendered]
+            )
+        return batch
+
+    def _prefix_batch(
+        self, images: Sequence[Image.Image], prompts: Sequence[str], targets: Sequence[str] | None
+    ) -> dict[str, torch.Tensor]:
+        """PaliGemma: `<image>prompt`, the target as `suffix` (the processor then builds the labels)."""
+        texts = [f"{self.processor.image_token}{prompt}" for prompt in prompts]
+        return self._encode(images, texts, **({} if targets is None else {"suffix": list(targets)}))
+
+    @staticmethod
+    def _labels(input_ids: torch.Tensor, tail_lengths: Sequence[int]) -> torch.Tensor:
+        """Left-padded rows end with their target: label the last `tail_lengths[i]` tokens only."""
+        positions = torch.arange(input_ids.shape[1]).expand_as(input_ids)
+        starts = input_ids.shape[1] - torch.tensor(tail_lengths).unsqueeze(1)
+        return input_ids.masked_fill(positions < starts, -100)
+
+    # ---- VQA (student) -------------------------------------------------------------------------
+    def vqa_batch(
+        self,
+        pixel_values: Sequence[Image.Image],
+        questions: Sequence[str],
+        answers: Sequence[Sequence[str]] | None = None,
+        weights: Sequence[Sequence[float]] | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """Question prompts; with answers, the majority answer of each question is the target."""
+        prefix = "" if self.chat else PALIGEMMA_VQA_PREFIX
+        prompts = [prefix + self._clip(q, self.max_question_tokens) for q in questions]
+        if answers is None:
+            return self._batch(pixel_values, prompts)
+        targets = [
+            self._clip(_majority(a, weights[i] if weights is not None else None), self.max_answer_tokens)
+            for i, a in enumerate(answers)
+        ]
+        return self._batch(pixel_values, prompts, targets)
+
+    @staticmethod
+    def vqa_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return model(**batch).loss
+
+    @torch.inference_mode()
+    def answer(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> list[str]:
+        """Greedy answers: the new tokens only."""
+        inputs = _to_model(model, batch)
+        output = model.generate(
+            **inputs,
+            **self._stops(model),
+            do_sample=False,
+            num_beams=1,
+            max_new_tokens=self.max_answer_tokens,
+        )
+        new = output[:, inputs["input_ids"].shape[1] :]
+        return [text.strip() for text in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
+
+    # ---- question generation (teacher) ---------------------------------------------------------
+    def vqg_batch(
+        self, pixel_values: Sequence[Image.Image], targets: Sequence[str]
+    ) -> dict[str, torch.Tensor]:
+        clipped = [self._clip(t, self.max_target_tokens) for t in targets]
+        return self._batch(pixel_values, [self.vqg_instruction] * len(clipped), clipped)
+
+    @staticmethod
+    def vqg_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return model(**batch).loss
+
+    @torch.inference_mode()
+    def sample_questions(
+        self,
+        model: torch.nn.Module,
+        pixel_values: Sequence[Image.Image] | PromptBatch,
+        num_samples: int,
+        top_p: float = 0.9,
+        temperature: float = 1.0,
+        repetition_penalty: float = 1.0,
+        min_new_tokens: int = 0,
+    ) -> list[list[tuple[str, float]]]:
+        """N sampled `Question: ... Answer: ...` texts per image, each with its mean token log-probability.
+
+        Takes the images, or their `sampling_inputs` prepared by a loader worker."""
+        if not isinstance(pixel_values, PromptBatch):
+            pixel_values = self.sampling_inputs(pixel_values)
+        inputs = _to_model(model, pixel_values)
+        stops = self._stops(model)
+        mask = inputs.get("attention_mask")
+        padding = None if mask is None else (mask != 0).int().argmax(dim=1)  # each prompt's left padding
+        sampler = NucleusSampler(
+            stops["eos_token_id"],
+            top_p,
+            temperature,
+            repetition_penalty,
+            min_new_tokens,
+            prompt_padding=None if padding is None else padding.repeat_interleave(num_samples),
+        )
+        sequences = model.generate(
+            **inputs, **stops, **sampling_options(sampler, self.max_target_tokens, num_samples)
+        )
+        new = sequences[:, inputs["input_ids"].shape[1] :]
+        texts = [text.strip() for text in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
+        return per_image(texts, sampler.mean_logprobs(new), num_samples)
+
+    def _stops(self, model: torch.nn.Module) -> dict[str, Any]:
+        """End ids: the model's EOS, the tokenizer's and the chat template's end-of-turn token."""
+        configured = model.generation_config.eos_token_id
+        ends = set(configured if isinstance(configured, list) else [configured])
+        ends.update([self.tokenizer.eos_token_id, self.end_of_turn])
+        ends.discard(None)
+        pad = self.tokenizer.pad_token_id
+        return {"eos_token_id": sorted(ends), "pad_token_id": pad if pad is not None else min(ends)}
+
+    def _end_of_turn(self) -> int | None:
+        """The first token after the assistant's text in the chat template, when it is a special token."""
+        if not self.chat:
+            return None
+        marker = "xyzzy"
+        full = self.processor.apply_chat_template(self._messages("q", marker), tokenize=False)
+        ids = self.tokenizer(full[full.rindex(marker) + len(marker) :], add_special_tokens=False)["input_ids"]
+        return ids[0] if ids and ids[0] in self.tokenizer.all_special_ids else None

@@ -1,0 +1,276 @@
+"""Chaining the stages: `run` (a user's data, one YAML config) and `demo` (the embedded easy-VQA default).
+
+records -> teacher -> pseudo-labels -> student (and baseline) -> evaluation -> metrics.json.
+Every stage writes into the run folder and is skipped when already complete, so a rerun resumes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from seltda.core.fileio import (
+    SeltdaInputError,
+    atomic_write_json,
+    atomic_write_text,
+    environment_info,
+    read_json,
+)
+from seltda.core.records import Record, read_records
+from seltda.eval.metrics import compare_scores
+from seltda.formats import write_hf_dataset
+from seltda.models.tiny_blip import TinyBlipConfig, build_tiny_blip
+from seltda.publish.modelcard import write_model_card
+from seltda.qa_text import format_target
+from seltda.run.stage import stage_complete, write_stage
+from seltda.stages.evaluate import EvaluateConfig, evaluate
+from seltda.stages.pseudolabel import pseudolabel
+from seltda.stages.pseudolabel.config import PseudoLabelConfig
+from seltda.stages.student import train_student
+from seltda.stages.student_config import StudentConfig
+from seltda.stages.teacher import train_teacher
+from seltda.stages.teacher_config import TeacherConfig
+
+
+class RunConfig(BaseModel):
+    """A whole SelTDA run on a user's data."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    out: Path
+    train: Path  # labeled records (JSONL)
+    images: Path  # image root of the records
+    unlabeled_images: Path | None = None  # root of the unlabeled pool (default: `images`)
+    unlabeled_list: Path | None = None  # image paths (relative to the pool root), default: scan the root
+    test: Path | None = None  # test records
+    test_images: Path | None = None  # default: `images`
+    model: str | None = None  # VLM folder or hub id; None builds the tiny BLIP from the labeled texts
+    tiny: TinyBlipConfig = TinyBlipConfig()
+    seed: int = 0
+    teacher: TeacherConfig = TeacherConfig()
+    pseudolabel: PseudoLabelConfig = PseudoLabelConfig()
+    student: StudentConfig = StudentConfig()
+    evaluate: EvaluateConfig = EvaluateConfig()
+    rounds: int = Field(
+        1, ge=1
+    )  # rounds >= 2: the last student starts a new teacher, which relabels the pool
+    teacher_on_pseudolabels: bool = False  # later rounds' teachers also learn from the previous pseudo-labels
+
+
+def load_run_config(path: Path) -> RunConfig:
+    """Read a YAML run config; errors name the file and the field."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise SeltdaInputError(f"{path}: cannot read YAML: {error}") from error
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"field '{'.'.join(str(p) for p in e['loc'])}': {e['msg']}" for e in error.errors()
+        )
+        raise SeltdaInputError(f"{path}: {problems}") from error
+
+
+def _stage_models(cfg: RunConfig, base: str) -> RunConfig:
+    """Point every stage at the base VLM and the run's seed."""
+    updates = {"model": base, "seed": cfg.seed}
+    return cfg.model_copy(
+        update={
+            "teacher": cfg.teacher.model_copy(update=updates),
+            "student": cfg.student.model_copy(update=updates),
+            "pseudolabel": cfg.pseudolabel.model_copy(update={"seed": cfg.seed}),
+        }
+    )
+
+
+def build_base_model(cfg: RunConfig) -> str:
+    """The VLM both arms start from: the configured one, or a tiny BLIP with a vocabulary from the data."""
+    if cfg.model is not None:
+        return cfg.model
+    folder = cfg.out / "base"
+    if not stage_complete(folder):
+        texts = [format_target(r) for r in read_records(cfg.train)]
+        build_tiny_blip(folder, texts, cfg.tiny, seed=cfg.seed)
+        write_stage(folder, "base", cfg.tiny, {"records": len(texts)})
+    return str(folder)
+
+
+def _timed(timings: dict[str, float], name: str, fn, *args, **kwargs) -> Any:
+    start = time.perf_counter()
+    result = fn(*args, **kwargs)
+    timings[name] = round(time.perf_counter() - start, 2)
+    return result
+
+
+def _evaluate_once(model: Path, cfg: RunConfig, out_file: Path) -> dict:
+    if out_file.exists():
+        return read_json(out_file)
+    return evaluate(str(model), cfg.test, cfg.test_images or cfg.images, out_file, cfg.evaluate)
+
+
+def _summary(result: dict) -> dict:
+    keys = ("accuracy", "exact_match", "n", "missing", "per_question_type", "per_answer_type")
+    return {k: result[k] for k in keys if k in result}
+
+
+def run(cfg: RunConfig, score_pseudolabels: Callable[[list[Record]], dict] | None = None) -> dict:
+    """Run the whole chain; returns (and writes) `metrics.json`.
+
+    Round 1 lives in the run folder itself; round r >= 2 in `round<r>/`, its teacher fine-tuned from
+    round r-1's student. `score_pseudolabels`, when the pool's truth is known (experiments), scores the
+    kept pseudo-labels of every round.
+    """
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    base = _timed(timings, "base", build_base_model, cfg)
+    cfg = _stage_models(cfg, base)
+    atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+    atomic_write_json(out / "env.json", environment_info())
+    baseline_cfg = cfg.student.model_copy(update={"synthetic_ratio": 0.0})
+    _timed(timings, "baseline", train_student, [cfg.train], cfg.images, out / "baseline", baseline_cfg)
+    baseline = None
+    if cfg.test is not None:
+        baseline = _timed(
+            timings, "eval_baseline", _evaluate_once, out / "baseline", cfg, out / "eval" / "baseline.json"
+        )
+    rounds = []
+    for number in range(1, cfg.rounds + 1):
+        previous = round_folder(out, number - 1) if number > 1 else None
+        rounds.append(
+            _seltda_round(
+                cfg, number, round_folder(out, number), previous, baseline, timings, score_pseudolabels
+            )
+        )
+    first = rounds[0]
+    metrics: dict[str, Any] = {"pseudolabels": first["pseudolabels"]}
+    if baseline is not None:
+        metrics.update(baseline=_summary(baseline), seltda=first["seltda"], gain=first["gain"])
+        student = read_json(out / "eval" / "student.json")
+        suites = baseline.get("suites", {})
+        metrics["suites"] = {
+            name: {"baseline": suites[name], "seltda": student.get("suites", {}).get(name)} for name in suites
+        }
+    if cfg.rounds > 1:
+        metrics["rounds"] = [
+            {
+                "round": r["round"],
+                "folder": r["folder"],
+                "accuracy": r.get("seltda", {}).get("accuracy"),
+                "gain": r.get("gain"),
+                "pseudolabel_accuracy": r["pseudolabels"].get("accuracy_vs_truth", {}).get("accuracy"),
+            }
+            for r in rounds
+        ]
+    metrics["timings_seconds"] = timings
+    atomic_write_json(out / "metrics.json", metrics)
+    write_model_cards(cfg, base, metrics)
+    return metrics
+
+
+def round_folder(out: Path, number: int) -> Path:
+    """Round 1 is the run folder itself; round r >= 2 is `round<r>/` inside it."""
+    return out if number == 1 else out / f"round{number}"
+
+
+def _seltda_round(
+    cfg: RunConfig,
+    number: int,
+    folder: Path,
+    previous: Path | None,
+    baseline: dict | None,
+    timings: dict[str, float],
+    score_pseudolabels: Callable[[list[Record]], dict] | None,
+) -> dict[str, Any]:
+    """One SelTDA round: teacher -> pseudo-labels -> student (from the base VLM) -> evaluation."""
+    pool_root = cfg.unlabeled_images or cfg.images
+    suffix = "" if number == 1 else f"_round{number}"
+    teacher_cfg = cfg.teacher
+    earlier_pseudolabels = None
+    earlier_root = pool_root
+    if previous is not None:  # the last student starts the new teacher
+        teacher_cfg = cfg.teacher.model_copy(update={"model": str(previous / "student")})
+        if cfg.teacher_on_pseudolabels:
+            earlier_pseudolabels = previous / "pseudolabels" / "pseudolabels.jsonl"
+            earlier_root = read_json(previous / "pseudolabels" / "manifest.json").get("image_root", pool_root)
+    _timed(
+        timings,
+        "teacher" + suffix,
+        train_teacher,
+        cfg.train,
+        cfg.images,
+        folder / "teacher",
+        teacher_cfg,
+        synthetic_file=earlier_pseudolabels,
+        synthetic_image_root=earlier_root,
+    )
+    pseudolabel_cfg = cfg.pseudolabel
+    if pseudolabel_cfg.roundtrip_model == "baseline":  # the run's own baseline checks the pairs
+        pseudolabel_cfg = pseudolabel_cfg.model_copy(
+            update={"roundtrip_model": str(Path(cfg.out) / "baseline")}
+        )
+    manifest = _timed(
+        timings,
+        "pseudolabel" + suffix,
+        pseudolabel,
+        str(folder / "teacher"),
+        pool_root,
+        folder / "pseudolabels",
+        pseudolabel_cfg,
+        cfg.unlabeled_list,
+    )
+    pool_root = Path(manifest.get("image_root", pool_root))  # a `datasets` pool was written as files
+    synthetic_file = folder / "pseudolabels" / "pseudolabels.jsonl"
+    _timed(
+        timings,
+        "student" + suffix,
+        train_student,
+        [cfg.train],
+        cfg.images,
+        folder / "student",
+        cfg.student,
+        synthetic_file=synthetic_file,
+        synthetic_image_root=pool_root,
+    )
+    if not (folder / "pseudolabels" / "dataset").exists():  # Hub-ready copy: images embedded
+        write_hf_dataset(read_records(synthetic_file), pool_root, folder / "pseudolabels" / "dataset")
+    result: dict[str, Any] = {
+        "round": number,
+        "folder": str(folder),
+        "pseudolabels": {k: manifest.get(k) for k in ("images", "funnel", "drops")},
+    }
+    if score_pseudolabels is not None:
+        result["pseudolabels"]["accuracy_vs_truth"] = score_pseudolabels(read_records(synthetic_file))
+    if baseline is not None:
+        student = _timed(
+            timings,
+            "eval_student" + suffix,
+            _evaluate_once,
+            folder / "student",
+            cfg,
+            folder / "eval" / "student.json",
+        )
+        comparison = compare_scores(baseline["per_question"], student["per_question"])
+        atomic_write_json(folder / "eval" / "compare.json", comparison)
+        result.update(seltda=_summary(student), gain=comparison)
+    return result
+
+
+def write_model_cards(cfg: RunConfig, base: str, metrics: dict) -> None:
+    """A Hugging Face model card in each trained model folder, with the run's evidence."""
+    settings = {
+        "teacher": cfg.teacher.model_dump(mode="json"),
+        "baseline": {**cfg.student.model_dump(mode="json"), "synthetic_ratio": 0.0},
+        "student": {
+            **cfg.student.model_dump(mode="json"),
+            "pseudolabel": cfg.pseudolabel.model_dump(mode="json"),
+        },
+    }
+    for role, folder in (("teacher", "teacher"), ("baseline", "baseline"), ("student", "student")):
+        write_model_card(Path(cfg.out) / folder, role, base, str(cfg.train), settings[role], metrics)

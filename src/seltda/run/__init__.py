@@ -1,0 +1,1 @@
+"""The run folder: where every stage writes, and the typed artifacts it writes."""

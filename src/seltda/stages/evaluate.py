@@ -1,0 +1,104 @@
+"""Run a VQA model over records and score it with the official VQA accuracy."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import torch
+from pydantic import BaseModel, ConfigDict
+
+from seltda.core.fileio import atomic_write_json
+from seltda.core.progress import track
+from seltda.core.records import Record, read_records
+from seltda.eval.metrics import score_predictions
+from seltda.eval.suites import SUITES, run_suites
+from seltda.formats.results import read_predictions
+from seltda.models import load_adapter, load_vqa
+from seltda.stages.train import ImageRecords
+
+
+class EvaluateConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    batch_size: int = 128
+    max_answer_tokens: int = 16
+    max_pixels: int | None = None  # dynamic-resolution VLMs: downscale images above this many pixels
+    limit: int | None = None  # evaluate the first N records only (quick checks)
+    suites: tuple[str, ...] = SUITES  # robustness suites computed when the records support them
+
+
+def predict(
+    model_dir: str, records: list[Record], image_root: Path, cfg: EvaluateConfig
+) -> tuple[dict, dict]:
+    """Greedy answers for `records`: ({question_id: answer}, {skip reason: count})."""
+    adapter = load_adapter(model_dir, max_pixels=cfg.max_pixels, max_answer_tokens=cfg.max_answer_tokens)
+    model = load_vqa(model_dir).eval()
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model.to(device)
+    dataset = ImageRecords(records, image_root, adapter.pixel_values)
+    # questions of similar length together: less padding, same answers (padding is masked)
+    order = sorted(range(len(dataset)), key=lambda i: len(dataset.records[i].question))
+    predictions: dict[str, str] = {}
+    starts = range(0, len(order), cfg.batch_size)
+    for start in track(starts, description="answering"):
+        items = [dataset[i] for i in order[start : start + cfg.batch_size]]
+        items = [item for item in items if item is not None]
+        if not items:
+            continue
+        batch = adapter.vqa_batch(
+            adapter.stack([item["pixel_values"] for item in items]),
+            [item["record"].question for item in items],
+        )
+        answers = adapter.answer(model, {k: v.to(device) for k, v in batch.items()})
+        predictions.update({item["record"].question_id: a for item, a in zip(items, answers, strict=True)})
+    return predictions, dict(dataset.skipped)
+
+
+def load_predictions(path: Path) -> dict[str, str]:
+    """{question_id: answer} from VQA results, an evaluation JSON or an id->answer object."""
+    return {str(row["question_id"]): row["answer"] for row in read_predictions(path)}
+
+
+def _result(source: str, data_file: Path, records: list[Record], predictions: dict[str, str], suites) -> dict:
+    """The evaluation JSON shared by `evaluate` and `score`: metrics, suites and the predictions."""
+    scores = score_predictions(records, predictions)
+    return {
+        "model": source,
+        "data": str(data_file),
+        **scores,
+        "suites": run_suites(records, scores["per_question"], predictions, suites),
+        "predictions": [
+            {"question_id": r.question_id, "answer": predictions.get(r.question_id, "")} for r in records
+        ],
+    }
+
+
+def score(predictions_file: Path, data_file: Path, out_file: Path | None, suites=SUITES) -> dict:
+    """Score predictions made by any model against records, with the same output as `evaluate`."""
+    records = read_records(data_file)
+    predictions = load_predictions(predictions_file)
+    result = _result(str(predictions_file), data_file, records, predictions, suites)
+    result["unknown_question_ids"] = len(set(predictions) - {r.question_id for r in records})
+    if out_file is not None:
+        atomic_write_json(out_file, result)
+    return result
+
+
+def evaluate(
+    model_dir: str,
+    data_file: Path,
+    image_root: Path,
+    out_file: Path | None,
+    cfg: EvaluateConfig | None = None,
+) -> dict:
+    """Predictions plus official VQA accuracy (0-100 under `accuracy`), overall and per type."""
+    cfg = cfg or EvaluateConfig()
+    start = time.perf_counter()
+    records = read_records(data_file)[: cfg.limit]
+    predictions, skipped = predict(model_dir, records, image_root, cfg)
+    result = _result(str(model_dir), data_file, records, predictions, cfg.suites)
+    result.update(skipped_images=skipped, seconds=round(time.perf_counter() - start, 2))
+    if out_file is not None:
+        atomic_write_json(out_file, result)
+    return result

@@ -1,0 +1,96 @@
+"""The SelTDA student: fine-tune the original VLM for VQA on real records augmented with pseudo-labels.
+
+Answers are soft targets: each distinct annotator answer is weighted by its share, as in BLIP's VQA
+fine-tuning. The baseline is the same function without synthetic records.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from torch.utils.data import ConcatDataset
+
+from seltda.core.records import Record, read_records
+from seltda.models import load_adapter, load_vqa
+from seltda.run.stage import read_stage, stage_complete, write_stage
+from seltda.stages.student_config import StudentConfig
+from seltda.stages.train import ImageRecords, save_trained, train
+
+
+def mix(real: Sequence[Record], synthetic: Sequence[Record], ratio: float, seed: int) -> list[Record]:
+    """A seeded sample of `ratio * len(real)` synthetic records (all of them if fewer exist)."""
+    if ratio <= 0 or not synthetic:
+        return []
+    count = min(len(synthetic), round(ratio * len(real)))
+    return random.Random(seed).sample(list(synthetic), count)
+
+
+def soft_targets(record: Record, max_answers: int) -> tuple[list[str], list[float]]:
+    """Distinct answers by share (top `max_answers`, renormalised)."""
+    weights = list(record.answer_weights().items())[:max_answers]
+    total = sum(w for _, w in weights)
+    return [a for a, _ in weights], [w / total for _, w in weights]
+
+
+def train_student(
+    train_files: Sequence[Path],
+    image_root: Path,
+    out_dir: Path,
+    cfg: StudentConfig,
+    synthetic_file: Path | None = None,
+    synthetic_image_root: Path | None = None,
+) -> dict:
+    """Fine-tune `cfg.model` for VQA on real (+ synthetic) records; resumable. Returns training metrics."""
+    out_dir = Path(out_dir)
+    if stage_complete(out_dir):
+        return read_stage(out_dir)["metrics"]
+    start = time.perf_counter()
+    real = [r for path in train_files for r in read_records(path)]
+    synthetic = mix(
+        real, read_records(synthetic_file) if synthetic_file else [], cfg.synthetic_ratio, cfg.seed
+    )
+    adapter = load_adapter(
+        cfg.model,
+        max_pixels=cfg.max_pixels,
+        max_question_tokens=cfg.max_question_tokens,
+        max_answer_tokens=cfg.max_answer_tokens,
+    )
+    model = load_vqa(cfg.model)
+    parts = [ImageRecords(real, image_root, adapter.pixel_values, cache=cfg.cache_images)]
+    if synthetic:
+        root = synthetic_image_root or image_root
+        parts.append(ImageRecords(synthetic, root, adapter.pixel_values, cache=cfg.cache_images))
+
+    def collate(items: list) -> dict:
+        items = [item for item in items if item is not None]
+        targets = [soft_targets(item["record"], cfg.max_answers) for item in items]
+        return adapter.vqa_batch(
+            adapter.stack([item["pixel_values"] for item in items]),
+            [item["record"].question for item in items],
+            [answers for answers, _ in targets],
+            [weights for _, weights in targets],
+        )
+
+    trainer, metrics = train(model, ConcatDataset(parts), collate, adapter.vqa_loss, cfg, out_dir)
+    save_trained(trainer, adapter.processor, out_dir)
+    metrics.update(
+        real_records=len(parts[0]),
+        synthetic_records=len(parts[1]) if synthetic else 0,
+        skipped=dict(sum((part.skipped for part in parts), Counter())),
+        seconds=round(time.perf_counter() - start, 2),
+    )
+    if trainer.is_world_process_zero():
+        write_stage(
+            out_dir,
+            "student" if synthetic else "baseline",
+            cfg,
+            metrics,
+            train_files=[str(p) for p in train_files],
+            synthetic_file=str(synthetic_file) if synthetic_file else None,
+        )
+    trainer.accelerator.wait_for_everyone()  # no rank returns before the stage is marked complete
+    return metrics

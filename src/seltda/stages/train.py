@@ -1,0 +1,342 @@
+"""What the teacher and the student share: image-backed datasets, the Trainer, stage bookkeeping.
+
+Training goes through `transformers.Trainer`, so `accelerate launch`/`torchrun`, DeepSpeed, FSDP,
+mixed precision, logging and checkpoint resume come from the library; LoRA comes from `peft`. A stage
+folder is complete when its `seltda_stage.json` exists: it is written last, atomically, after the model is
+saved. Only the main process writes files.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset
+from transformers import Trainer, TrainingArguments
+from transformers import logging as hf_logging
+
+from seltda.core.fileio import SeltdaInputError, atomic_write_json
+from seltda.core.images import try_load_image
+from seltda.core.records import Record, resolve_image_path
+from seltda.stages.train_config import TrainingConfig
+
+ADAPTER_DIR = "adapter"  # LoRA runs: the adapter alone, next to the merged model
+# BLIP: attention (self and cross) and MLP linear layers of the text encoder and the text decoder
+BLIP_LORA_TARGETS = (
+    r"(?:.*\.)?text_(?:encoder|decoder\.bert)\.encoder\.layer\.\d+\."
+    r"(?:(?:attention|crossattention)\.(?:self\.(?:query|key|value)|output\.dense)|intermediate\.dense|output\.dense)"
+)
+DECODER_LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]  # generic decoder VLMs (LLaVA, Qwen-VL, ...)
+AUTO_CACHE_IMAGES = 20_000  # above this, images are decoded lazily (memory stays bounded)
+
+
+class ImageRecords(Dataset):
+    """Records with their images; unreadable images are skipped and counted, never fatal.
+
+    With `cache=True` every image is decoded and preprocessed once, up front (small datasets; the default
+    up to 20,000 images); otherwise images are read lazily and an unreadable one yields `None`, which the
+    collators drop.
+    """
+
+    def __init__(
+        self,
+        records: Sequence[Record],
+        image_root: Path,
+        to_pixels: Callable[[list], torch.Tensor],
+        cache: bool | None = None,
+    ) -> None:
+        self.image_root = Path(image_root)
+        self.to_pixels = to_pixels
+        self.skipped: Counter[str] = Counter()
+        self._pixels: dict[str, torch.Tensor] = {}
+        if cache is None:
+            cache = len({r.image for r in records}) <= AUTO_CACHE_IMAGES
+        if cache:
+            records = self._preload(records)
+        self.records = list(records)
+
+    def _preload(self, records: Sequence[Record]) -> list[Record]:
+        from seltda.core.progress import track
+
+        unreadable: set[str] = set()
+        for name in track(sorted({r.image for r in records}), description="loading images"):
+            pixels = self._load(name)
+            if pixels is None:
+                unreadable.add(name)
+            else:
+                self._pixels[name] = pixels
+        kept = [r for r in records if r.image not in unreadable]
+        self.skipped["records_with_unreadable_image"] += len(records) - len(kept)
+        return kept
+
+    def _load(self, name: str) -> torch.Tensor | None:
+        image, reason = try_load_image(resolve_image_path(self.image_root, name))
+        if image is None:
+            self.skipped[reason or "unreadable"] += 1
+            return None
+        return self.to_pixels([image])[0]
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> dict[str, Any] | None:
+        record = self.records[index]
+        pixels = self._pixels.get(record.image)
+        if pixels is None:
+            pixels = self._load(record.image)
+            if pixels is None:
+                return None
+        return {"pixel_values": pixels, "record": record}
+
+
+class LossTrainer(Trainer):
+    """A `Trainer` whose loss is a SelTDA objective computed by the model adapter.
+
+    The objective may call submodules (`model.vision_model`, ...), which a DDP/FSDP/DeepSpeed wrapper does
+    not expose and whose direct calls would bypass the wrapper (no gradient synchronisation, no unsharding).
+    So the loss always runs *inside* the wrapper's forward: for the duration of the call the wrapped model's
+    `forward` is the objective, which receives the unwrapped model (a `PeftModel` with LoRA, whose attribute
+    access reaches the base model).
+    """
+
+    def __init__(self, *args: Any, loss_fn: Callable[[Any, dict], torch.Tensor], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.loss_fn = loss_fn
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        inner = self.accelerator.unwrap_model(model)  # keeps accelerate's mixed-precision forward, if any
+        own_forward = inner.__dict__.get("forward")
+
+        def restore_forward() -> None:
+            if own_forward is None:
+                inner.__dict__.pop("forward", None)
+            else:
+                inner.forward = own_forward
+
+        def loss_forward(**batch: Any) -> torch.Tensor:
+            restore_forward()  # the objective's own `model(...)` calls reach the model's real forward
+            with self.accelerator.autocast():
+                return self.loss_fn(inner, batch)
+
+        inner.forward = loss_forward
+        try:
+            loss = model(**inputs)
+        finally:
+            restore_forward()
+        return (loss, None) if return_outputs else loss
+
+
+def _no_accelerator() -> bool:
+    """True on a machine with no GPU (or other accelerator): multi-process runs then use CPUs and gloo."""
+    if hasattr(torch, "accelerator"):
+        return not torch.accelerator.is_available()
+    return not torch.cuda.is_available()
+
+
+def training_arguments(cfg: TrainingConfig, out_dir: Path) -> TrainingArguments:
+    use_bf16 = cfg.precision == "bf16" or (
+        cfg.precision == "auto" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    )
+    return TrainingArguments(
+        output_dir=str(out_dir / "checkpoints"),
+        max_steps=cfg.max_steps,
+        per_device_train_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        learning_rate=cfg.learning_rate,
+        weight_decay=cfg.weight_decay,
+        warmup_steps=int(cfg.warmup_ratio * cfg.max_steps),
+        lr_scheduler_type=cfg.lr_scheduler,
+        logging_steps=min(cfg.logging_steps, max(1, cfg.max_steps // 10)),  # short runs still log a curve
+        save_steps=cfg.save_steps,
+        save_total_limit=1,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        bf16=use_bf16,
+        fp16=cfg.precision == "fp16",
+        # without it, `torchrun` on a CPU-only machine would run N independent trainings instead of DDP
+        use_cpu=_no_accelerator(),
+        dataloader_num_workers=cfg.dataloader_workers,
+        remove_unused_columns=False,
+        report_to=cfg.report_to,
+        deepspeed=cfg.deepspeed,
+        fsdp=cfg.fsdp,
+        disable_tqdm=False,
+        dataloader_pin_memory=torch.cuda.is_available(),
+        # some VLMs leave parameters unused (LLaVA skips its last vision layer); with the non-reentrant
+        # activation checkpointing used here (`enable_checkpointing`), DDP allows this with checkpointing on
+        ddp_find_unused_parameters=True,
+    )
+
+
+def enable_checkpointing(model: torch.nn.Module) -> None:
+    """Non-reentrant activation (gradient) checkpointing, set on the model rather than by the Trainer.
+
+    Reentrant checkpointing needs inputs that require grad, so transformers (and peft) hook the input
+    embeddings to force it; with frozen embeddings (LoRA) that breaks BLIP's in-place `embeddings +=
+    position_embeddings`. The non-reentrant kind needs no such hook, so it is removed.
+    """
+    base = model.get_base_model() if is_peft_model(model) else model
+    kwargs = {"use_reentrant": False}
+    if hasattr(base, "activation_checkpointing_enable"):
+        base.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+    else:  # transformers releases before the rename
+        base.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+    if hasattr(base, "disable_input_require_grads"):
+        base.disable_input_require_grads()
+
+
+def lora_targets(model: torch.nn.Module, cfg: TrainingConfig) -> str | list[str]:
+    """The modules LoRA adapts: the config's (name suffixes), else the model family's default."""
+    if cfg.lora_targets:
+        return list(cfg.lora_targets)
+    model_type = getattr(getattr(model, "config", None), "model_type", None)
+    if model_type == "blip":
+        return BLIP_LORA_TARGETS  # a regular expression over full module names (peft: full match)
+    if any(name.rsplit(".", 1)[-1] in DECODER_LORA_TARGETS for name, _ in model.named_modules()):
+        return list(DECODER_LORA_TARGETS)
+    raise SeltdaInputError(
+        f"no default LoRA target modules for model type '{model_type}': set lora_targets (linear layer "
+        "name suffixes, e.g. ['q_proj', 'v_proj']) in the teacher/student config"
+    )
+
+
+def add_lora(model: torch.nn.Module, cfg: TrainingConfig) -> torch.nn.Module:
+    """Wrap `model` in a `peft` LoRA model: only the adapter's A/B matrices are trainable."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import set_seed
+
+    set_seed(cfg.seed)  # the adapter's initialisation is reproducible
+    config = LoraConfig(
+        r=cfg.lora_rank,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        target_modules=lora_targets(model, cfg),
+        bias="none",
+    )
+    return get_peft_model(model, config)
+
+
+def is_peft_model(model: Any) -> bool:
+    from peft import PeftModel
+
+    return isinstance(model, PeftModel)
+
+
+def parameter_counts(model: torch.nn.Module) -> dict[str, int]:
+    """Trainable and total parameters (DeepSpeed ZeRO-3 partitioned parameters counted in full)."""
+    trainable = total = 0
+    for parameter in model.parameters():
+        count = getattr(parameter, "ds_numel", None) or parameter.numel()
+        total += count
+        trainable += count if parameter.requires_grad else 0
+    return {"trainable": trainable, "total": total}
+
+
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+
+
+def last_checkpoint(folder: Path) -> Path | None:
+    """The latest complete Trainer checkpoint (by step; `trainer_state.json` is written last)."""
+    if not folder.is_dir():
+        return None
+    found = [
+        (int(match.group(1)), path)
+        for path in folder.iterdir()
+        if (match := _CHECKPOINT.match(path.name)) and (path / "trainer_state.json").is_file()
+    ]
+    return max(found)[1] if found else None
+
+
+def train(
+    model: torch.nn.Module,
+    dataset: Dataset,
+    collator: Callable[[list], dict],
+    loss_fn: Callable[[Any, dict], torch.Tensor],
+    cfg: TrainingConfig,
+    out_dir: Path,
+) -> tuple[Trainer, dict[str, Any]]:
+    """Train with the Trainer, resuming from the last checkpoint in `out_dir/checkpoints` if any.
+
+    With `cfg.lora` the model is wrapped in a LoRA `PeftModel` first (checkpoints then hold the adapter).
+    """
+    out_dir = Path(out_dir)
+    if cfg.lora:
+        model = add_lora(model, cfg)
+    if cfg.gradient_checkpointing:
+        enable_checkpointing(model)  # after the LoRA wrapping (peft would add the input hooks again)
+    parameters = parameter_counts(model)
+    args = training_arguments(cfg, out_dir)
+    trainer = LossTrainer(
+        model=model, args=args, train_dataset=dataset, data_collator=collator, loss_fn=loss_fn
+    )
+    checkpoint = last_checkpoint(out_dir / "checkpoints")
+    start = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    losses = [log["loss"] for log in trainer.state.log_history if "loss" in log]
+    metrics = {
+        "train_loss": result.training_loss,
+        "final_logged_loss": losses[-1] if losses else None,
+        "steps": trainer.state.global_step,
+        "resumed_from": checkpoint.name if checkpoint else None,
+        "train_seconds": round(time.perf_counter() - start, 2),
+        "processes": trainer.args.world_size,
+        "parameters": parameters,
+    }
+    return trainer, metrics
+
+
+def _merged_model(trainer: Trainer, adapter_dir: Path) -> torch.nn.Module:
+    """The base model with the trained LoRA adapter merged into its weights (a plain transformers model).
+
+    Unsharded (one process or DDP) the in-memory model is merged in place. Under FSDP/DeepSpeed the weights
+    are sharded across processes, so the base model is reloaded and the saved adapter merged into it.
+    """
+    peft_model = trainer.accelerator.unwrap_model(trainer.model)
+    if not (trainer.is_fsdp_enabled or trainer.is_deepspeed_enabled):
+        return peft_model.merge_and_unload()
+    return merge_adapter_from_disk(type(peft_model.get_base_model()), adapter_dir)
+
+
+def merge_adapter_from_disk(
+    model_class: type, adapter_dir: Path, dtype: torch.dtype = torch.float32
+) -> torch.nn.Module:
+    """Load the adapter's base model (`base_model_name_or_path`) as `model_class` and merge the adapter.
+
+    `dtype` is the training dtype (the stages train float32 weights; mixed precision only autocasts).
+    """
+    from peft import PeftConfig, PeftModel
+
+    base_name = PeftConfig.from_pretrained(str(adapter_dir)).base_model_name_or_path
+    previous = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # a teacher loaded from a VQA folder ignores the question encoder
+    try:
+        base = model_class.from_pretrained(base_name, dtype=dtype)
+    finally:
+        hf_logging.set_verbosity(previous)
+    return PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
+
+
+def save_trained(trainer: Trainer, processor: Any, out_dir: Path) -> None:
+    """Save the final model (safetensors), its processor and the trainer log into the stage folder.
+
+    A LoRA run saves its adapter in `out_dir/adapter/` and the merged full model in `out_dir`, so later
+    stages load a plain model folder (the in-memory model is merged in place: do not train it further).
+    Every process must call this (sharded weights are gathered); only the main process writes, and all
+    processes return once the files are written.
+    """
+    out_dir = Path(out_dir)
+    if is_peft_model(trainer.accelerator.unwrap_model(trainer.model)):
+        trainer.save_model(str(out_dir / ADAPTER_DIR))
+        if trainer.is_world_process_zero():
+            _merged_model(trainer, out_dir / ADAPTER_DIR).save_pretrained(out_dir)
+    else:
+        trainer.save_model(str(out_dir))
+    if trainer.is_world_process_zero():
+        processor.save_pretrained(out_dir)
+        atomic_write_json(out_dir / "trainer_log.json", trainer.state.log_history)
+    trainer.accelerator.wait_for_everyone()
