@@ -78,7 +78,7 @@ def config_options(
     """Give a command one option per config field; the function receives the built config as `arg`."""
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
-        signature = inspect.signature(fn)
+        signature = inspect.signature(fn, eval_str=True)
         own = [p for p in signature.parameters.values() if p.name != arg]
         taken = {p.name for p in own}
         generated = [p for p in field_parameters(config, exclude, names, defaults) if p.name not in taken]
@@ -89,7 +89,9 @@ def config_options(
             values = {name: kwargs.pop(name) for name in list(kwargs) if name in fields}
             return fn(**kwargs, **{arg: config(**values)})
 
-        command.__signature__ = signature.replace(parameters=own + generated)  # type: ignore[attr-defined]
+        parameters = own + generated
+        command.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in parameters}
         return command
 
     return decorate

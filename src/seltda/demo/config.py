@@ -15,16 +15,30 @@ class DemoConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    out: Path = Path("runs/demo")
-    labeled_fraction: float = 0.02  # scarce labels: where SelTDA measured its gain (docs/benchmarks.md)
-    seed: int = 0
-    steps: int = 600
-    per_image: int = 3
-    test_limit: int | None = None  # None: the full 9,673-question test set
-    pool_limit: int | None = None  # None: every unlabeled train image
-    base: Literal["scratch", "pretrained"] = "pretrained"  # pretrained on the synthetic corpus, or random
-    pretrained_model: Path | None = None  # default: the shipped weights, else pretrain into runs/.cache
+    out: Path = Field(Path("runs/demo"), description="run folder")
+    labeled_fraction: float = Field(
+        0.02,
+        gt=0,
+        le=1,
+        description="share of easy-VQA train images labeled (2%: where SelTDA measured its gain)",
+    )
+    seed: int = Field(0, description="random seed (split, training, sampling)")
+    steps: int = Field(600, ge=1, description="optimizer steps per trained model")
+    per_image: int = Field(3, ge=1, description="pseudo-labels sampled per unlabeled image")
+    test_limit: int | None = Field(None, ge=1, description="first N test questions (default: all 9,673)")
+    pool_limit: int | None = Field(None, ge=1, description="first N unlabeled images (default: all)")
+    base: Literal["scratch", "pretrained"] = Field(
+        "pretrained",
+        description="start from the tiny BLIP pretrained on the synthetic corpus, or random weights",
+    )
+    pretrained_model: Path | None = Field(
+        None, description="pretrained tiny BLIP folder (default: the shipped weights)"
+    )
     tiny: TinyBlipConfig = TinyBlipConfig()
-    rounds: int = Field(1, ge=1)
-    plain_recipe: bool = False  # the paper's recipe: no confidence filter, no yes/no cap
-    data_dir: Path | None = None  # where easy-VQA is exported (default: `out/data`); shared by curves
+    rounds: int = Field(
+        1, ge=1, description="SelTDA rounds (round r's teacher starts from round r-1's student)"
+    )
+    plain_recipe: bool = Field(False, description="the paper's recipe: no confidence filter, no yes/no cap")
+    data_dir: Path | None = Field(
+        None, description="where easy-VQA is exported (default: OUT/data; curves share one)"
+    )

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from seltda.stages.train_config import TrainingConfig
 
 
 class TeacherConfig(TrainingConfig):
     """Teacher (visual question generation) training settings."""
 
-    model: str = "base"  # folder or hub id of the VLM to fine-tune
-    answers: Literal["distinct", "all"] = "distinct"  # distinct answers by frequency (default) or all
-    max_answers: int = 10
-    max_target_tokens: int = 48
+    model: str = Field("base", description="folder or hub id of the VLM to fine-tune")
+    answers: Literal["distinct", "all"] = Field(
+        "distinct", description="target answers: distinct ones by frequency, or all as annotated"
+    )
+    max_answers: int = Field(10, ge=1, description="answers written per target question")
+    max_target_tokens: int = Field(48, ge=1, description="target text length in tokens")

@@ -14,14 +14,14 @@ class PseudoLabelConfig(BaseModel):
 
     per_image: int = Field(3, ge=1, description="question-answer pairs sampled per image")
     top_p: float = Field(0.9, gt=0, le=1, description="nucleus sampling, as in the paper")
-    temperature: float = 1.0
-    repetition_penalty: float = 1.0
-    min_new_tokens: int = 0
-    max_new_tokens: int = 48
-    batch_size: int = 64
-    shard_size: int = 512
-    seed: int = 0
-    max_answer_words: int = 8
+    temperature: float = Field(1.0, gt=0, description="sampling temperature")
+    repetition_penalty: float = Field(1.0, gt=0, description="penalty on repeated tokens (1: none)")
+    min_new_tokens: int = Field(0, ge=0, description="shortest generation in tokens")
+    max_new_tokens: int = Field(48, ge=1, description="longest generation in tokens")
+    batch_size: int = Field(64, ge=1, description="images per generation batch")
+    shard_size: int = Field(512, ge=1, description="images per shard (the unit of resume)")
+    seed: int = Field(0, description="sampling seed (shard k samples with its own seed from it)")
+    max_answer_words: int = Field(8, ge=1, description="drop pairs with a longer answer")
     min_score: float | None = Field(None, description="drop pairs whose mean token log-prob is lower")
     # defaults: the filter set that measured best on easy-VQA (docs/benchmarks.md); None, None is the
     # paper's plain recipe (every parsed pair kept)
@@ -34,7 +34,7 @@ class PseudoLabelConfig(BaseModel):
         description="VQA model folder that answers each generated question; a pair is kept only if it "
         "agrees with the teacher's answer (in `seltda run`, 'baseline' means the run's baseline)",
     )
-    roundtrip_batch_size: int = 64
+    roundtrip_batch_size: int = Field(64, ge=1, description="questions per batch of the round-trip model")
     dataloader_workers: int | None = Field(
         None, ge=0, description="image-decoding processes (None: GPU, half the cores up to 8; CPU, 0)"
     )
@@ -44,7 +44,7 @@ class PseudoLabelConfig(BaseModel):
     max_pixels: int | None = Field(None, description="dynamic-resolution VLMs: downscale larger images")
     image_column: str = Field("image", description="image column when the pool is a saved `datasets` folder")
     num_tasks: int = Field(1, ge=1, description="split shards across this many independent jobs")
-    task_index: int = Field(0, ge=0)
+    task_index: int = Field(0, ge=0, description="this job's index in [0, num_tasks)")
 
     @classmethod
     def plain(cls, **kwargs) -> PseudoLabelConfig:
