@@ -6,7 +6,7 @@ STAMP := $(VENV)/.seltda-installed
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: setup browser demo test lint clean
+.PHONY: setup browser demo test test-fast lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ browser:
 
 test: setup browser
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# everything but the end-to-end runs (marked slow)
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check src tests benchmarks

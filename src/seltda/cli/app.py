@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import typer
 
 from seltda.cli import runs, stages
 from seltda.cli.convert import convert_app
+from seltda.cli.errors import err
 
 app = typer.Typer(
     help="SelTDA: self-train a vision-language model on unlabeled images to improve VQA on a small dataset.",
@@ -28,7 +30,11 @@ app.add_typer(convert_app, name="convert", help="Convert VQA v2, A-OKVQA, CSV/TS
 
 def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    app()
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("[bold yellow]interrupted:[/] finished work is saved; rerun the same command to resume")
+        sys.exit(130)
 
 
 if __name__ == "__main__":

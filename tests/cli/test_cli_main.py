@@ -1,0 +1,50 @@
+"""The command line's entry point and its generated options."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+from typer.testing import CliRunner
+
+from seltda.cli.app import app
+from seltda.stages.pseudolabel.config import PseudoLabelConfig
+from seltda.stages.teacher_config import TeacherConfig
+
+app_module = importlib.import_module("seltda.cli.app")
+
+
+def test_interrupt_says_how_to_resume(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(app_module, "app", interrupted)
+    with pytest.raises(SystemExit) as exit_info:
+        app_module.main()
+    assert exit_info.value.code == 130
+    assert "rerun the same command to resume" in capsys.readouterr().err
+
+
+def test_stage_options_come_from_the_config_fields() -> None:
+    help_text = CliRunner().invoke(app, ["teacher", "--help"], env={"COLUMNS": "200"}).output
+    for name, field in TeacherConfig.model_fields.items():
+        if name in {"lora_targets", "max_steps"}:
+            continue
+        assert f"--{name.replace('_', '-')}" in help_text, name
+        assert field.description, f"TeacherConfig.{name} has no help"
+    assert "--steps" in help_text and "[default: 600]" in help_text
+
+
+def test_a_refused_setting_names_the_field() -> None:
+    result = CliRunner().invoke(
+        app, ["pseudolabel", "--teacher", "t", "--images", "i", "--out", "o", "--top-p", "1.5"]
+    )
+    assert result.exit_code == 2
+    assert "top_p" in result.output
+
+
+def test_every_pseudolabel_field_is_an_option() -> None:
+    help_text = CliRunner().invoke(app, ["pseudolabel", "--help"], env={"COLUMNS": "200"}).output
+    for name in PseudoLabelConfig.model_fields:
+        flag = "--workers" if name == "dataloader_workers" else f"--{name.replace('_', '-')}"
+        assert flag in help_text, name
