@@ -218,6 +218,9 @@ def evaluate(
     suite: Annotated[
         list[str], typer.Option(help="robustness suites: rephrasing (group_id), flagged (flags), numeric")
     ] = ["rephrasing", "flagged", "numeric"],  # noqa: B006
+    metric: Annotated[
+        str, typer.Option(help="vqa, exact, aokvqa, aokvqa-mc or auto (docs/metrics.md)")
+    ] = "auto",
 ) -> None:
     """Answer the questions and compute the official VQA accuracy, overall, per type and per suite."""
     from seltda.eval.suites import SUITES
@@ -227,9 +230,13 @@ def evaluate(
     unknown = set(suite) - set(SUITES)
     if unknown:
         raise SeltdaInputError(f"unknown suite(s) {sorted(unknown)}: choose among {list(SUITES)}")
-    cfg = EvaluateConfig(batch_size=batch_size, limit=limit, suites=tuple(suite), max_pixels=max_pixels)
+    cfg = EvaluateConfig(
+        batch_size=batch_size, limit=limit, suites=tuple(suite), max_pixels=max_pixels, metric=metric
+    )
     result = run_evaluate(str(model), data, images, out, cfg)
     console.print(f"accuracy {result['accuracy']:.2f} on {result['n']} questions -> {out}")
+    for warning in result["warnings"]:
+        console.print(f"warning: {warning}", markup=False)
     console.print(type_table({"model": result}))
     for name, metrics in result["suites"].items():
         console.print(f"suite {name}: " + ", ".join(f"{k} {v}" for k, v in metrics.items()))
@@ -243,14 +250,19 @@ def score(
     ],
     data: Annotated[Path, typer.Option(help="records with the ground-truth answers (JSONL)")],
     out: Annotated[Path | None, typer.Option(help="metrics JSON to write (same as `evaluate`)")] = None,
+    metric: Annotated[
+        str, typer.Option(help="vqa, exact, aokvqa, aokvqa-mc or auto (docs/metrics.md)")
+    ] = "auto",
 ) -> None:
     """Score predictions made by any model with the official VQA accuracy and the suites."""
     from seltda.stages.evaluate import score as run_score
 
-    result = run_score(predictions, data, out)
+    result = run_score(predictions, data, out, metric=metric)
     console.print(
         f"accuracy {result['accuracy']:.2f} on {result['n']} questions ({result['missing']} missing)"
     )
+    for warning in result["warnings"]:
+        console.print(f"warning: {warning}", markup=False)
     console.print(type_table({"predictions": result}))
 
 
