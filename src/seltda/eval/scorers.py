@@ -108,7 +108,7 @@ def recorded_metric(record: Any) -> str | None:
 
 
 def _answer_counts(counts: Sequence[int], below: int) -> str:
-    """ "1 answer", "2 answers" or "fewer than N answers" for the answer counts of some records."""
+    """How warnings say the answer counts of some records: 1 answer, 2 answers, fewer than N answers."""
     distinct = set(counts)
     if len(distinct) == 1:
         (count,) = distinct
