@@ -13,7 +13,7 @@ import typer
 
 from seltda.cli.errors import user_errors
 from seltda.cli.options import config_options
-from seltda.cli.summary import console, type_table
+from seltda.cli.summary import console, print_warnings, type_table
 from seltda.core.fileio import SeltdaInputError, atomic_write_json, read_json
 from seltda.stages.evaluate import EvaluateConfig
 from seltda.stages.pseudolabel.config import PseudoLabelConfig
@@ -122,6 +122,7 @@ def evaluate(
         raise SeltdaInputError(f"unknown suite(s) {sorted(unknown)}: choose among {list(SUITES)}")
     result = run_evaluate(str(model), data, images, out, cfg)
     console.print(f"accuracy {result['accuracy']:.2f} on {result['n']} questions -> {out}")
+    print_warnings(result)
     console.print(type_table({"model": result}))
     for name, metrics in result["suites"].items():
         console.print(f"suite {name}: " + ", ".join(f"{k} {v}" for k, v in metrics.items()))
@@ -134,14 +135,18 @@ def score(
     ],
     data: Annotated[Path, typer.Option(help="records with the ground-truth answers (JSONL)")],
     out: Annotated[Path | None, typer.Option(help="metrics JSON to write (same as `evaluate`)")] = None,
+    metric: Annotated[
+        str, typer.Option(help=EvaluateConfig.model_fields["metric"].description)
+    ] = EvaluateConfig.model_fields["metric"].default,
 ) -> None:
-    """Score predictions made by any model with the official VQA accuracy and the suites."""
+    """Score predictions made by any model (the metric chosen for the records, see docs/metrics.md)."""
     from seltda.stages.evaluate import score as run_score
 
-    result = run_score(predictions, data, out)
+    result = run_score(predictions, data, out, metric=metric)
     console.print(
         f"accuracy {result['accuracy']:.2f} on {result['n']} questions ({result['missing']} missing)"
     )
+    print_warnings(result)
     console.print(type_table({"predictions": result}))
 
 

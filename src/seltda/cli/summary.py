@@ -21,6 +21,12 @@ def type_table(results: dict[str, dict]) -> Table:
     return table
 
 
+def print_warnings(result: dict) -> None:
+    """The scorer's warnings (e.g. a test set with fewer answers than its metric assumes)."""
+    for warning in result.get("warnings", []):
+        console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+
+
 def print_summary(metrics: dict, out: Path) -> None:
     """The end-of-run table: baseline vs SelTDA, pseudo-labels, stage times."""
     if "baseline" in metrics:

@@ -1,31 +1,17 @@
-"""Official VQA accuracy (GT-Vision-Lab VQA evaluator semantics) and paired bootstrap comparison.
+"""Scoring a set of predictions: the chosen metric and exact match, overall and per question/answer type.
 
-The scoring reproduces ``PythonEvaluationTools/vqaEvaluation/vqaEval.py`` of the official VQA repository,
-quirks included:
-
-* the prediction and every ground-truth answer get newlines/tabs turned into spaces and are stripped;
-* normalization (punctuation, then lowercase / number words / articles / contractions) is applied to the
-  prediction and the answers only when the answers are not all identical after that clean-up;
-* a punctuation character is deleted when it touches a space anywhere in the text, or when the text contains a
-  comma between two digits; otherwise it becomes a space;
-* the period-strip regex keeps its odd ``(?!<=\\d)`` prefix (a negative lookahead, not a lookbehind) and, like
-  the official call ``sub("", text, re.UNICODE)``, performs at most ``re.UNICODE == 32`` replacements;
-* a question scores the mean, over the leave-one-out subsets of annotators (by position), of
-  ``min(matches among the others / 3, 1)``.
-
-``\\d`` is matched as ASCII ``[0-9]``, as in the official (Python 2) evaluator, whose patterns carry no
-``re.UNICODE`` flag.
+The per-question rules live in ``eval.vqa`` (official VQA v2 accuracy, exact match) and ``eval.scorers``
+(metrics by name, ``auto``); the paired bootstrap in ``eval.bootstrap``. They are re-exported here.
 """
 
 from __future__ import annotations
 
-import math
-import re
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
+from seltda.eval.bootstrap import compare_scores, paired_bootstrap
+from seltda.eval.scorers import AUTO, METRICS, choose_metric, prediction_warnings
+from seltda.eval.vqa import exact_match, normalize_answer, vqa_accuracy
 
 __all__ = [
     "compare_scores",
@@ -35,212 +21,6 @@ __all__ = [
     "score_predictions",
     "vqa_accuracy",
 ]
-
-# Characters handled by the punctuation step (the period has its own rule below).
-_PUNCTUATION = ';/[]"{}()=+\\_-><@`,?!'
-_DIGIT_COMMA_DIGIT = re.compile(r"(\d)(,)(\d)", re.ASCII)
-# Same pattern as the official one: "(?!<=\d)" is a lookahead that never fires before a ".", so this removes
-# every "." that is not followed by a digit.
-_PERIOD = re.compile(r"(?!<=\d)(\.)(?!\d)", re.ASCII)
-# The official code passes re.UNICODE positionally, i.e. as ``count``.
-_PERIOD_MAX_REPLACEMENTS = int(re.UNICODE)
-_ARTICLES = frozenset({"a", "an", "the"})
-_NUMBER_WORDS = {
-    "none": "0",
-    "zero": "0",
-    "one": "1",
-    "two": "2",
-    "three": "3",
-    "four": "4",
-    "five": "5",
-    "six": "6",
-    "seven": "7",
-    "eight": "8",
-    "nine": "9",
-    "ten": "10",
-}
-# Data table of the official evaluator (120 entries, kept verbatim; the capitalised keys can never match
-# because words are lowercased first, exactly as in the official code).
-_CONTRACTIONS = {
-    "aint": "ain't",
-    "arent": "aren't",
-    "cant": "can't",
-    "couldve": "could've",
-    "couldnt": "couldn't",
-    "couldn'tve": "couldn't've",
-    "couldnt've": "couldn't've",
-    "didnt": "didn't",
-    "doesnt": "doesn't",
-    "dont": "don't",
-    "hadnt": "hadn't",
-    "hadnt've": "hadn't've",
-    "hadn'tve": "hadn't've",
-    "hasnt": "hasn't",
-    "havent": "haven't",
-    "hed": "he'd",
-    "hed've": "he'd've",
-    "he'dve": "he'd've",
-    "hes": "he's",
-    "howd": "how'd",
-    "howll": "how'll",
-    "hows": "how's",
-    "Id've": "I'd've",
-    "I'dve": "I'd've",
-    "Im": "I'm",
-    "Ive": "I've",
-    "isnt": "isn't",
-    "itd": "it'd",
-    "itd've": "it'd've",
-    "it'dve": "it'd've",
-    "itll": "it'll",
-    "let's": "let's",
-    "maam": "ma'am",
-    "mightnt": "mightn't",
-    "mightnt've": "mightn't've",
-    "mightn'tve": "mightn't've",
-    "mightve": "might've",
-    "mustnt": "mustn't",
-    "mustve": "must've",
-    "neednt": "needn't",
-    "notve": "not've",
-    "oclock": "o'clock",
-    "oughtnt": "oughtn't",
-    "ow's'at": "'ow's'at",
-    "'ows'at": "'ow's'at",
-    "'ow'sat": "'ow's'at",
-    "shant": "shan't",
-    "shed've": "she'd've",
-    "she'dve": "she'd've",
-    "she's": "she's",
-    "shouldve": "should've",
-    "shouldnt": "shouldn't",
-    "shouldnt've": "shouldn't've",
-    "shouldn'tve": "shouldn't've",
-    "somebody'd": "somebodyd",
-    "somebodyd've": "somebody'd've",
-    "somebody'dve": "somebody'd've",
-    "somebodyll": "somebody'll",
-    "somebodys": "somebody's",
-    "someoned": "someone'd",
-    "someoned've": "someone'd've",
-    "someone'dve": "someone'd've",
-    "someonell": "someone'll",
-    "someones": "someone's",
-    "somethingd": "something'd",
-    "somethingd've": "something'd've",
-    "something'dve": "something'd've",
-    "somethingll": "something'll",
-    "thats": "that's",
-    "thered": "there'd",
-    "thered've": "there'd've",
-    "there'dve": "there'd've",
-    "therere": "there're",
-    "theres": "there's",
-    "theyd": "they'd",
-    "theyd've": "they'd've",
-    "they'dve": "they'd've",
-    "theyll": "they'll",
-    "theyre": "they're",
-    "theyve": "they've",
-    "twas": "'twas",
-    "wasnt": "wasn't",
-    "wed've": "we'd've",
-    "we'dve": "we'd've",
-    "weve": "we've",
-    "werent": "weren't",
-    "whatll": "what'll",
-    "whatre": "what're",
-    "whats": "what's",
-    "whatve": "what've",
-    "whens": "when's",
-    "whered": "where'd",
-    "wheres": "where's",
-    "whereve": "where've",
-    "whod": "who'd",
-    "whod've": "who'd've",
-    "who'dve": "who'd've",
-    "wholl": "who'll",
-    "whos": "who's",
-    "whove": "who've",
-    "whyll": "why'll",
-    "whyre": "why're",
-    "whys": "why's",
-    "wont": "won't",
-    "wouldve": "would've",
-    "wouldnt": "wouldn't",
-    "wouldnt've": "wouldn't've",
-    "wouldn'tve": "wouldn't've",
-    "yall": "y'all",
-    "yall'll": "y'all'll",
-    "y'allll": "y'all'll",
-    "yall'd've": "y'all'd've",
-    "y'alld've": "y'all'd've",
-    "y'all'dve": "y'all'd've",
-    "youd": "you'd",
-    "youd've": "you'd've",
-    "you'dve": "you'd've",
-    "youll": "you'll",
-    "youre": "you're",
-    "youve": "you've",
-}
-
-
-def _clean(text: str) -> str:
-    """Newlines and tabs to spaces, then strip (applied by the evaluator to every string)."""
-    return text.replace("\n", " ").replace("\t", " ").strip()
-
-
-def _strip_punctuation(text: str) -> str:
-    """Official punctuation step: delete or space out punctuation, then strip periods (at most 32)."""
-    delete_all = _DIGIT_COMMA_DIGIT.search(text) is not None
-    table = {}
-    for char in _PUNCTUATION:
-        touches_space = f"{char} " in text or f" {char}" in text
-        table[ord(char)] = "" if delete_all or touches_space else " "
-    spaced = text.translate(table)
-    return _PERIOD.sub("", spaced, count=_PERIOD_MAX_REPLACEMENTS)
-
-
-def _canonical_words(text: str) -> str:
-    """Official word step: lowercase, number words to digits, drop articles, expand contractions."""
-    kept = []
-    for word in text.lower().split():
-        word = _NUMBER_WORDS.get(word, word)
-        if word not in _ARTICLES:
-            kept.append(_CONTRACTIONS.get(word, word))
-    return " ".join(kept)
-
-
-def normalize_answer(text: str) -> str:
-    """Normalize an answer the way the official evaluator does when a question's answers disagree."""
-    return _canonical_words(_strip_punctuation(_clean(text)))
-
-
-def vqa_accuracy(prediction: str, answers: Sequence[str]) -> float:
-    """Official VQA accuracy of ``prediction`` against the annotators' ``answers``, in [0, 1]."""
-    if len(answers) == 0:
-        raise ValueError("vqa_accuracy needs at least one ground-truth answer")
-    truths = [_clean(answer) for answer in answers]
-    guess = _clean(prediction)
-    if len(set(truths)) > 1:
-        truths = [_canonical_words(_strip_punctuation(answer)) for answer in truths]
-        guess = _canonical_words(_strip_punctuation(guess))
-    hits = [truth == guess for truth in truths]
-    total_hits = sum(hits)
-    # Leaving annotator i out leaves total_hits - hits[i] matching answers among the others.
-    per_subset = [min(1.0, (total_hits - int(hit)) / 3) for hit in hits]
-    return sum(per_subset) / len(per_subset)
-
-
-def exact_match(prediction: str, answers: Sequence[str]) -> float:
-    """1.0 if the normalized prediction equals the most frequent normalized answer, else 0.0.
-
-    Answers are counted after normalization; ties go to the answer that appears first.
-    """
-    if len(answers) == 0:
-        raise ValueError("exact_match needs at least one ground-truth answer")
-    majority, _ = Counter(normalize_answer(answer) for answer in answers).most_common(1)[0]
-    return 1.0 if normalize_answer(prediction) == majority else 0.0
 
 
 def _percent(values: Sequence[float]) -> float:
@@ -257,13 +37,20 @@ def _group_summary(groups: Mapping[str, tuple[list[float], list[float]]]) -> dic
     }
 
 
-def score_predictions(records: Iterable[Any], predictions: Mapping[str, str]) -> dict[str, Any]:
-    """Score ``predictions`` (question_id -> answer) on ``records`` with the official VQA accuracy.
+def score_predictions(
+    records: Iterable[Any], predictions: Mapping[str, str], metric: str = AUTO
+) -> dict[str, Any]:
+    """Score ``predictions`` (question_id -> answer) on ``records`` with ``metric`` (see ``eval.scorers``).
 
-    Each record needs ``question_id`` and ``answers``; ``question_type`` / ``answer_type`` are optional.
-    A missing prediction scores as the empty string and is counted in ``"missing"``. Summary figures are
-    percentages rounded to 2 decimals; ``per_question`` holds unrounded percentages.
+    Each record needs ``question_id`` and ``answers``; ``question_type`` / ``answer_type`` / ``meta`` are
+    optional. ``accuracy`` is the chosen metric (named under ``metric``), ``exact_match`` the normalized exact
+    match against the majority answer, ``warnings`` what does not fit the metric. A missing prediction scores
+    as the empty string and is counted in ``"missing"``. Summary figures are percentages rounded to 2
+    decimals; ``per_question`` holds unrounded percentages of the chosen metric.
     """
+    records = list(records)
+    name, warnings = choose_metric(records, metric)
+    scorer = METRICS[name].score
     accs: list[float] = []
     ems: list[float] = []
     missing = 0
@@ -272,13 +59,12 @@ def score_predictions(records: Iterable[Any], predictions: Mapping[str, str]) ->
     by_answer_type: dict[str, tuple[list[float], list[float]]] = {}
     for record in records:
         question_id = record.question_id
-        answers = list(record.answers)
         prediction = predictions.get(question_id)
         if prediction is None:
             missing += 1
             prediction = ""
-        acc = vqa_accuracy(prediction, answers)
-        em = exact_match(prediction, answers)
+        acc = scorer(prediction, record)
+        em = exact_match(prediction, list(record.answers))
         accs.append(acc)
         ems.append(em)
         per_question[question_id] = 100 * acc
@@ -291,93 +77,13 @@ def score_predictions(records: Iterable[Any], predictions: Mapping[str, str]) ->
                 group_accs.append(acc)
                 group_ems.append(em)
     return {
+        "metric": name,
         "accuracy": _percent(accs),
         "exact_match": _percent(ems),
         "n": len(accs),
         "missing": missing,
+        "warnings": warnings + prediction_warnings(name, records, predictions),
         "per_question_type": _group_summary(by_question_type),
         "per_answer_type": _group_summary(by_answer_type),
         "per_question": per_question,
     }
-
-
-# Upper bound on resampled indices held in memory at once (about 32 MiB of int64).
-_BOOTSTRAP_CHUNK_ELEMENTS = 1 << 22
-
-
-def paired_bootstrap(
-    scores_a: Sequence[float],
-    scores_b: Sequence[float],
-    n_resamples: int = 10000,
-    confidence: float = 0.95,
-    seed: int = 0,
-) -> dict[str, Any]:
-    """Paired bootstrap over questions of ``mean(b) - mean(a)``.
-
-    ``scores_a[i]`` and ``scores_b[i]`` must refer to the same question. Returns the point estimate
-    ``diff``, a percentile confidence interval (``ci_low``, ``ci_high``) and a two-sided ``p_value``: twice
-    the share of resampled differences that are zero or of the opposite sign to ``diff``, capped at 1
-    (1.0 when ``diff`` is 0).
-    """
-    a = np.asarray(scores_a, dtype=np.float64)
-    b = np.asarray(scores_b, dtype=np.float64)
-    if a.ndim != 1 or b.ndim != 1:
-        raise ValueError("paired_bootstrap expects two flat sequences of scores")
-    if a.shape != b.shape:
-        raise ValueError(f"paired_bootstrap needs paired scores, got {a.size} and {b.size} values")
-    if a.size == 0:
-        raise ValueError("paired_bootstrap needs at least one pair of scores")
-    if n_resamples < 1:
-        raise ValueError("n_resamples must be at least 1")
-    if not 0.0 < confidence < 1.0:
-        raise ValueError("confidence must lie strictly between 0 and 1")
-
-    deltas = b - a
-    n = deltas.size
-    diff = float(deltas.mean())
-    rng = np.random.default_rng(seed)
-    chunk = max(1, _BOOTSTRAP_CHUNK_ELEMENTS // n)
-    boot = np.empty(n_resamples, dtype=np.float64)
-    for start in range(0, n_resamples, chunk):
-        stop = min(start + chunk, n_resamples)
-        indices = rng.integers(0, n, size=(stop - start, n))
-        boot[start:stop] = deltas[indices].mean(axis=1)
-
-    alpha = 1.0 - confidence
-    ci_low, ci_high = np.quantile(boot, [alpha / 2, 1.0 - alpha / 2])
-    if diff > 0:
-        against = np.count_nonzero(boot <= 0)
-    elif diff < 0:
-        against = np.count_nonzero(boot >= 0)
-    else:
-        against = n_resamples
-    p_value = min(1.0, 2.0 * against / n_resamples)
-    return {
-        "diff": diff,
-        "ci_low": float(ci_low),
-        "ci_high": float(ci_high),
-        "p_value": float(p_value),
-        "n": int(n),
-        "n_resamples": int(n_resamples),
-        "confidence": float(confidence),
-    }
-
-
-def compare_scores(
-    per_question_a: Mapping[str, float], per_question_b: Mapping[str, float], **kw: Any
-) -> dict[str, Any]:
-    """Paired bootstrap of two ``per_question`` score maps on their common question ids (sorted).
-
-    Extra keyword arguments go to :func:`paired_bootstrap`. Adds ``n_common``, ``accuracy_a`` and
-    ``accuracy_b`` (plain means on the common questions, on the scale of the inputs).
-    """
-    common = sorted(set(per_question_a) & set(per_question_b))
-    if not common:
-        raise ValueError("the two score maps have no question id in common")
-    a = [float(per_question_a[qid]) for qid in common]
-    b = [float(per_question_b[qid]) for qid in common]
-    result = paired_bootstrap(a, b, **kw)
-    result["n_common"] = len(common)
-    result["accuracy_a"] = math.fsum(a) / len(a)
-    result["accuracy_b"] = math.fsum(b) / len(b)
-    return result

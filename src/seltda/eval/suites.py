@@ -1,13 +1,15 @@
 """Robustness suites: metrics over subsets of an evaluation, each defined by fields of the records.
 
 - rephrasing: records sharing a `group_id` ask the same thing in other words; reports accuracy on them,
-  the share of groups answered consistently (same normalized answer) and consistently *and* correctly.
+  the share of groups answered consistently (same normalized answer) and consistently *and* correctly, and
+  the consensus scores CS(k) of Shah et al. (CVPR 2019, VQA-Rephrasings), k = 1..4.
 - flagged: records carrying a flag (e.g. "counterfactual", "negation") vs the rest.
 - numeric: questions whose answer is a number (answer_type "number" or a numeric majority answer).
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
@@ -15,6 +17,7 @@ from seltda.core.records import Record
 from seltda.eval.metrics import normalize_answer
 
 SUITES = ("rephrasing", "flagged", "numeric")
+CONSENSUS_SIZES = (1, 2, 3, 4)  # the k of CS(k), as in the VQA-Rephrasings paper
 
 
 def _mean(values: Sequence[float]) -> float:
@@ -43,7 +46,31 @@ def rephrasing(
         "accuracy": _mean([per_question.get(r.question_id, 0.0) for r in members]),
         "consistent": round(100 * consistent / max(1, len(groups)), 2),
         "consistent_and_correct": round(100 * correct / max(1, len(groups)), 2),
+        **consensus_scores(list(groups.values()), per_question),
     }
+
+
+def consensus_scores(
+    groups: Sequence[Sequence[Record]],
+    per_question: Mapping[str, float],
+    sizes: Sequence[int] = CONSENSUS_SIZES,
+) -> dict[str, float]:
+    """``CS(k)``: the share of a group's k-question subsets all answered correctly, averaged over groups.
+
+    A question counts as answered correctly when its score is above 0 (the paper's "VQA accuracy > 0").
+    A group of n questions with c correct has C(c, k) correct subsets out of C(n, k); groups with fewer than
+    k questions are left out of CS(k), and a CS(k) with no such group is left out of the result.
+    """
+    result = {}
+    for k in sizes:
+        shares = []
+        for group in groups:
+            if len(group) >= k:
+                correct = sum(per_question.get(r.question_id, 0.0) > 0 for r in group)
+                shares.append(math.comb(correct, k) / math.comb(len(group), k))
+        if shares:
+            result[f"CS({k})"] = round(100 * sum(shares) / len(shares), 2)
+    return result
 
 
 def flagged(records: Sequence[Record], per_question: Mapping[str, float]) -> dict:

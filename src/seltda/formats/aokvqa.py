@@ -35,8 +35,8 @@ def read_aokvqa(
 
     ``rationale="join"`` joins all rationales with ``" | "``; ``"first"`` keeps only the first.
     ``meta`` keeps ``image_id``, ``choices``, ``correct_choice_idx`` and ``difficult_direct_answer``
-    (also flagged as ``difficult_direct_answer``). The image path is ``image_template`` filled with
-    ``split``, ``image_id`` and ``question_id`` (COCO 2017 layout by default).
+    (also flagged as ``difficult_direct_answer``) and records ``metric: "aokvqa"``. The image path is
+    ``image_template`` filled with ``split``, ``image_id`` and ``question_id`` (COCO 2017 layout by default).
     """
     if rationale not in ("join", "first"):
         raise FormatError(f"rationale must be 'join' or 'first', got {rationale!r}")
@@ -70,6 +70,7 @@ def _record(item: dict[str, Any], location: str, split: str, template: str, rati
             meta["correct_choice"] = meta["choices"][correct]
     if difficult is not None:
         meta["difficult_direct_answer"] = difficult
+    meta["metric"] = "aokvqa"  # how `evaluate --metric auto` scores these records (docs/metrics.md)
     return build_record(
         location,
         aliases={"answers": "direct_answers", "rationale": "rationales"},

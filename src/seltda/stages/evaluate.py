@@ -1,17 +1,19 @@
-"""Run a VQA model over records and score it with the official VQA accuracy."""
+"""Run a VQA model over records and score it with a metric chosen by name (official VQA accuracy, ...)."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from seltda.core.fileio import atomic_write_json
 from seltda.core.progress import track
 from seltda.core.records import Record, read_records
 from seltda.eval.metrics import score_predictions
+from seltda.eval.scorers import AUTO, METRIC_NAMES
 from seltda.eval.suites import SUITES, run_suites
 from seltda.formats.results import read_predictions
 from seltda.models import load_adapter, load_vqa
@@ -21,11 +23,20 @@ from seltda.stages.train import ImageRecords
 class EvaluateConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    batch_size: int = 128
-    max_answer_tokens: int = 16
-    max_pixels: int | None = None  # dynamic-resolution VLMs: downscale images above this many pixels
-    limit: int | None = None  # evaluate the first N records only (quick checks)
-    suites: tuple[str, ...] = SUITES  # robustness suites computed when the records support them
+    batch_size: int = Field(128, description="questions answered per forward pass")
+    max_answer_tokens: int = Field(16, description="longest answer generated, in tokens")
+    max_pixels: int | None = Field(
+        None, description="dynamic-resolution VLMs: downscale images above this many pixels"
+    )
+    limit: int | None = Field(None, description="evaluate the first N records only (quick checks)")
+    suites: tuple[str, ...] = Field(
+        SUITES, description="robustness suites computed when the records support them"
+    )
+    metric: Literal[METRIC_NAMES] = Field(  # type: ignore[valid-type]
+        AUTO,
+        description="the metric under `accuracy`: vqa, exact, aokvqa, aokvqa-mc, or auto (what the converter "
+        "recorded, else exact when records have fewer than 3 answers, else vqa); see docs/metrics.md",
+    )
 
 
 def predict(
@@ -60,9 +71,11 @@ def load_predictions(path: Path) -> dict[str, str]:
     return {str(row["question_id"]): row["answer"] for row in read_predictions(path)}
 
 
-def _result(source: str, data_file: Path, records: list[Record], predictions: dict[str, str], suites) -> dict:
+def _result(
+    source: str, data_file: Path, records: list[Record], predictions: dict[str, str], suites, metric: str
+) -> dict:
     """The evaluation JSON shared by `evaluate` and `score`: metrics, suites and the predictions."""
-    scores = score_predictions(records, predictions)
+    scores = score_predictions(records, predictions, metric)
     return {
         "model": source,
         "data": str(data_file),
@@ -74,11 +87,17 @@ def _result(source: str, data_file: Path, records: list[Record], predictions: di
     }
 
 
-def score(predictions_file: Path, data_file: Path, out_file: Path | None, suites=SUITES) -> dict:
+def score(
+    predictions_file: Path,
+    data_file: Path,
+    out_file: Path | None,
+    suites=SUITES,
+    metric: str = EvaluateConfig.model_fields["metric"].default,
+) -> dict:
     """Score predictions made by any model against records, with the same output as `evaluate`."""
     records = read_records(data_file)
     predictions = load_predictions(predictions_file)
-    result = _result(str(predictions_file), data_file, records, predictions, suites)
+    result = _result(str(predictions_file), data_file, records, predictions, suites, metric)
     result["unknown_question_ids"] = len(set(predictions) - {r.question_id for r in records})
     if out_file is not None:
         atomic_write_json(out_file, result)
@@ -92,12 +111,12 @@ def evaluate(
     out_file: Path | None,
     cfg: EvaluateConfig | None = None,
 ) -> dict:
-    """Predictions plus official VQA accuracy (0-100 under `accuracy`), overall and per type."""
+    """Predictions plus the chosen metric (0-100 under `accuracy`, named in `metric`), overall, per type."""
     cfg = cfg or EvaluateConfig()
     start = time.perf_counter()
     records = read_records(data_file)[: cfg.limit]
     predictions, skipped = predict(model_dir, records, image_root, cfg)
-    result = _result(str(model_dir), data_file, records, predictions, cfg.suites)
+    result = _result(str(model_dir), data_file, records, predictions, cfg.suites, cfg.metric)
     result.update(skipped_images=skipped, seconds=round(time.perf_counter() - start, 2))
     if out_file is not None:
         atomic_write_json(out_file, result)

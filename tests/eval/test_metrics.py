@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seltda.eval import metrics
+from seltda.eval import bootstrap, vqa
 from seltda.eval.metrics import (
     compare_scores,
     exact_match,
@@ -120,7 +120,7 @@ def test_digit_article_contraction_rules(text: str, expected: str) -> None:
 
 
 def test_contraction_table_size_and_entries() -> None:
-    table = metrics._CONTRACTIONS
+    table = vqa._CONTRACTIONS
     assert len(table) == 120
     assert table["aint"] == "ain't"
     assert table["wheres"] == "where's"
@@ -325,7 +325,7 @@ def test_bootstrap_reproducible_with_seed() -> None:
 
 
 def test_bootstrap_chunks_cover_all_resamples(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(metrics, "_BOOTSTRAP_CHUNK_ELEMENTS", 64)
+    monkeypatch.setattr(bootstrap, "_BOOTSTRAP_CHUNK_ELEMENTS", 64)
     a = [0.0] * 30
     b = [1.0] * 10 + [0.0] * 20
     result = paired_bootstrap(a, b, n_resamples=1001, confidence=0.9)
@@ -509,7 +509,7 @@ def test_matches_independent_reimplementation() -> None:
 # Agreement with the official evaluator (expected figures only; the official code is not in this repo)
 # ---------------------------------------------------------------------------------------------------------
 
-_OFFICIAL_SCORES = Path(__file__).parent / "data" / "vqa_official_scores.json"
+_OFFICIAL_SCORES = Path(__file__).parent.parent / "data" / "vqa_official_scores.json"
 
 
 def test_matches_official_evaluator_scores() -> None:

@@ -1,0 +1,121 @@
+"""A-OKVQA metrics: worked cases from the official rules (allenai/aokvqa evaluation/eval_predictions.py).
+
+Direct answer: min(1, #exact matches among the 10 direct answers / 3), no normalization, no leave-one-out.
+Multiple choice: 1 when the prediction equals choices[correct_choice_idx], else 0.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from seltda.core.fileio import SeltdaInputError
+from seltda.core.records import Record
+from seltda.eval.metrics import score_predictions
+from seltda.eval.scorers import aokvqa_direct_answer, aokvqa_multiple_choice
+from seltda.formats.aokvqa import read_aokvqa
+
+DIRECT = ["dog", "dog", "puppy", "cat", "pet", "animal", "terrier", "pup", "canine", "hound"]
+
+
+@pytest.mark.parametrize(
+    ("prediction", "answers", "expected"),
+    [
+        ("bird", DIRECT, 0.0),
+        ("cat", DIRECT, 1 / 3),
+        ("dog", DIRECT, 2 / 3),  # 2 of 10 match: 0.667 (the VQA rule would give 0.6)
+        ("dog", ["dog"] * 3 + ["x"] * 7, 1.0),  # 3 matches: full marks (VQA: 0.9)
+        ("dog", ["dog"] * 10, 1.0),
+        ("Dog", DIRECT, 0.0),  # case-sensitive, as in the official code
+        ("a dog", DIRECT, 0.0),  # no article stripping
+        ("dog ", DIRECT, 0.0),  # no whitespace stripping
+    ],
+)
+def test_direct_answer_rule(prediction: str, answers: list[str], expected: float) -> None:
+    assert aokvqa_direct_answer(prediction, answers) == pytest.approx(expected)
+
+
+def test_multiple_choice_rule() -> None:
+    choices = ["cigarette", "pipe", "whistle", "candy"]
+    assert aokvqa_multiple_choice("cigarette", choices, 0) == 1.0
+    assert aokvqa_multiple_choice("pipe", choices, 0) == 0.0
+    assert aokvqa_multiple_choice("Cigarette", choices, 0) == 0.0  # not one of the choices
+    assert aokvqa_multiple_choice("", choices, 0) == 0.0  # a missing prediction
+
+
+def _aokvqa_file(tmp_path: Path) -> Path:
+    items = [
+        {
+            "question_id": "a1",
+            "image_id": 1,
+            "question": "What animal is this?",
+            "choices": ["dog", "cat", "bird", "fish"],
+            "correct_choice_idx": 0,
+            "direct_answers": DIRECT,
+            "difficult_direct_answer": False,
+            "rationales": [],
+        },
+        {
+            "question_id": "a2",
+            "image_id": 2,
+            "question": "What is he holding?",
+            "choices": ["bat", "ball", "glove", "cap"],
+            "correct_choice_idx": 2,
+            "direct_answers": ["glove"] * 4 + ["mitt"] * 6,
+            "difficult_direct_answer": True,
+            "rationales": [],
+        },
+    ]
+    path = tmp_path / "aokvqa_v1p0_val.json"
+    path.write_text(json.dumps(items), encoding="utf-8")
+    return path
+
+
+def test_converted_records_score_with_aokvqa_under_auto(tmp_path: Path) -> None:
+    records = read_aokvqa(_aokvqa_file(tmp_path))
+    assert all(r.meta["metric"] == "aokvqa" for r in records)
+    result = score_predictions(records, {"a1": "dog", "a2": "mitt"})
+    assert result["metric"] == "aokvqa"
+    # a1: 2 matches -> 2/3; a2: 6 matches -> 1
+    assert result["per_question"] == pytest.approx({"a1": 200 / 3, "a2": 100.0})
+    assert result["accuracy"] == 83.33
+    assert result["exact_match"] == 100.0  # majority answers "dog" and "mitt", normalized
+    assert result["warnings"] == [
+        "1 of 2 test records are marked difficult_direct_answer; they are scored here, the A-OKVQA "
+        "direct-answer leaderboard leaves them out (see rest_accuracy under suite "
+        "flag:difficult_direct_answer)"
+    ]
+
+
+def test_multiple_choice_scoring_and_warning(tmp_path: Path) -> None:
+    records = read_aokvqa(_aokvqa_file(tmp_path))
+    result = score_predictions(records, {"a1": "dog", "a2": "baseball glove"}, metric="aokvqa-mc")
+    assert result["metric"] == "aokvqa-mc"
+    assert result["per_question"] == {"a1": 100.0, "a2": 0.0}
+    assert result["accuracy"] == 50.0
+    assert result["warnings"] == ["1 of 2 predictions are not one of the record's choices: scored 0"]
+
+
+def test_multiple_choice_needs_choices() -> None:
+    records = [Record(question_id="q", image="a.png", question="q?", answers=["yes"] * 10)]
+    with pytest.raises(SeltdaInputError, match="needs meta.choices and meta.correct_choice_idx.*1 of 1"):
+        score_predictions(records, {"q": "yes"}, metric="aokvqa-mc")
+
+
+def test_explicit_aokvqa_on_few_answers_warns() -> None:
+    records = [Record(question_id="q", image="a.png", question="q?", answers=["cigarette", "smoke"])]
+    result = score_predictions(records, {"q": "cigarette"}, metric="aokvqa")
+    assert result["accuracy"] == 33.33
+    assert result["warnings"] == [
+        "1 of 1 test records have 2 answers; the A-OKVQA direct-answer rule assumes 10 (a right answer "
+        "scores 100 only when at least 3 answers match it; metric 'exact' scores a right answer 100)"
+    ]
+
+
+def test_reference_records_of_the_aokvqa_dataset_pick_aokvqa() -> None:
+    record = Record(
+        question_id="q", image="a.png", question="q?", answers=["pipe"] * 10, meta={"dataset": "aokvqa"}
+    )
+    assert score_predictions([record], {"q": "pipe"})["metric"] == "aokvqa"
