@@ -8,13 +8,13 @@ from pathlib import Path
 import torch
 from pydantic import BaseModel, ConfigDict
 
-from seltda.core.fileio import atomic_write_json
 from seltda.core.progress import track
 from seltda.core.records import Record, read_records
 from seltda.eval.metrics import score_predictions
 from seltda.eval.suites import SUITES, run_suites
 from seltda.formats.results import read_predictions
 from seltda.models import load_adapter, load_vqa
+from seltda.run.artifacts import Evaluation
 from seltda.stages.train import ImageRecords
 
 
@@ -81,7 +81,7 @@ def score(predictions_file: Path, data_file: Path, out_file: Path | None, suites
     result = _result(str(predictions_file), data_file, records, predictions, suites)
     result["unknown_question_ids"] = len(set(predictions) - {r.question_id for r in records})
     if out_file is not None:
-        atomic_write_json(out_file, result)
+        Evaluation.model_validate(result).write(out_file)
     return result
 
 
@@ -100,5 +100,5 @@ def evaluate(
     result = _result(str(model_dir), data_file, records, predictions, cfg.suites)
     result.update(skipped_images=skipped, seconds=round(time.perf_counter() - start, 2))
     if out_file is not None:
-        atomic_write_json(out_file, result)
+        Evaluation.model_validate(result).write(out_file)
     return result
