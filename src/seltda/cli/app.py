@@ -468,6 +468,7 @@ def curve(
     from seltda.orchestrate.curve import curve as run_curve
     from seltda.orchestrate.curve import run_config_runner
     from seltda.orchestrate.pipeline import load_run_config
+    from seltda.run.layout import CurveLayout
 
     try:
         values = [float(f) for f in fractions.split(",") if f.strip()]
@@ -486,10 +487,10 @@ def curve(
             per_image=per_image,
             plain_recipe=plain_recipe,
         )
-        runner = demo_runner(demo_cfg, folder / "data")
+        runner = demo_runner(demo_cfg, CurveLayout(folder).data)
     run_curve(folder, values, list(range(seeds)), runner)
-    console.print((folder / "curve.md").read_text(), soft_wrap=True, markup=False)
-    console.print(f"curve: {folder / 'curve.json'}, {folder / 'curve.png'}")
+    console.print(CurveLayout(folder).markdown.read_text(), soft_wrap=True, markup=False)
+    console.print(f"curve: {CurveLayout(folder).json}, {CurveLayout(folder).plot}")
     write_and_show_report(folder)
 
 
@@ -506,6 +507,8 @@ def type_table(results: dict[str, dict]) -> Table:
 
 def print_summary(metrics: dict, out: Path) -> None:
     """The end-of-run table: baseline vs SelTDA, pseudo-labels, stage times."""
+    from seltda.run.layout import RunLayout
+
     if "baseline" in metrics:
         console.print(type_table({"baseline": metrics["baseline"], "SelTDA": metrics["seltda"]}))
         gain = metrics["gain"]
@@ -524,7 +527,7 @@ def print_summary(metrics: dict, out: Path) -> None:
         )
     times = ", ".join(f"{k} {v:.0f}s" for k, v in metrics["timings_seconds"].items())
     console.print(f"stage times: {times}")
-    console.print(f"run folder: {out} (metrics.json)")
+    console.print(f"run folder: {out} ({RunLayout(out).metrics.name})")
 
 
 def write_and_show_report(run_dir: Path) -> None:

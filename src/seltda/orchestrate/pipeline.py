@@ -249,8 +249,8 @@ def _seltda_round(
         synthetic_file=synthetic_file,
         synthetic_image_root=pool_root,
     )
-    if not (layout.pseudolabels / "dataset").exists():  # Hub-ready copy: images embedded
-        write_hf_dataset(read_records(synthetic_file), pool_root, layout.pseudolabels / "dataset")
+    if not layout.pseudolabel_dataset.exists():  # Hub-ready copy: images embedded
+        write_hf_dataset(read_records(synthetic_file), pool_root, layout.pseudolabel_dataset)
     summary = PseudolabelSummary(**{k: manifest.get(k) for k in ("images", "funnel", "drops")})
     if score_pseudolabels is not None:
         summary.accuracy_vs_truth = score_pseudolabels(read_records(synthetic_file))

@@ -28,6 +28,11 @@ class RoundLayout:
         return self.root / "pseudolabels"
 
     @property
+    def pseudolabel_dataset(self) -> Path:
+        """The pipeline's Hub-ready copy of the kept pseudo-labels (`datasets` folder, images embedded)."""
+        return self.pseudolabels / "dataset"
+
+    @property
     def student(self) -> Path:
         return self.root / "student"
 
@@ -130,6 +135,10 @@ class RunLayout:
 
     def report_asset(self, name: str) -> Path:
         return self.report_assets / f"{name}.png"
+
+    @property
+    def pseudolabel_dataset(self) -> Path:
+        return self.round(1).pseudolabel_dataset
 
     def trained(self) -> dict[str, Path]:
         """The trained model folders of round 1, by role (their trainer logs feed the report)."""
