@@ -82,6 +82,7 @@ def curve(
     from seltda.orchestrate.curve import curve as run_curve
     from seltda.orchestrate.curve import run_config_runner
     from seltda.orchestrate.pipeline import load_run_config
+    from seltda.run.layout import CurveLayout
 
     try:
         values = [float(f) for f in fractions.split(",") if f.strip()]
@@ -93,10 +94,11 @@ def curve(
         runner = run_config_runner(base)
     else:
         folder = out or Path("runs/curve")
-        runner = demo_runner(demo_cfg, folder / "data")
+        runner = demo_runner(demo_cfg, CurveLayout(folder).data)
     run_curve(folder, values, parse_seeds(seeds), runner)
-    console.print((folder / "curve.md").read_text(), soft_wrap=True, markup=False)
-    console.print(f"curve: {folder / 'curve.json'}, {folder / 'curve.png'}")
+    layout = CurveLayout(folder)
+    console.print(layout.markdown.read_text(), soft_wrap=True, markup=False)
+    console.print(f"curve: {layout.json}, {layout.plot}")
     write_and_show_report(folder)
 
 

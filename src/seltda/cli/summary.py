@@ -7,6 +7,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from seltda.run.layout import RunLayout
+
 console = Console()
 
 
@@ -47,7 +49,7 @@ def print_summary(metrics: dict, out: Path) -> None:
         )
     times = ", ".join(f"{k} {v:.0f}s" for k, v in metrics["timings_seconds"].items())
     console.print(f"stage times: {times}")
-    console.print(f"run folder: {out} (metrics.json)")
+    console.print(f"run folder: {out} ({RunLayout(out).metrics.name})")
 
 
 def write_and_show_report(run_dir: Path) -> None:

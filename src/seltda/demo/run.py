@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from seltda.core.fileio import atomic_write_json, atomic_write_text
+from seltda.core.fileio import atomic_write_text
 from seltda.core.records import Record, read_records, write_records
 from seltda.demo import easyvqa
 from seltda.demo.config import DemoConfig
 from seltda.orchestrate.curve import PointRunner
 from seltda.orchestrate.pipeline import RunConfig, run
 from seltda.orchestrate.split import write_split
+from seltda.run.layout import RunLayout
 from seltda.run.stage import stage_complete
 from seltda.stages.pseudolabel.config import PseudoLabelConfig
 from seltda.stages.student_config import StudentConfig
@@ -38,22 +39,22 @@ def pretrained_base(cfg: DemoConfig) -> str:
 
 def demo_run_config(cfg: DemoConfig) -> tuple[RunConfig, list[Record]]:
     """Export easy-VQA, split it by image and build the run config; also returns the pool's ground truth."""
-    out = Path(cfg.out)
-    paths = easyvqa.export(cfg.data_dir or out / "data")
+    data = RunLayout(cfg.out).data
+    paths = easyvqa.export(cfg.data_dir or data)
     train = read_records(paths["train"])
-    split = write_split(train, cfg.labeled_fraction, cfg.seed, out / "data")
+    split = write_split(train, cfg.labeled_fraction, cfg.seed, data)
     unlabeled = split["pool"]
     if cfg.pool_limit is not None:
         images = unlabeled.read_text().splitlines()[: cfg.pool_limit]
-        unlabeled = out / "data" / "unlabeled_subset.txt"
+        unlabeled = data / "unlabeled_subset.txt"
         atomic_write_text(unlabeled, "".join(f"{i}\n" for i in images))
     test = paths["test"]
     if cfg.test_limit is not None:
-        test = out / "data" / "test_subset.jsonl"
+        test = data / "test_subset.jsonl"
         write_records(test, read_records(paths["test"])[: cfg.test_limit])
     training = {"max_steps": cfg.steps, "save_steps": max(50, cfg.steps // 3)}
     run_cfg = RunConfig(
-        out=out,
+        out=Path(cfg.out),
         model=pretrained_base(cfg) if cfg.base == "pretrained" else None,
         train=split["labeled"],
         images=paths["image_root"],
@@ -76,10 +77,11 @@ def demo_run_config(cfg: DemoConfig) -> tuple[RunConfig, list[Record]]:
 def demo(cfg: DemoConfig) -> dict:
     """Run SelTDA against the baseline on easy-VQA."""
     run_cfg, truth = demo_run_config(cfg)
-    metrics = run(run_cfg, lambda synthetic: easyvqa.pseudolabel_accuracy(synthetic, truth))
-    metrics["demo"] = cfg.model_dump(mode="json")
-    atomic_write_json(Path(cfg.out) / "metrics.json", metrics)
-    return metrics
+
+    def score(synthetic: list[Record]) -> dict:
+        return easyvqa.pseudolabel_accuracy(synthetic, truth)
+
+    return run(run_cfg, score, demo=cfg.model_dump(mode="json"))
 
 
 def demo_runner(base: DemoConfig, data_dir: Path) -> PointRunner:

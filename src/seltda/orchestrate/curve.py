@@ -14,25 +14,25 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from seltda.core.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, read_json
+from seltda.core.fileio import SeltdaInputError, atomic_write_bytes, atomic_write_json, atomic_write_text
 from seltda.core.records import read_records
 from seltda.eval.metrics import paired_bootstrap
-from seltda.orchestrate.pipeline import RunConfig, run
+from seltda.orchestrate.pipeline import RunConfig, load_run_config, run
 from seltda.orchestrate.split import write_split
+from seltda.run.artifacts import Evaluation, RunMetrics
+from seltda.run.layout import CurveLayout, RunLayout
 
 PointRunner = Callable[[float, int, Path], dict]
 
 
 def point_folder(out: Path, fraction: float, seed: int) -> Path:
-    return Path(out) / f"fraction-{fraction:g}" / f"seed-{seed}"
+    return CurveLayout(out).point(fraction, seed).root
 
 
 def run_point_config(base: RunConfig, fraction: float, seed: int, out: Path) -> RunConfig:
     """The run config of one curve point: a labeled fraction of `base.train` and the matching pool."""
     train = read_records(base.train)
-    split = write_split(train, fraction, seed, out / "split")
+    split = write_split(train, fraction, seed, RunLayout(out).split)
     update: dict[str, Any] = {"out": out, "train": split["labeled"], "seed": seed}
     if base.unlabeled_images is None and base.unlabeled_list is None:
         update.update(unlabeled_images=base.images, unlabeled_list=split["pool"])
@@ -50,23 +50,25 @@ def run_config_runner(base: RunConfig) -> PointRunner:
 
 def curve(out: Path, fractions: Sequence[float], seeds: Sequence[int], run_point: PointRunner) -> dict:
     """Run (or read back) every point, then write the curve's table, plot and JSON into `out`."""
-    out = Path(out)
+    layout = CurveLayout(out)
     for fraction in fractions:
         if not 0 < fraction <= 1:
             raise ValueError(f"fractions must be in (0, 1], got {fraction}")
-    points: dict[float, dict[int, dict]] = {}
+    points: dict[float, dict[int, RunMetrics]] = {}
     for fraction in sorted(fractions):
         for seed in seeds:
-            folder = point_folder(out, fraction, seed)
-            done = folder / "metrics.json"
-            metrics = read_json(done) if done.exists() else run_point(fraction, seed, folder)
+            point = layout.point(fraction, seed)
+            if point.metrics.exists():
+                metrics = RunMetrics.read(point.metrics)
+            else:
+                metrics = RunMetrics.model_validate(run_point(fraction, seed, point.root))
             points.setdefault(fraction, {})[seed] = metrics
-    summary = summarize(out, points)
-    atomic_write_json(out / "curve.json", summary)
-    atomic_write_text(out / "curve.md", curve_table(summary))
+    summary = summarize(layout.root, points)
+    atomic_write_json(layout.json, summary)
+    atomic_write_text(layout.markdown, curve_table(summary))
     from seltda.report.plots import learning_curve_plot
 
-    atomic_write_bytes(out / "curve.png", learning_curve_plot(summary["rows"]))
+    atomic_write_bytes(layout.plot, learning_curve_plot(summary["rows"]))
     return summary
 
 
@@ -79,41 +81,40 @@ def _pooled_gain(out: Path, fraction: float, seeds: Sequence[int]) -> dict | Non
     a: list[float] = []
     b: list[float] = []
     for seed in seeds:
-        folder = point_folder(out, fraction, seed) / "eval"
-        if not (folder / "baseline.json").exists() or not (folder / "student.json").exists():
+        point = CurveLayout(out).point(fraction, seed)
+        if not point.baseline_eval.exists() or not point.student_eval.exists():
             return None
-        base = read_json(folder / "baseline.json")["per_question"]
-        student = read_json(folder / "student.json")["per_question"]
+        base = Evaluation.read(point.baseline_eval).per_question
+        student = Evaluation.read(point.student_eval).per_question
         common = sorted(set(base) & set(student))
         a += [float(base[q]) for q in common]
         b += [float(student[q]) for q in common]
     return paired_bootstrap(a, b, n_resamples=2000) if a else None
 
 
-def _labeled_questions(folder: Path) -> int | None:
-    """How many labeled questions the point trained on (from its run config)."""
+def _labeled_questions(point: RunLayout) -> int | None:
+    """How many labeled questions the point trained on (the records of its recorded run config)."""
     try:
-        train = Path(yaml.safe_load((folder / "config.yaml").read_text())["train"])
-        return sum(1 for line in train.read_text().splitlines() if line.strip())
-    except (OSError, KeyError, TypeError, yaml.YAMLError):
+        return len(read_records(load_run_config(point.config).train))
+    except SeltdaInputError:
         return None
 
 
-def summarize(out: Path, points: dict[float, dict[int, dict]]) -> dict:
+def summarize(out: Path, points: dict[float, dict[int, RunMetrics]]) -> dict:
     """Mean and seed spread of both arms per fraction, the pooled gain and the pseudo-label accuracy."""
     rows = []
     for fraction, by_seed in sorted(points.items()):
         row: dict[str, Any] = {"fraction": fraction, "seeds": sorted(by_seed)}
         for arm in ("baseline", "seltda"):
-            values = [m[arm]["accuracy"] for m in by_seed.values() if arm in m]
+            values = [scores.accuracy for m in by_seed.values() if (scores := getattr(m, arm)) is not None]
             if values:
                 row[arm], row[f"{arm}_std"] = _mean_std(values)
                 row[f"{arm}_per_seed"] = values
-        row["labeled_questions"] = _labeled_questions(point_folder(out, fraction, min(by_seed)))
+        row["labeled_questions"] = _labeled_questions(CurveLayout(out).point(fraction, min(by_seed)))
         truth = [
-            m["pseudolabels"]["accuracy_vs_truth"]["accuracy"]
+            m.pseudolabels.accuracy_vs_truth["accuracy"]
             for m in by_seed.values()
-            if m.get("pseudolabels", {}).get("accuracy_vs_truth")
+            if m.pseudolabels.accuracy_vs_truth
         ]
         row["pseudolabel_accuracy"] = statistics.fmean(truth) if truth else None
         if "baseline" in row and "seltda" in row:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from seltda.core.errors import describe_validation
 from seltda.core.fileio import (
     SeltdaInputError,
     atomic_write_json,
@@ -27,6 +29,15 @@ from seltda.formats import write_hf_dataset
 from seltda.models.tiny_blip import TinyBlipConfig, build_tiny_blip
 from seltda.publish.modelcard import write_model_card
 from seltda.qa_text import format_target
+from seltda.run.artifacts import (
+    Comparison,
+    Evaluation,
+    PseudolabelSummary,
+    RoundSummary,
+    RunMetrics,
+    SuiteArms,
+)
+from seltda.run.layout import RoundLayout, RunLayout
 from seltda.run.stage import stage_complete, write_stage
 from seltda.stages.evaluate import EvaluateConfig, evaluate
 from seltda.stages.pseudolabel import pseudolabel
@@ -71,10 +82,7 @@ def load_run_config(path: Path) -> RunConfig:
     try:
         return RunConfig.model_validate(raw)
     except ValidationError as error:
-        problems = "; ".join(
-            f"field '{'.'.join(str(p) for p in e['loc'])}': {e['msg']}" for e in error.errors()
-        )
-        raise SeltdaInputError(f"{path}: {problems}") from error
+        raise SeltdaInputError(f"{path}: {describe_validation(error)}") from error
 
 
 def _stage_models(cfg: RunConfig, base: str) -> RunConfig:
@@ -93,7 +101,7 @@ def build_base_model(cfg: RunConfig) -> str:
     """The VLM both arms start from: the configured one, or a tiny BLIP with a vocabulary from the data."""
     if cfg.model is not None:
         return cfg.model
-    folder = cfg.out / "base"
+    folder = RunLayout(cfg.out).base
     if not stage_complete(folder):
         texts = [format_target(r) for r in read_records(cfg.train)]
         build_tiny_blip(folder, texts, cfg.tiny, seed=cfg.seed)
@@ -108,161 +116,156 @@ def _timed(timings: dict[str, float], name: str, fn, *args, **kwargs) -> Any:
     return result
 
 
-def _evaluate_once(model: Path, cfg: RunConfig, out_file: Path) -> dict:
+def _evaluate_once(model: Path, cfg: RunConfig, out_file: Path) -> Evaluation:
+    """The model's evaluation: read back when a previous run finished it, else run (and written) now."""
     if out_file.exists():
-        return read_json(out_file)
-    return evaluate(str(model), cfg.test, cfg.test_images or cfg.images, out_file, cfg.evaluate)
+        return Evaluation.read(out_file)
+    result = evaluate(str(model), cfg.test, cfg.test_images or cfg.images, out_file, cfg.evaluate)
+    return Evaluation.model_validate(result)
 
 
-def _summary(result: dict) -> dict:
-    keys = ("accuracy", "exact_match", "n", "missing", "per_question_type", "per_answer_type")
-    return {k: result[k] for k in keys if k in result}
-
-
-def run(cfg: RunConfig, score_pseudolabels: Callable[[list[Record]], dict] | None = None) -> dict:
-    """Run the whole chain; returns (and writes) `metrics.json`.
+def run(
+    cfg: RunConfig,
+    score_pseudolabels: Callable[[list[Record]], dict] | None = None,
+    demo: dict[str, Any] | None = None,
+) -> dict:
+    """Run the whole chain; writes `metrics.json` (once, at the end) and returns what it holds.
 
     Round 1 lives in the run folder itself; round r >= 2 in `round<r>/`, its teacher fine-tuned from
     round r-1's student. `score_pseudolabels`, when the pool's truth is known (experiments), scores the
-    kept pseudo-labels of every round.
+    kept pseudo-labels of every round. `demo`: the demo's settings, recorded under `demo`.
     """
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+    layout = RunLayout(cfg.out)
+    layout.root.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     base = _timed(timings, "base", build_base_model, cfg)
     cfg = _stage_models(cfg, base)
-    atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
-    atomic_write_json(out / "env.json", environment_info())
+    atomic_write_text(layout.config, yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+    atomic_write_json(layout.env, environment_info())
     baseline_cfg = cfg.student.model_copy(update={"synthetic_ratio": 0.0})
-    _timed(timings, "baseline", train_student, [cfg.train], cfg.images, out / "baseline", baseline_cfg)
+    _timed(timings, "baseline", train_student, [cfg.train], cfg.images, layout.baseline, baseline_cfg)
     baseline = None
     if cfg.test is not None:
         baseline = _timed(
-            timings, "eval_baseline", _evaluate_once, out / "baseline", cfg, out / "eval" / "baseline.json"
+            timings, "eval_baseline", _evaluate_once, layout.baseline, cfg, layout.baseline_eval
         )
     rounds = []
     for number in range(1, cfg.rounds + 1):
-        previous = round_folder(out, number - 1) if number > 1 else None
+        previous = layout.round(number - 1) if number > 1 else None
         rounds.append(
-            _seltda_round(
-                cfg, number, round_folder(out, number), previous, baseline, timings, score_pseudolabels
-            )
+            _seltda_round(cfg, layout, layout.round(number), previous, baseline, timings, score_pseudolabels)
         )
     first = rounds[0]
-    metrics: dict[str, Any] = {"pseudolabels": first["pseudolabels"]}
-    if baseline is not None:
-        metrics.update(baseline=_summary(baseline), seltda=first["seltda"], gain=first["gain"])
-        student = read_json(out / "eval" / "student.json")
-        suites = baseline.get("suites", {})
-        metrics["suites"] = {
-            name: {"baseline": suites[name], "seltda": student.get("suites", {}).get(name)} for name in suites
+    metrics = RunMetrics(pseudolabels=first.pseudolabels)
+    if baseline is not None and first.evaluation is not None:
+        metrics.baseline = baseline.summary()
+        metrics.seltda = first.evaluation.summary()
+        metrics.gain = first.gain
+        metrics.suites = {
+            name: SuiteArms(baseline=suite, seltda=first.evaluation.suites.get(name))
+            for name, suite in baseline.suites.items()
         }
     if cfg.rounds > 1:
-        metrics["rounds"] = [
-            {
-                "round": r["round"],
-                "folder": r["folder"],
-                "accuracy": r.get("seltda", {}).get("accuracy"),
-                "gain": r.get("gain"),
-                "pseudolabel_accuracy": r["pseudolabels"].get("accuracy_vs_truth", {}).get("accuracy"),
-            }
+        metrics.rounds = [
+            RoundSummary(
+                round=r.layout.number,
+                folder=str(r.layout.root),
+                accuracy=r.evaluation.accuracy if r.evaluation is not None else None,
+                gain=r.gain,
+                pseudolabel_accuracy=(r.pseudolabels.accuracy_vs_truth or {}).get("accuracy"),
+            )
             for r in rounds
         ]
-    metrics["timings_seconds"] = timings
-    atomic_write_json(out / "metrics.json", metrics)
+    metrics.timings_seconds = timings
+    if demo is not None:
+        metrics.demo = demo
+    metrics.write(layout.metrics)
     write_model_cards(cfg, base, metrics)
-    return metrics
+    return metrics.to_json()
 
 
-def round_folder(out: Path, number: int) -> Path:
-    """Round 1 is the run folder itself; round r >= 2 is `round<r>/` inside it."""
-    return out if number == 1 else out / f"round{number}"
+@dataclass
+class _RoundResult:
+    layout: RoundLayout
+    pseudolabels: PseudolabelSummary
+    evaluation: Evaluation | None = None  # the student's, when the run has test records
+    gain: Comparison | None = None
 
 
 def _seltda_round(
     cfg: RunConfig,
-    number: int,
-    folder: Path,
-    previous: Path | None,
-    baseline: dict | None,
+    run_layout: RunLayout,
+    layout: RoundLayout,
+    previous: RoundLayout | None,
+    baseline: Evaluation | None,
     timings: dict[str, float],
     score_pseudolabels: Callable[[list[Record]], dict] | None,
-) -> dict[str, Any]:
+) -> _RoundResult:
     """One SelTDA round: teacher -> pseudo-labels -> student (from the base VLM) -> evaluation."""
     pool_root = cfg.unlabeled_images or cfg.images
-    suffix = "" if number == 1 else f"_round{number}"
+    suffix = layout.suffix
     teacher_cfg = cfg.teacher
     earlier_pseudolabels = None
     earlier_root = pool_root
     if previous is not None:  # the last student starts the new teacher
-        teacher_cfg = cfg.teacher.model_copy(update={"model": str(previous / "student")})
+        teacher_cfg = cfg.teacher.model_copy(update={"model": str(previous.student)})
         if cfg.teacher_on_pseudolabels:
-            earlier_pseudolabels = previous / "pseudolabels" / "pseudolabels.jsonl"
-            earlier_root = read_json(previous / "pseudolabels" / "manifest.json").get("image_root", pool_root)
+            earlier_pseudolabels = previous.pseudolabels / "pseudolabels.jsonl"
+            earlier_root = read_json(previous.pseudolabels / "manifest.json").get("image_root", pool_root)
     _timed(
         timings,
         "teacher" + suffix,
         train_teacher,
         cfg.train,
         cfg.images,
-        folder / "teacher",
+        layout.teacher,
         teacher_cfg,
         synthetic_file=earlier_pseudolabels,
         synthetic_image_root=earlier_root,
     )
     pseudolabel_cfg = cfg.pseudolabel
     if pseudolabel_cfg.roundtrip_model == "baseline":  # the run's own baseline checks the pairs
-        pseudolabel_cfg = pseudolabel_cfg.model_copy(
-            update={"roundtrip_model": str(Path(cfg.out) / "baseline")}
-        )
+        pseudolabel_cfg = pseudolabel_cfg.model_copy(update={"roundtrip_model": str(run_layout.baseline)})
     manifest = _timed(
         timings,
         "pseudolabel" + suffix,
         pseudolabel,
-        str(folder / "teacher"),
+        str(layout.teacher),
         pool_root,
-        folder / "pseudolabels",
+        layout.pseudolabels,
         pseudolabel_cfg,
         cfg.unlabeled_list,
     )
     pool_root = Path(manifest.get("image_root", pool_root))  # a `datasets` pool was written as files
-    synthetic_file = folder / "pseudolabels" / "pseudolabels.jsonl"
+    synthetic_file = layout.pseudolabels / "pseudolabels.jsonl"
     _timed(
         timings,
         "student" + suffix,
         train_student,
         [cfg.train],
         cfg.images,
-        folder / "student",
+        layout.student,
         cfg.student,
         synthetic_file=synthetic_file,
         synthetic_image_root=pool_root,
     )
-    if not (folder / "pseudolabels" / "dataset").exists():  # Hub-ready copy: images embedded
-        write_hf_dataset(read_records(synthetic_file), pool_root, folder / "pseudolabels" / "dataset")
-    result: dict[str, Any] = {
-        "round": number,
-        "folder": str(folder),
-        "pseudolabels": {k: manifest.get(k) for k in ("images", "funnel", "drops")},
-    }
+    if not layout.pseudolabel_dataset.exists():  # Hub-ready copy: images embedded
+        write_hf_dataset(read_records(synthetic_file), pool_root, layout.pseudolabel_dataset)
+    summary = PseudolabelSummary(**{k: manifest.get(k) for k in ("images", "funnel", "drops")})
     if score_pseudolabels is not None:
-        result["pseudolabels"]["accuracy_vs_truth"] = score_pseudolabels(read_records(synthetic_file))
+        summary.accuracy_vs_truth = score_pseudolabels(read_records(synthetic_file))
+    result = _RoundResult(layout, summary)
     if baseline is not None:
         student = _timed(
-            timings,
-            "eval_student" + suffix,
-            _evaluate_once,
-            folder / "student",
-            cfg,
-            folder / "eval" / "student.json",
+            timings, "eval_student" + suffix, _evaluate_once, layout.student, cfg, layout.student_eval
         )
-        comparison = compare_scores(baseline["per_question"], student["per_question"])
-        atomic_write_json(folder / "eval" / "compare.json", comparison)
-        result.update(seltda=_summary(student), gain=comparison)
+        comparison = Comparison.model_validate(compare_scores(baseline.per_question, student.per_question))
+        comparison.write(layout.compare)
+        result.evaluation, result.gain = student, comparison
     return result
 
 
-def write_model_cards(cfg: RunConfig, base: str, metrics: dict) -> None:
+def write_model_cards(cfg: RunConfig, base: str, metrics: RunMetrics) -> None:
     """A Hugging Face model card in each trained model folder, with the run's evidence."""
     settings = {
         "teacher": cfg.teacher.model_dump(mode="json"),
@@ -272,5 +275,5 @@ def write_model_cards(cfg: RunConfig, base: str, metrics: dict) -> None:
             "pseudolabel": cfg.pseudolabel.model_dump(mode="json"),
         },
     }
-    for role, folder in (("teacher", "teacher"), ("baseline", "baseline"), ("student", "student")):
-        write_model_card(Path(cfg.out) / folder, role, base, str(cfg.train), settings[role], metrics)
+    for role, folder in RunLayout(cfg.out).trained().items():
+        write_model_card(folder, role, base, str(cfg.train), settings[role], metrics)

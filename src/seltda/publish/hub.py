@@ -7,19 +7,22 @@ from pathlib import Path
 from huggingface_hub import HfApi
 
 from seltda.core.fileio import SeltdaInputError
+from seltda.run.layout import TRAINER_LOG, RunLayout
 
 MODEL_FOLDERS = ("student", "teacher", "baseline")
-SKIP = ["checkpoints/*", "*.partial/*", "trainer_log.json"]
+SKIP = ["checkpoints/*", "*.partial/*", TRAINER_LOG]
 
 
 def push(run_dir: Path, namespace: str, token: str | None = None, private: bool = True) -> dict[str, str]:
     """Create `<namespace>/<run>-<part>` repos and upload each trained model (with its model card) and the
     pseudo-label dataset. Returns {part: repo_id}."""
-    run_dir = Path(run_dir)
+    layout = RunLayout(run_dir)
+    run_dir = layout.root
     api = HfApi(token=token)
     pushed: dict[str, str] = {}
-    parts = [(name, run_dir / name, "model") for name in MODEL_FOLDERS]
-    parts.append(("pseudolabels", run_dir / "pseudolabels" / "dataset", "dataset"))
+    trained = layout.trained()
+    parts = [(name, trained[name], "model") for name in MODEL_FOLDERS]
+    parts.append(("pseudolabels", layout.pseudolabel_dataset, "dataset"))
     present = [(name, folder, kind) for name, folder, kind in parts if (folder.exists())]
     if not present:
         raise SeltdaInputError(f"{run_dir}: no trained model folder or pseudo-label dataset to push")

@@ -13,6 +13,7 @@ from typing import Any
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from seltda.core.fileio import atomic_write_text
+from seltda.run.artifacts import RunMetrics
 
 ROLES = {
     "teacher": "SelTDA teacher: writes a question and its answers for an image (visual question generation).",
@@ -36,23 +37,23 @@ def _eval_results(name: str, dataset: str, accuracy: float | None) -> list[EvalR
     ]
 
 
-def _evidence(metrics: dict[str, Any]) -> str:
+def _evidence(metrics: RunMetrics) -> str:
     lines = []
-    if "baseline" in metrics and "seltda" in metrics:
-        gain = metrics["gain"]
+    if metrics.baseline is not None and metrics.seltda is not None and metrics.gain is not None:
+        gain = metrics.gain
         lines += [
             "| model | VQA accuracy |",
             "|---|---|",
-            f"| baseline (real labels only) | {metrics['baseline']['accuracy']:.2f} |",
-            f"| SelTDA student | {metrics['seltda']['accuracy']:.2f} |",
+            f"| baseline (real labels only) | {metrics.baseline.accuracy:.2f} |",
+            f"| SelTDA student | {metrics.seltda.accuracy:.2f} |",
             "",
-            f"Gain: {gain['diff']:+.2f} points, paired bootstrap 95% CI [{gain['ci_low']:+.2f}, "
-            f"{gain['ci_high']:+.2f}] on {gain['n_common']} test questions.",
+            f"Gain: {gain.diff:+.2f} points, paired bootstrap 95% CI [{gain.ci_low:+.2f}, "
+            f"{gain.ci_high:+.2f}] on {gain.n_common} test questions.",
         ]
-    funnel = metrics.get("pseudolabels", {}).get("funnel")
+    funnel = metrics.pseudolabels.funnel
     if funnel:
         lines += ["", "Pseudo-label funnel: " + " -> ".join(f"{k} {v}" for k, v in funnel.items()) + "."]
-    truth = metrics.get("pseudolabels", {}).get("accuracy_vs_truth")
+    truth = metrics.pseudolabels.accuracy_vs_truth
     if truth:
         lines += [f"Pseudo-labels correct against the ground truth: {truth['accuracy']:.1f}%."]
     return "\n".join(lines) or "No evaluation was run."
@@ -64,11 +65,12 @@ def write_model_card(
     base_model: str,
     dataset: str,
     settings: dict[str, Any],
-    metrics: dict[str, Any],
+    metrics: RunMetrics | dict[str, Any],
 ) -> Path:
-    """Write `model_dir/README.md`; returns its path."""
-    accuracy_key = {"baseline": "baseline", "student": "seltda"}.get(role)
-    accuracy = metrics.get(accuracy_key, {}).get("accuracy") if accuracy_key else None
+    """Write `model_dir/README.md`; returns its path. `metrics`: the run's (or what `metrics.json` holds)."""
+    metrics = RunMetrics.model_validate(metrics)
+    scores = {"baseline": metrics.baseline, "student": metrics.seltda}.get(role)
+    accuracy = scores.accuracy if scores is not None else None
     data = ModelCardData(
         base_model=base_model if "/" in base_model and not Path(base_model).exists() else None,
         datasets=[dataset],

@@ -9,7 +9,6 @@ from typing import Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from seltda.core.fileio import atomic_write_json
 from seltda.core.progress import track
 from seltda.core.records import Record, read_records
 from seltda.eval.metrics import score_predictions
@@ -17,6 +16,7 @@ from seltda.eval.scorers import AUTO, METRIC_NAMES
 from seltda.eval.suites import SUITES, run_suites
 from seltda.formats.results import read_predictions
 from seltda.models import load_adapter, load_vqa
+from seltda.run.artifacts import Evaluation
 from seltda.stages.train import ImageRecords
 
 
@@ -100,7 +100,7 @@ def score(
     result = _result(str(predictions_file), data_file, records, predictions, suites, metric)
     result["unknown_question_ids"] = len(set(predictions) - {r.question_id for r in records})
     if out_file is not None:
-        atomic_write_json(out_file, result)
+        Evaluation.model_validate(result).write(out_file)
     return result
 
 
@@ -119,5 +119,5 @@ def evaluate(
     result = _result(str(model_dir), data_file, records, predictions, cfg.suites, cfg.metric)
     result.update(skipped_images=skipped, seconds=round(time.perf_counter() - start, 2))
     if out_file is not None:
-        atomic_write_json(out_file, result)
+        Evaluation.model_validate(result).write(out_file)
     return result

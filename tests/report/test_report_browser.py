@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_report import make_run
+from report_run import make_run
 
 from seltda.report import write_report
 

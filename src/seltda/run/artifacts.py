@@ -1,0 +1,160 @@
+"""Typed artifacts of a run: what the stages write and what the pipeline, curve, report and cards read.
+
+The JSON on disk keeps its shape: models are dumped with `exclude_unset`, so a key appears exactly when the
+writer set it, in the order the fields are declared here (the order the files always had).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict
+
+from seltda.core.fileio import atomic_write_json, read_json
+
+
+class Artifact(BaseModel):
+    """A JSON file of the run folder: written whole (atomically), read back through its model."""
+
+    model_config = ConfigDict(extra="allow")
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_unset=True)
+
+    def write(self, path: Path) -> Path:
+        return atomic_write_json(path, self.to_json())
+
+    @classmethod
+    def read(cls, path: Path) -> Self:
+        return cls.model_validate(read_json(path))
+
+
+class StageRecord(Artifact):
+    """`seltda_stage.json`: a finished stage's config, metrics and environment, plus stage extras.
+
+    Indexing (`record["metrics"]`, `record["synthetic_file"]`) reads fields and extras alike.
+    """
+
+    stage: str
+    config: dict[str, Any]
+    metrics: dict[str, Any]
+    env: dict[str, Any]
+
+    @property
+    def extras(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+    def __getitem__(self, key: str) -> Any:
+        if key in type(self).model_fields:
+            return getattr(self, key)
+        return self.extras[key]
+
+
+class Scores(BaseModel):
+    """The summary figures of one evaluation (`accuracy`: the named metric, in percent, 2 decimals)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    accuracy: float
+    metric: str | None = None  # the metric under `accuracy` (eval.scorers), e.g. vqa or exact
+    exact_match: float | None = None
+    warnings: list[str] = []  # e.g. a test set with fewer answers than its metric assumes
+    n: int | None = None
+    missing: int | None = None
+    per_question_type: dict[str, dict[str, Any]] = {}
+    per_answer_type: dict[str, dict[str, Any]] = {}
+
+
+SUMMARY_KEYS = tuple(Scores.model_fields)
+
+
+class Prediction(BaseModel):
+    question_id: str
+    answer: str
+
+
+class Evaluation(Artifact):
+    """`eval/<arm>.json`, written by `stages.evaluate` (`evaluate` and `score`)."""
+
+    model: str
+    data: str
+    accuracy: float
+    metric: str = "vqa"
+    exact_match: float
+    warnings: list[str] = []
+    n: int
+    missing: int
+    per_question_type: dict[str, dict[str, Any]] = {}
+    per_answer_type: dict[str, dict[str, Any]] = {}
+    per_question: dict[str, float] = {}
+    suites: dict[str, dict[str, Any]] = {}
+    predictions: list[Prediction] = []
+    skipped_images: dict[str, int] | None = None  # `evaluate` only
+    seconds: float | None = None  # `evaluate` only
+    unknown_question_ids: int | None = None  # `score` only
+
+    def summary(self) -> Scores:
+        """The figures `metrics.json` keeps of this evaluation."""
+        return Scores.model_validate(self.model_dump(include=set(SUMMARY_KEYS), exclude_unset=True))
+
+    def answers(self) -> dict[str, str]:
+        return {p.question_id: p.answer for p in self.predictions}
+
+
+class Comparison(Artifact):
+    """`eval/compare.json` and `metrics.json`'s gain: `eval.metrics.compare_scores` (paired bootstrap)."""
+
+    diff: float
+    ci_low: float
+    ci_high: float
+    p_value: float | None = None
+    n: int | None = None
+    n_resamples: int | None = None
+    confidence: float | None = None
+    n_common: int | None = None
+    accuracy_a: float | None = None
+    accuracy_b: float | None = None
+
+
+class PseudolabelSummary(BaseModel):
+    """What `metrics.json` keeps of a round's pseudo-label manifest, and their accuracy when scored."""
+
+    model_config = ConfigDict(extra="allow")
+
+    images: dict[str, Any] | None = None
+    funnel: dict[str, Any] | None = None
+    drops: dict[str, Any] | None = None
+    accuracy_vs_truth: dict[str, Any] | None = None
+
+
+class RoundSummary(BaseModel):
+    """One SelTDA round in `metrics.json` (runs with rounds >= 2)."""
+
+    round: int
+    folder: str
+    accuracy: float | None = None
+    gain: Comparison | None = None
+    pseudolabel_accuracy: float | None = None
+
+
+class SuiteArms(BaseModel):
+    baseline: dict[str, Any] | None = None
+    seltda: dict[str, Any] | None = None
+
+
+class RunMetrics(Artifact):
+    """`metrics.json`: the run's evidence, written once by `orchestrate.pipeline.run`."""
+
+    pseudolabels: PseudolabelSummary = PseudolabelSummary()
+    baseline: Scores | None = None
+    seltda: Scores | None = None
+    gain: Comparison | None = None
+    suites: dict[str, SuiteArms] | None = None
+    rounds: list[RoundSummary] | None = None
+    timings_seconds: dict[str, float] = {}
+    demo: dict[str, Any] | None = None  # the demo's settings (`seltda demo`)
+
+    @property
+    def evaluated(self) -> bool:
+        return self.baseline is not None and self.seltda is not None and self.gain is not None

@@ -1,0 +1,184 @@
+"""Where everything of a run lives: the one place that spells the run folder's paths.
+
+A run folder holds its config, environment, the models (base, baseline, teacher, student), the
+pseudo-labels, the evaluations, `metrics.json` and the report. Round 1 is the run folder itself; round
+r >= 2 lives in `round<r>/` with the same per-round layout. A curve folder holds one run per point in
+`fraction-<f>/seed-<s>/`. The inner files of `pseudolabels/` belong to the pseudo-label stage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class RoundLayout:
+    """The folders one SelTDA round writes (teacher -> pseudo-labels -> student -> evaluation)."""
+
+    root: Path
+    number: int = 1
+
+    @property
+    def teacher(self) -> Path:
+        return self.root / "teacher"
+
+    @property
+    def pseudolabels(self) -> Path:
+        return self.root / "pseudolabels"
+
+    @property
+    def pseudolabel_dataset(self) -> Path:
+        """The pipeline's Hub-ready copy of the kept pseudo-labels (`datasets` folder, images embedded)."""
+        return self.pseudolabels / "dataset"
+
+    @property
+    def student(self) -> Path:
+        return self.root / "student"
+
+    @property
+    def eval_dir(self) -> Path:
+        return self.root / "eval"
+
+    @property
+    def student_eval(self) -> Path:
+        return self.eval_dir / "student.json"
+
+    @property
+    def compare(self) -> Path:
+        return self.eval_dir / "compare.json"
+
+    @property
+    def suffix(self) -> str:
+        """The round's suffix in stage timings: '' for round 1, '_round<r>' after."""
+        return "" if self.number == 1 else f"_round{self.number}"
+
+
+@dataclass(frozen=True)
+class RunLayout:
+    """Every path of a run folder; `round(r)` gives a round's folders."""
+
+    root: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.yaml"
+
+    @property
+    def env(self) -> Path:
+        return self.root / "env.json"
+
+    @property
+    def data(self) -> Path:
+        """Inputs a run prepares for itself (the demo's export and labeled/unlabeled split)."""
+        return self.root / "data"
+
+    @property
+    def split(self) -> Path:
+        """A curve point's labeled share and unlabeled pool of the base config's records."""
+        return self.root / "split"
+
+    @property
+    def base(self) -> Path:
+        return self.root / "base"
+
+    @property
+    def baseline(self) -> Path:
+        return self.root / "baseline"
+
+    @property
+    def teacher(self) -> Path:
+        return self.round(1).teacher
+
+    @property
+    def pseudolabels(self) -> Path:
+        return self.round(1).pseudolabels
+
+    @property
+    def student(self) -> Path:
+        return self.round(1).student
+
+    @property
+    def eval_dir(self) -> Path:
+        return self.root / "eval"
+
+    @property
+    def baseline_eval(self) -> Path:
+        return self.eval_dir / "baseline.json"
+
+    @property
+    def student_eval(self) -> Path:
+        return self.round(1).student_eval
+
+    @property
+    def compare(self) -> Path:
+        return self.round(1).compare
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / "metrics.json"
+
+    @property
+    def report_html(self) -> Path:
+        return self.root / "report.html"
+
+    @property
+    def report_md(self) -> Path:
+        return self.root / "report.md"
+
+    @property
+    def report_assets(self) -> Path:
+        return self.root / "report_assets"
+
+    def report_asset(self, name: str) -> Path:
+        return self.report_assets / f"{name}.png"
+
+    @property
+    def pseudolabel_dataset(self) -> Path:
+        return self.round(1).pseudolabel_dataset
+
+    def trained(self) -> dict[str, Path]:
+        """The trained model folders of round 1, by role (their trainer logs feed the report)."""
+        return {"teacher": self.teacher, "baseline": self.baseline, "student": self.student}
+
+    def round(self, number: int) -> RoundLayout:
+        """Round 1 is the run folder itself; round r >= 2 is `round<r>/` inside it."""
+        if number < 1:
+            raise ValueError(f"rounds count from 1, got {number}")
+        return RoundLayout(self.root if number == 1 else self.root / f"round{number}", number)
+
+
+TRAINER_LOG = "trainer_log.json"  # written by the trainer into each trained model folder
+
+
+@dataclass(frozen=True)
+class CurveLayout:
+    """A data-efficiency curve folder: one run per (fraction, seed) point, the curve's table and plot."""
+
+    root: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))
+
+    def point(self, fraction: float, seed: int) -> RunLayout:
+        return RunLayout(self.root / f"fraction-{fraction:g}" / f"seed-{seed}")
+
+    @property
+    def json(self) -> Path:
+        return self.root / "curve.json"
+
+    @property
+    def markdown(self) -> Path:
+        return self.root / "curve.md"
+
+    @property
+    def plot(self) -> Path:
+        return self.root / "curve.png"
+
+    @property
+    def data(self) -> Path:
+        """The demo's exported data, shared by every point."""
+        return self.root / "data"

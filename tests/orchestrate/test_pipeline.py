@@ -1,0 +1,100 @@
+"""The chained run: iterative SelTDA rounds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from seltda.core import fileio
+from seltda.orchestrate.pipeline import RunConfig, run
+from seltda.report import write_report
+from seltda.run.artifacts import Evaluation
+from seltda.run.stage import read_stage
+
+
+def _spy_writes_and_evaluation_reads(monkeypatch) -> tuple[list[Path], list[Path]]:
+    writes: list[Path] = []
+    reads: list[Path] = []
+    write, read = fileio.atomic_write_bytes, Evaluation.read
+
+    def spy_write(path, data):
+        writes.append(Path(path))
+        return write(path, data)
+
+    def spy_read(cls, path):
+        reads.append(Path(path))
+        return read(path)
+
+    monkeypatch.setattr(fileio, "atomic_write_bytes", spy_write)
+    monkeypatch.setattr(Evaluation, "read", classmethod(spy_read))
+    return writes, reads
+
+
+def test_two_rounds_keep_each_round_in_its_own_folder(dataset, tiny_model, tmp_path, monkeypatch):
+    writes, reads = _spy_writes_and_evaluation_reads(monkeypatch)
+    out = tmp_path / "run"
+    cfg = RunConfig(
+        out=out,
+        train=dataset["train"],
+        images=dataset["root"],
+        unlabeled_images=dataset["root"] / "images",
+        test=dataset["train"],
+        model=str(tiny_model),
+        teacher={"max_steps": 2, "batch_size": 4, "save_steps": 1},
+        student={"max_steps": 2, "batch_size": 4, "save_steps": 1},
+        pseudolabel={"per_image": 2},
+        rounds=2,
+        teacher_on_pseudolabels=True,
+    )
+    metrics = run(cfg, score_pseudolabels=lambda synthetic: {"accuracy": 50.0, "generated": len(synthetic)})
+    # metrics.json is written once, holds what run returned; nothing this run wrote was read back
+    assert writes.count(out / "metrics.json") == 1 and reads == []
+    assert json.loads((out / "metrics.json").read_text()) == metrics
+    second = out / "round2"
+    for part in ("teacher", "student"):
+        assert (second / part / "model.safetensors").exists()
+    assert (second / "pseudolabels" / "manifest.json").exists() and (
+        second / "eval" / "student.json"
+    ).exists()
+    # round 2's teacher starts from round 1's student and also reads round 1's pseudo-labels
+    stage = read_stage(second / "teacher")
+    assert stage["config"]["model"] == str(out / "student")
+    assert stage["synthetic_file"] == str(out / "pseudolabels" / "pseudolabels.jsonl")
+    # the round-2 student starts from the base VLM, like round 1's
+    assert read_stage(second / "student")["config"]["model"] == str(tiny_model)
+    rounds = metrics["rounds"]
+    assert [r["round"] for r in rounds] == [1, 2]
+    assert rounds[0]["accuracy"] == metrics["seltda"]["accuracy"]
+    round2 = json.loads((second / "eval" / "student.json").read_text())
+    assert rounds[1]["accuracy"] == round2["accuracy"] and rounds[1]["pseudolabel_accuracy"] == 50.0
+    html = write_report(out)["html"].read_text()
+    assert 'id="rounds-table"' in html
+    # rerunning finds every round complete: the finished evaluations are read back, metrics written once
+    written = writes.count(out / "metrics.json")
+    assert run(cfg)["rounds"][1]["accuracy"] == rounds[1]["accuracy"]
+    assert writes.count(out / "metrics.json") == written + 1
+    assert set(reads) == {
+        out / "eval" / "baseline.json",
+        out / "eval" / "student.json",
+        second / "eval" / "student.json",
+    }
+
+
+def test_demo_hands_its_section_to_run_and_writes_nothing_itself(tmp_path, monkeypatch):
+    import seltda.demo.run as demo_run
+    from seltda.demo.config import DemoConfig
+
+    writes, _ = _spy_writes_and_evaluation_reads(monkeypatch)
+    cfg = DemoConfig(out=tmp_path / "demo", steps=7)
+    run_cfg = object()
+    monkeypatch.setattr(demo_run, "demo_run_config", lambda c: (run_cfg, []))
+    calls = []
+
+    def fake_run(config, score, demo=None):
+        calls.append((config, demo))
+        return {"pseudolabels": {}, "demo": demo}
+
+    monkeypatch.setattr(demo_run, "run", fake_run)
+    metrics = demo_run.demo(cfg)
+    assert calls == [(run_cfg, cfg.model_dump(mode="json"))] and metrics["demo"]["steps"] == 7
+    assert writes == []
