@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -116,3 +117,64 @@ def tiny_demo(tmp_path_factory: pytest.TempPathFactory) -> dict:
     done = subprocess.run(command, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     return {"out": out, "command": command, "stdout": done.stdout}
+
+
+# ---------------------------------------------------------------------------------- converters' samples
+
+VQA_ANSWERS = ["yes", "yes", "yes", "no", "yes", "yes", "yeah", "yes", "yes", "yes"]
+
+
+def write_json(path: Path, data: object) -> Path:
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def invoke_convert(*args: object):
+    """`seltda convert ARGS` through typer's test runner."""
+    from typer.testing import CliRunner
+
+    from seltda.cli.convert import convert_app
+
+    return CliRunner().invoke(convert_app, [str(arg) for arg in args])
+
+
+def aokvqa_items() -> list[dict]:
+    return [
+        {
+            "split": "val",
+            "image_id": 461751,
+            "question_id": "22jbM6gDxdaMaunuzgrsBB",
+            "question": "What is in the motorcyclist's mouth?",
+            "choices": ["toothpick", "food", "popsicle stick", "cigarette"],
+            "correct_choice_idx": 3,
+            "direct_answers": ["cigarette"] * 9 + ["smoke"],
+            "difficult_direct_answer": False,
+            "rationales": [
+                "He's smoking while riding.",
+                "The motorcyclist has a lit cigarette in his mouth while he rides on the street.",
+                "The man is smoking.",
+            ],
+        },
+        {
+            "split": "val",
+            "image_id": 81922,
+            "question_id": "2BTXBFzbQ3BEFgqfC7DgW6",
+            "question": "Which number birthday is probably being celebrated?",
+            "choices": ["one", "ten", "nine", "thirty"],
+            "correct_choice_idx": 3,
+            "direct_answers": [
+                "thirty",
+                "30",
+                "thirty",
+                "thirty",
+                "thirty",
+                "30",
+                "30",
+                "thirty",
+                "30",
+                "30",
+            ],
+            "difficult_direct_answer": True,
+            "rationales": ["The cake says 30.", "There is a 30 on the cake.", "The candles show 30."],
+        },
+    ]

@@ -168,12 +168,13 @@ def test_vision_stage_trains_the_tower_then_is_reused(tmp_path):
     model, adapter = build_pretraining_model(tmp_path / "m", PretrainConfig(tiny=TINY))
     before = {k: v.clone() for k, v in model.vision_model.state_dict().items()}
     cfg = TrainingConfig(max_steps=3, batch_size=8, save_steps=100)
-    metrics = pretrain_vision(model.vision_model, cfg, tmp_path / "vision", 0, adapter.pixel_values)
+    metrics = pretrain_vision(model.vision_model, cfg, tmp_path / "vision", 0, adapter.prepare_images)
     assert metrics["steps"] == 3
     trained = model.vision_model.state_dict()
     assert any(not torch.equal(before[k], trained[k]) for k in before)
     fresh = BlipVisionModel(model.vision_model.config)
-    pretrain_vision(fresh, cfg, tmp_path / "vision", 0, adapter.pixel_values)  # finished: loads, no training
+    # finished: loads, no training
+    pretrain_vision(fresh, cfg, tmp_path / "vision", 0, adapter.prepare_images)
     assert all(torch.equal(fresh.state_dict()[k], trained[k]) for k in trained)
 
 

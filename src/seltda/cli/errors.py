@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
+from seltda.core.errors import describe_validation
 from seltda.core.fileio import SeltdaInputError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -18,12 +19,8 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def invalid_settings(error: ValidationError) -> str:
-    """One line per refused setting: `field: what is wrong (got value)`."""
-    problems = [
-        f"{'.'.join(str(part) for part in item['loc']) or error.title}: {item['msg']} (got {item['input']!r})"
-        for item in error.errors()
-    ]
-    return f"invalid {error.title} setting: " + "; ".join(problems)
+    """Every refused setting: `field 'name': what is wrong (got value)`."""
+    return f"invalid {error.title} setting: " + describe_validation(error, with_input=True)
 
 
 def user_errors(fn: F) -> F:

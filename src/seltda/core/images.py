@@ -6,12 +6,15 @@ import os
 import stat
 import warnings
 from collections import Counter, deque
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from seltda.core.fileio import SeltdaInputError
+
+T = TypeVar("T")
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -283,3 +286,9 @@ def summarize_skips(counter: Mapping[str, int]) -> dict[str, int]:
     """Non-zero skip counts as a plain dict, most frequent first (ties by name)."""
     items = [(reason, int(count)) for reason, count in counter.items() if count]
     return dict(sorted(items, key=lambda item: (-item[1], item[0])))
+
+
+def batched(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """Consecutive slices of `items` of `size` (the last one shorter): a model's image batches."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 import functools
-import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
-from pydantic_core import ErrorDetails
 
-from seltda.core.fileio import SeltdaInputError, atomic_write_text, read_json
+from seltda.core.errors import describe_validation
+from seltda.core.fileio import SeltdaInputError, read_json
+from seltda.core.jsonl import iter_jsonl, write_jsonl
 
 __all__ = [
     "Provenance",
     "Record",
     "RecordsError",
     "UnsafePathError",
-    "check_images_inside",
     "iter_located_records",
     "iter_records",
+    "majority",
     "read_records",
     "record_to_json",
     "resolve_image_path",
@@ -29,6 +29,16 @@ __all__ = [
 ]
 
 _ALWAYS_WRITTEN = ("question_id", "image", "question", "answers")
+_EXTRA_FIELD = "unknown field (check the spelling; put extra data under 'meta')"
+
+
+def majority(answers: Sequence[str], weights: Sequence[float] | None = None) -> str:
+    """The answer with the largest total weight (each answer weighs 1 without `weights`); ties go to the
+    one that appears first."""
+    totals: dict[str, float] = {}
+    for index, answer in enumerate(answers):
+        totals[answer] = totals.get(answer, 0.0) + (1.0 if weights is None else weights[index])
+    return max(totals, key=totals.__getitem__)  # max keeps the first of equal totals (insertion order)
 
 
 class RecordsError(SeltdaInputError):
@@ -126,7 +136,7 @@ class Record(BaseModel):
 
     def majority_answer(self) -> str:
         """The most frequent answer; ties go to the one that appears first."""
-        return next(iter(self.answer_weights()))
+        return majority(self.answers)
 
 
 # ---------------------------------------------------------------------------------------------- reading
@@ -165,31 +175,8 @@ def read_records(path: str | os.PathLike[str]) -> list[Record]:
 
 def _jsonl_items(source: Path) -> Iterator[tuple[str, str, Any]]:
     """Parse a JSONL file line by line, yielding ``("file:N", "line N", value)``."""
-    try:
-        handle = source.open("rb")
-    except FileNotFoundError as exc:
-        raise RecordsError(f"{source}: file not found") from exc
-    except OSError as exc:
-        raise RecordsError(f"{source}: cannot read: {exc.strerror or exc}") from exc
-    with handle:
-        for number, raw_line in enumerate(handle, start=1):
-            location = f"{source}:{number}"
-            text = _decode_line(raw_line, location, strip_bom=number == 1)
-            if not text.strip():
-                continue
-            try:
-                yield location, f"line {number}", json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise RecordsError(f"{location}: invalid JSON: {exc.msg} (column {exc.colno})") from exc
-
-
-def _decode_line(raw_line: bytes, location: str, strip_bom: bool) -> str:
-    """Decode one UTF-8 line, naming the line on failure."""
-    try:
-        text = raw_line.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise RecordsError(f"{location}: not valid UTF-8 (byte {exc.start + 1})") from exc
-    return text.removeprefix("\ufeff") if strip_bom else text
+    for number, value in iter_jsonl(source, error=RecordsError):
+        yield f"{source}:{number}", f"line {number}", value
 
 
 def _json_items(source: Path) -> Iterator[tuple[str, str, Any]]:
@@ -211,30 +198,7 @@ def _validate(raw: Any, location: str) -> Record:
     try:
         return Record.model_validate(raw)
     except ValidationError as exc:
-        details = "; ".join(_format_error(error) for error in exc.errors())
-        raise RecordsError(f"{location}: {details}") from exc
-
-
-def _format_error(error: ErrorDetails) -> str:
-    """Render one pydantic error as ``field 'a.b[0]': message``."""
-    field = _dotted(error["loc"])
-    message = error["msg"]
-    if error["type"] == "value_error":
-        message = str(error.get("ctx", {}).get("error", message))
-    elif error["type"] == "extra_forbidden":
-        message = "unknown field (check the spelling; put extra data under 'meta')"
-    return f"field '{field}': {message}" if field else message
-
-
-def _dotted(loc: tuple[int | str, ...]) -> str:
-    """Join a pydantic location into ``a.b[0].c``."""
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text
+        raise RecordsError(f"{location}: {describe_validation(exc, extra_hint=_EXTRA_FIELD)}") from exc
 
 
 def _json_type(value: Any) -> str:
@@ -257,11 +221,7 @@ def record_to_json(record: Record) -> dict[str, Any]:
 
 def write_records(path: str | os.PathLike[str], records: Iterable[Record]) -> Path:
     """Write records atomically as JSONL, one compact JSON object per line."""
-    lines = [
-        json.dumps(record_to_json(record), ensure_ascii=False, separators=(",", ":")) + "\n"
-        for record in records
-    ]
-    return atomic_write_text(path, "".join(lines))
+    return write_jsonl(Path(path), (record_to_json(record) for record in records), compact=True)
 
 
 # ---------------------------------------------------------------------------------------------- paths
@@ -294,33 +254,6 @@ def resolve_image_path(root: str | os.PathLike[str], relative: str) -> Path:
             "(a symlink points outside it)"
         )
     return candidate
-
-
-def check_images_inside(
-    records: Iterable[Record | tuple[str, Record]],
-    root: str | os.PathLike[str],
-    path_for_errors: str | os.PathLike[str] | None = None,
-) -> list[Path]:
-    """Resolve every record's image inside ``root``; raise ``UnsafePathError`` naming the record.
-
-    Pass the output of ``iter_located_records`` to get file:line locations; with plain records the
-    location is ``"<path_for_errors>: record N"`` (0-based position).
-    """
-    resolved: list[Path] = []
-    for index, item in enumerate(records):
-        location, record = (
-            item if isinstance(item, tuple) else (_record_location(path_for_errors, index), item)
-        )
-        try:
-            resolved.append(resolve_image_path(root, record.image))
-        except UnsafePathError as exc:
-            raise UnsafePathError(f"{location}: field 'image': {exc}") from exc
-    return resolved
-
-
-def _record_location(path_for_errors: str | os.PathLike[str] | None, index: int) -> str:
-    """Location label for the index-th plain record."""
-    return f"{path_for_errors}: record {index}" if path_for_errors is not None else f"record {index}"
 
 
 def read_image_list(path: Path) -> list[str]:

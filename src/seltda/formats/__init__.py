@@ -10,9 +10,9 @@ from seltda.formats.hf_dataset import (
     read_hf_dataset,
     write_hf_dataset,
 )
-from seltda.formats.reference import read_reference, to_reference, write_reference
+from seltda.formats.reference import read_reference, to_reference
 from seltda.formats.registry import ALIASES, FORMATS, ConversionResult, FormatSpec, convert, resolve_format
-from seltda.formats.results import read_predictions, to_vqa_results, write_vqa_results
+from seltda.formats.results import read_predictions, to_vqa_results
 from seltda.formats.table import read_table
 from seltda.formats.vqa_v2 import read_vqa_v2
 
@@ -36,6 +36,4 @@ __all__ = [
     "resolve_format",
     "to_reference",
     "to_vqa_results",
-    "write_reference",
-    "write_vqa_results",
 ]

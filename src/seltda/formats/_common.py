@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from seltda.core.errors import describe_validation
 from seltda.core.fileio import SeltdaInputError, read_json
 from seltda.core.records import Record
 
@@ -141,19 +142,7 @@ def build_record(location: str, aliases: Mapping[str, str] | None = None, **fiel
     try:
         return Record.model_validate({key: value for key, value in fields.items() if value is not None})
     except ValidationError as exc:
-        details = "; ".join(_describe(error, aliases or {}) for error in exc.errors())
-        raise FormatError(f"{location}: {details}") from exc
-
-
-def _describe(error: Any, aliases: Mapping[str, str]) -> str:
-    """One pydantic error as ``field 'x': message`` using the source's field name."""
-    loc = [str(part) for part in error["loc"]]
-    field = aliases.get(loc[0], loc[0]) if loc else ""
-    field += "".join(f"[{part}]" if part.isdigit() else f".{part}" for part in loc[1:])
-    message = error["msg"]
-    if error["type"] == "value_error":
-        message = str(error.get("ctx", {}).get("error", message))
-    return f"field '{field}': {message}" if field else message
+        raise FormatError(f"{location}: {describe_validation(exc, aliases=aliases)}") from exc
 
 
 def check_unique_ids(located: Iterable[tuple[str, Record]]) -> list[Record]:

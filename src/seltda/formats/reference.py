@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
-from seltda.core.fileio import atomic_write_json
 from seltda.core.records import Record
 from seltda.formats._common import (
     FormatError,
@@ -27,7 +25,7 @@ from seltda.formats._common import (
 )
 from seltda.formats.aokvqa import RATIONALE_SEPARATOR
 
-__all__ = ["read_reference", "to_reference", "write_reference"]
+__all__ = ["read_reference", "to_reference"]
 
 _KNOWN = {
     "question_id",
@@ -107,8 +105,3 @@ def to_reference(records: Iterable[Record], dataset: str = "vqa") -> list[dict[s
                 item[key] = getattr(record, key)
         items.append(item)
     return items
-
-
-def write_reference(path: str | os.PathLike[str], records: Iterable[Record], dataset: str = "vqa") -> Path:
-    """Write ``to_reference(records)`` as a JSON list (atomically)."""
-    return atomic_write_json(path, to_reference(records, dataset), indent=None)

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
-from seltda.core.fileio import atomic_write_json
 from seltda.formats._common import FormatError, display, expect_object, get_field, json_type, load_json
 from seltda.formats.reference import reference_id
 
-__all__ = ["Predictions", "read_predictions", "to_vqa_results", "write_vqa_results"]
+__all__ = ["Predictions", "read_predictions", "to_vqa_results"]
 
 Predictions = Mapping[str, str] | Sequence[Mapping[str, Any]]
 
@@ -76,8 +74,3 @@ def _sequence(value: Any, location: str) -> list[Any]:
     if not isinstance(value, list):
         raise FormatError(f"{location}: expected a JSON list of predictions, got {json_type(value)}")
     return value
-
-
-def write_vqa_results(path: str | os.PathLike[str], predictions: Predictions) -> Path:
-    """Write ``to_vqa_results(predictions)`` as the JSON list the official servers accept."""
-    return atomic_write_json(path, to_vqa_results(predictions), indent=None)

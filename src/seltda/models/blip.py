@@ -13,30 +13,19 @@ from dataclasses import dataclass
 import torch
 from PIL import Image
 from transformers import BlipForConditionalGeneration, BlipForQuestionAnswering, BlipProcessor
-from transformers import logging as hf_logging
 
-from seltda.core.fileio import SeltdaInputError
+from seltda.models.base import missing_model, quiet_loading
 from seltda.models.sampling import NucleusSampler, per_image, sampling_options
 from seltda.models.shared_image_attention import shared_image_attention
 
 
-def _missing_model(name: str, error: Exception) -> SeltdaInputError:
-    return SeltdaInputError(
-        f"cannot load model '{name}': pass a local model folder (config.json, model.safetensors and the "
-        f"processor files) or a Hugging Face hub id available offline or with network ({error})"
-    )
-
-
 def _load(model_class, name: str):
     """Load a pretrained BLIP part, turning a missing model into an actionable error."""
-    previous = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()  # a teacher loaded from a VQA folder ignores the question encoder
     try:
-        return model_class.from_pretrained(name)
+        with quiet_loading():
+            return model_class.from_pretrained(name)
     except (OSError, ValueError) as error:
-        raise _missing_model(name, error) from error
-    finally:
-        hf_logging.set_verbosity(previous)
+        raise missing_model(name, error) from error
 
 
 def load_processor(name: str) -> BlipProcessor:
@@ -44,7 +33,7 @@ def load_processor(name: str) -> BlipProcessor:
     try:
         return BlipProcessor.from_pretrained(name)
     except (OSError, ValueError) as error:
-        raise _missing_model(name, error) from error
+        raise missing_model(name, error) from error
 
 
 def load_vqa_model(name: str) -> BlipForQuestionAnswering:
@@ -73,13 +62,16 @@ class BlipAdapter:
     def tokenizer(self):
         return self.processor.tokenizer
 
-    def pixel_values(self, images: Sequence[Image.Image]) -> torch.Tensor:
+    def prepare_images(self, images: Sequence[Image.Image]) -> torch.Tensor:
+        """The model's pixel values (resized, rescaled, normalized), one row per image."""
         return self.processor.image_processor(list(images), return_tensors="pt")["pixel_values"]
+
+    pixel_values = prepare_images  # the name stages/evaluate.py and stages/pseudolabel still call
 
     def sampling_inputs(self, images: Sequence[Image.Image]) -> torch.Tensor:
         """What a pool loader worker prepares for `sample_questions`: the processor's resized pixels
-        before rescaling and normalization (uint8), 4x the rate of `pixel_values` per worker at 384 px
-        (docs/benchmarks.md); `sampling_inputs_on` finishes them on the model's device."""
+        before rescaling and normalization (uint8, cheaper per worker than `prepare_images`);
+        `sampling_inputs_on` finishes them on the model's device."""
         processor = self.processor.image_processor
         return processor(list(images), return_tensors="pt", do_rescale=False, do_normalize=False)[
             "pixel_values"
@@ -88,8 +80,8 @@ class BlipAdapter:
     def sampling_inputs_on(
         self, pixels: torch.Tensor, device: torch.device | str, dtype: torch.dtype
     ) -> torch.Tensor:
-        """`pixel_values` from `sampling_inputs`, on `device` in `dtype`: the processor's rescaling and
-        normalization as tensor ops there."""
+        """`prepare_images`' pixels from `sampling_inputs`, on `device` in `dtype`: the processor's
+        rescaling and normalization as tensor ops there."""
         processor = self.processor.image_processor
         pixels = pixels.to(device).float()
         if processor.do_rescale:
@@ -101,9 +93,11 @@ class BlipAdapter:
         return pixels.to(dtype)
 
     @staticmethod
-    def stack(items: Sequence[torch.Tensor]) -> torch.Tensor:
-        """A collate's pixel batch from dataset items (one preprocessed image each)."""
+    def batch_images(items: Sequence[torch.Tensor]) -> torch.Tensor:
+        """A collate's pixel batch from dataset items (one prepared image each): the rows stacked."""
         return torch.stack(list(items))
+
+    stack = batch_images  # the name stages/evaluate.py still calls
 
     def _tokenize(self, texts: Sequence[str], max_length: int) -> tuple[torch.Tensor, torch.Tensor]:
         encoded = self.tokenizer(

@@ -6,7 +6,8 @@ One model serves both roles: the student answers `image + question`, the teacher
 without a chat template but with PaliGemma's `suffix` argument use prompt + suffix instead.
 
 Images are encoded together with the text (the image token count depends on the processor), so
-`pixel_values` keeps PIL images; `ImageBatch` stands in for a pixel tensor in the stage code.
+`prepare_images` returns PIL images (converted and downscaled); `ImageBatch` stands in for a pixel
+tensor in the stage code.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from typing import Any
 import torch
 from PIL import Image
 from transformers import AutoModelForImageTextToText, AutoProcessor
-from transformers import logging as hf_logging
 
 from seltda.core.fileio import SeltdaInputError
-from seltda.models.blip import _missing_model
+from seltda.core.records import majority
+from seltda.models.base import missing_model, quiet_loading
 from seltda.models.sampling import NucleusSampler, per_image, sampling_options
 
 VQG_INSTRUCTION = "Ask one question about this image and answer it, as: Question: <question> Answer: <answer>"
@@ -46,19 +47,16 @@ def load_processor(name: str) -> Any:
     try:
         return AutoProcessor.from_pretrained(name)
     except (OSError, ValueError) as error:
-        raise _missing_model(name, error) from error
+        raise missing_model(name, error) from error
 
 
 def load_model(name: str, dtype: torch.dtype = torch.float32) -> torch.nn.Module:
     """The VLM (float32 by default: the Trainer's mixed precision autocasts); one model for VQA and VQG."""
-    previous = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()
     try:
-        return AutoModelForImageTextToText.from_pretrained(name, dtype=dtype)
+        with quiet_loading():
+            return AutoModelForImageTextToText.from_pretrained(name, dtype=dtype)
     except (OSError, ValueError) as error:
-        raise _missing_model(name, error) from error
-    finally:
-        hf_logging.set_verbosity(previous)
+        raise missing_model(name, error) from error
 
 
 def _on_device(
@@ -83,13 +81,6 @@ def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
             break
         count += 1
     return count
-
-
-def _majority(answers: Sequence[str], weights: Sequence[float] | None) -> str:
-    """The answer with the largest weight (first on ties); soft targets reduce to it for these models."""
-    if weights is None:
-        return max(answers, key=list(answers).count)
-    return answers[max(range(len(answers)), key=lambda i: (weights[i], -i))]
 
 
 def _fit(image: Image.Image, max_pixels: int | None) -> Image.Image:
@@ -137,14 +128,17 @@ class VlmAdapter:
     def tokenizer(self) -> Any:
         return self.processor.tokenizer
 
-    def pixel_values(self, images: Sequence[Image.Image]) -> ImageBatch:
-        """RGB images, each downscaled (aspect kept) to at most `max_pixels` pixels when set."""
+    def prepare_images(self, images: Sequence[Image.Image]) -> ImageBatch:
+        """RGB images, each downscaled (aspect kept) to at most `max_pixels` pixels when set (the processor
+        encodes them with the text, in `vqa_batch`/`vqg_batch`)."""
         return ImageBatch(_fit(image.convert("RGB"), self.max_pixels) for image in images)
+
+    pixel_values = prepare_images  # the name stages/evaluate.py and stages/pseudolabel still call
 
     def sampling_inputs(self, images: Sequence[Image.Image]) -> PromptBatch:
         """What a pool loader worker prepares for `sample_questions`: the processed question-generation
         prompt of every image (the processor's work, in the worker process)."""
-        fitted = self.pixel_values(images)
+        fitted = self.prepare_images(images)
         return PromptBatch(self._batch(fitted, [self.vqg_instruction] * len(fitted)))
 
     @staticmethod
@@ -155,9 +149,12 @@ class VlmAdapter:
         return PromptBatch(_on_device(inputs, device, dtype))
 
     @staticmethod
-    def stack(items: Sequence[Image.Image]) -> ImageBatch:
-        """A collate's image batch from dataset items (BLIP stacks tensors here)."""
+    def batch_images(items: Sequence[Image.Image]) -> ImageBatch:
+        """A collate's batch from dataset items (one prepared image each): the images in a list, as the
+        processor takes them (BLIP stacks pixel tensors here)."""
         return ImageBatch(items)
+
+    stack = batch_images  # the name stages/evaluate.py still calls
 
     # ---- prompts -------------------------------------------------------------------------------
     def _clip(self, text: str, max_tokens: int) -> str:
@@ -236,7 +233,7 @@ class VlmAdapter:
         if answers is None:
             return self._batch(pixel_values, prompts)
         targets = [
-            self._clip(_majority(a, weights[i] if weights is not None else None), self.max_answer_tokens)
+            self._clip(majority(a, weights[i] if weights is not None else None), self.max_answer_tokens)
             for i, a in enumerate(answers)
         ]
         return self._batch(pixel_values, prompts, targets)

@@ -3,12 +3,11 @@ grouping of the N samples drawn per image.
 
 transformers' own sampling sorts the whole vocabulary for top-p, then draws with `multinomial` (one
 exponential variate per vocabulary entry), and scoring needs every step's logits kept
-(`output_logits`: rows x vocabulary x steps, 5.6 GB for 1,536 rows of BLIP-base's 30,524 tokens over
-30 steps). `NucleusSampler` is a logits processor that draws from the same nucleus distribution with one
-uniform per row (inverse CDF over the top candidates, a full sort only when the nucleus is wider) and
-records only the drawn token's log-probability; it returns scores on which `generate` can only pick the
-drawn token. On this project's CPU the sampling call runs 1.3x faster than with `do_sample=True`
-(`benchmarks/sampling_paths.py`, docs/benchmarks.md).
+(`output_logits`: rows x vocabulary x steps). `NucleusSampler` is a logits processor that draws from
+the same nucleus distribution with one uniform per row (inverse CDF over the top candidates, a full
+sort only when the nucleus is wider) and records only the drawn token's log-probability; it returns
+scores on which `generate` can only pick the drawn token (compared with `do_sample=True` in
+docs/benchmarks.md).
 """
 
 from __future__ import annotations

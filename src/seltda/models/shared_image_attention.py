@@ -3,9 +3,8 @@
 With N samples per image, transformers repeats every image encoding N times, so each decoding step's
 cross-attention reads N identical copies of the image's keys and values (and the first step projects
 them N times). `SharedImageCrossAttention` computes the N rows of one image together against one copy:
-the same numbers (tests: identical samples), 1.2-1.3x the sampling rate of the tiny BLIP on a CPU, and N times
-less cross-attention cache memory and traffic (BLIP-base at 1,536 rows: 32 GB read per step in bf16 with
-the repeated copies). It replaces the decoder's cross-attention modules only inside
+the same numbers (tests: identical samples) with N times less cross-attention cache memory and traffic
+(figures in docs/benchmarks.md). It replaces the decoder's cross-attention modules only inside
 `shared_image_attention`, and only when they have the structure it was written for.
 """
 

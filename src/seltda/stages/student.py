@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import random
 import time
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from torch.utils.data import ConcatDataset
-
 from seltda.core.records import Record, read_records
 from seltda.models import load_adapter, load_vqa
-from seltda.run.stage import read_stage, stage_complete, write_stage
+from seltda.run.stage import read_stage, stage_complete
 from seltda.stages.student_config import StudentConfig
-from seltda.stages.train import ImageRecords, save_trained, train
+from seltda.stages.train import fit_stage
 
 
 def mix(real: Sequence[Record], synthetic: Sequence[Record], ratio: float, seed: int) -> list[Record]:
@@ -59,38 +56,33 @@ def train_student(
         max_question_tokens=cfg.max_question_tokens,
         max_answer_tokens=cfg.max_answer_tokens,
     )
-    model = load_vqa(cfg.model)
-    parts = [ImageRecords(real, image_root, adapter.pixel_values, cache=cfg.cache_images)]
+    sources = [(real, image_root)]
     if synthetic:
-        root = synthetic_image_root or image_root
-        parts.append(ImageRecords(synthetic, root, adapter.pixel_values, cache=cfg.cache_images))
+        sources.append((synthetic, synthetic_image_root or image_root))
 
     def collate(items: list) -> dict:
-        items = [item for item in items if item is not None]
         targets = [soft_targets(item["record"], cfg.max_answers) for item in items]
         return adapter.vqa_batch(
-            adapter.stack([item["pixel_values"] for item in items]),
+            adapter.batch_images([item["pixel_values"] for item in items]),
             [item["record"].question for item in items],
             [answers for answers, _ in targets],
             [weights for _, weights in targets],
         )
 
-    trainer, metrics = train(model, ConcatDataset(parts), collate, adapter.vqa_loss, cfg, out_dir)
-    save_trained(trainer, adapter.processor, out_dir)
-    metrics.update(
-        real_records=len(parts[0]),
-        synthetic_records=len(parts[1]) if synthetic else 0,
-        skipped=dict(sum((part.skipped for part in parts), Counter())),
-        seconds=round(time.perf_counter() - start, 2),
+    def counts(parts: list) -> dict[str, int]:
+        return {"real_records": len(parts[0]), "synthetic_records": len(parts[1]) if synthetic else 0}
+
+    return fit_stage(
+        out_dir,
+        "student" if synthetic else "baseline",
+        cfg,
+        adapter,
+        load_vqa(cfg.model),
+        sources,
+        collate,
+        adapter.vqa_loss,
+        counts,
+        start,
+        train_files=[str(p) for p in train_files],
+        synthetic_file=str(synthetic_file) if synthetic_file else None,
     )
-    if trainer.is_world_process_zero():
-        write_stage(
-            out_dir,
-            "student" if synthetic else "baseline",
-            cfg,
-            metrics,
-            train_files=[str(p) for p in train_files],
-            synthetic_file=str(synthetic_file) if synthetic_file else None,
-        )
-    trainer.accelerator.wait_for_everyone()  # no rank returns before the stage is marked complete
-    return metrics

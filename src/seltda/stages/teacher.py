@@ -7,16 +7,15 @@ question and a weighted answer list.
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
 from seltda.core.records import read_records
 from seltda.models import load_adapter, load_vqg
 from seltda.qa_text import format_target
-from seltda.run.stage import read_stage, stage_complete, write_stage
+from seltda.run.stage import read_stage, stage_complete
 from seltda.stages.teacher_config import TeacherConfig
-from seltda.stages.train import ImageRecords, save_trained, train
+from seltda.stages.train import fit_stage
 
 
 def train_teacher(
@@ -37,44 +36,28 @@ def train_teacher(
     if stage_complete(out_dir):
         return read_stage(out_dir)["metrics"]
     start = time.perf_counter()
-    records = [r for path in train_files for r in read_records(path)]
+    sources = [([r for path in train_files for r in read_records(path)], image_root)]
     adapter = load_adapter(cfg.model, max_pixels=cfg.max_pixels, max_target_tokens=cfg.max_target_tokens)
-    model = load_vqg(cfg.model)
-    dataset = ImageRecords(records, image_root, adapter.pixel_values, cache=cfg.cache_images)
     if synthetic_file is not None:
-        from torch.utils.data import ConcatDataset
-
-        synthetic = ImageRecords(
-            read_records(synthetic_file),
-            synthetic_image_root or image_root,
-            adapter.pixel_values,
-            cache=cfg.cache_images,
-        )
-        dataset = ConcatDataset([dataset, synthetic])
+        sources.append((read_records(synthetic_file), synthetic_image_root or image_root))
 
     def collate(items: list) -> dict:
-        items = [item for item in items if item is not None]
-        pixels = adapter.stack([item["pixel_values"] for item in items])
+        pixels = adapter.batch_images([item["pixel_values"] for item in items])
         targets = [format_target(item["record"], cfg.answers, cfg.max_answers) for item in items]
         return adapter.vqg_batch(pixels, targets)
 
-    trainer, metrics = train(model, dataset, collate, adapter.vqg_loss, cfg, out_dir)
-    save_trained(trainer, adapter.processor, out_dir)
-    parts = dataset.datasets if hasattr(dataset, "datasets") else [dataset]
-    metrics.update(
-        records=len(dataset),
-        skipped=dict(sum((part.skipped for part in parts), Counter())),
-        seconds=round(time.perf_counter() - start, 2),
+    return fit_stage(
+        out_dir,
+        "teacher",
+        cfg,
+        adapter,
+        load_vqg(cfg.model),
+        sources,
+        collate,
+        adapter.vqg_loss,
+        lambda parts: {"records": sum(len(part) for part in parts)},
+        start,
+        train_files=[str(p) for p in train_files],
+        image_root=str(image_root),
+        synthetic_file=str(synthetic_file) if synthetic_file else None,
     )
-    if trainer.is_world_process_zero():
-        write_stage(
-            out_dir,
-            "teacher",
-            cfg,
-            metrics,
-            train_files=[str(p) for p in train_files],
-            image_root=str(image_root),
-            synthetic_file=str(synthetic_file) if synthetic_file else None,
-        )
-    trainer.accelerator.wait_for_everyone()  # no rank returns before the stage is marked complete
-    return metrics

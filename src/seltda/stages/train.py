@@ -8,7 +8,6 @@ saved. Only the main process writes files.
 
 from __future__ import annotations
 
-import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -18,20 +17,18 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 from transformers import Trainer, TrainingArguments
-from transformers import logging as hf_logging
+from transformers.trainer import TRAINER_STATE_NAME
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoint
 
-from seltda.core.fileio import SeltdaInputError, atomic_write_json
+from seltda.core.fileio import atomic_write_json
 from seltda.core.images import try_load_image
 from seltda.core.records import Record, resolve_image_path
+from seltda.models.base import quiet_loading
+from seltda.models.registry import default_lora_targets
+from seltda.run.stage import write_stage
 from seltda.stages.train_config import TrainingConfig
 
 ADAPTER_DIR = "adapter"  # LoRA runs: the adapter alone, next to the merged model
-# BLIP: attention (self and cross) and MLP linear layers of the text encoder and the text decoder
-BLIP_LORA_TARGETS = (
-    r"(?:.*\.)?text_(?:encoder|decoder\.bert)\.encoder\.layer\.\d+\."
-    r"(?:(?:attention|crossattention)\.(?:self\.(?:query|key|value)|output\.dense)|intermediate\.dense|output\.dense)"
-)
-DECODER_LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]  # generic decoder VLMs (LLaVA, Qwen-VL, ...)
 AUTO_CACHE_IMAGES = 20_000  # above this, images are decoded lazily (memory stays bounded)
 
 
@@ -192,17 +189,7 @@ def enable_checkpointing(model: torch.nn.Module) -> None:
 
 def lora_targets(model: torch.nn.Module, cfg: TrainingConfig) -> str | list[str]:
     """The modules LoRA adapts: the config's (name suffixes), else the model family's default."""
-    if cfg.lora_targets:
-        return list(cfg.lora_targets)
-    model_type = getattr(getattr(model, "config", None), "model_type", None)
-    if model_type == "blip":
-        return BLIP_LORA_TARGETS  # a regular expression over full module names (peft: full match)
-    if any(name.rsplit(".", 1)[-1] in DECODER_LORA_TARGETS for name, _ in model.named_modules()):
-        return list(DECODER_LORA_TARGETS)
-    raise SeltdaInputError(
-        f"no default LoRA target modules for model type '{model_type}': set lora_targets (linear layer "
-        "name suffixes, e.g. ['q_proj', 'v_proj']) in the teacher/student config"
-    )
+    return list(cfg.lora_targets) if cfg.lora_targets else default_lora_targets(model)
 
 
 def add_lora(model: torch.nn.Module, cfg: TrainingConfig) -> torch.nn.Module:
@@ -228,7 +215,11 @@ def is_peft_model(model: Any) -> bool:
 
 
 def parameter_counts(model: torch.nn.Module) -> dict[str, int]:
-    """Trainable and total parameters (DeepSpeed ZeRO-3 partitioned parameters counted in full)."""
+    """Trainable and total parameters (DeepSpeed ZeRO-3 partitioned parameters counted in full): peft's
+    count for a LoRA model, the same sum over the parameters otherwise."""
+    if is_peft_model(model):
+        trainable, total = model.get_nb_trainable_parameters()
+        return {"trainable": trainable, "total": total}
     trainable = total = 0
     for parameter in model.parameters():
         count = getattr(parameter, "ds_numel", None) or parameter.numel()
@@ -237,19 +228,21 @@ def parameter_counts(model: torch.nn.Module) -> dict[str, int]:
     return {"trainable": trainable, "total": total}
 
 
-_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
-
-
 def last_checkpoint(folder: Path) -> Path | None:
-    """The latest complete Trainer checkpoint (by step; `trainer_state.json` is written last)."""
+    """The latest complete Trainer checkpoint, by step (transformers' `get_last_checkpoint`); one killed
+    while saving (no `trainer_state.json`, which the Trainer writes last) gives way to the one before."""
+    folder = Path(folder)
     if not folder.is_dir():
         return None
-    found = [
-        (int(match.group(1)), path)
-        for path in folder.iterdir()
-        if (match := _CHECKPOINT.match(path.name)) and (path / "trainer_state.json").is_file()
+    latest = get_last_checkpoint(str(folder))
+    if latest is None or (Path(latest) / TRAINER_STATE_NAME).is_file():
+        return Path(latest) if latest else None
+    complete = [
+        (int(path.name.rsplit("-", 1)[1]), path)
+        for path in folder.glob(f"{PREFIX_CHECKPOINT_DIR}-*")
+        if path.name.rsplit("-", 1)[1].isdigit() and (path / TRAINER_STATE_NAME).is_file()
     ]
-    return max(found)[1] if found else None
+    return max(complete)[1] if complete else None
 
 
 def train(
@@ -312,12 +305,8 @@ def merge_adapter_from_disk(
     from peft import PeftConfig, PeftModel
 
     base_name = PeftConfig.from_pretrained(str(adapter_dir)).base_model_name_or_path
-    previous = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()  # a teacher loaded from a VQA folder ignores the question encoder
-    try:
+    with quiet_loading():
         base = model_class.from_pretrained(base_name, dtype=dtype)
-    finally:
-        hf_logging.set_verbosity(previous)
     return PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
 
 
@@ -340,3 +329,45 @@ def save_trained(trainer: Trainer, processor: Any, out_dir: Path) -> None:
         processor.save_pretrained(out_dir)
         atomic_write_json(out_dir / "trainer_log.json", trainer.state.log_history)
     trainer.accelerator.wait_for_everyone()
+
+
+def fit_stage(
+    out_dir: Path,
+    stage: str,
+    cfg: TrainingConfig,
+    adapter: Any,
+    model: torch.nn.Module,
+    sources: Sequence[tuple[Sequence[Record], Path]],
+    collate: Callable[[list], dict],
+    loss_fn: Callable[[Any, dict], torch.Tensor],
+    counts: Callable[[list[ImageRecords]], dict[str, int]],
+    start: float,
+    **inputs: Any,
+) -> dict[str, Any]:
+    """What a training stage does once its records are read: the records with their images (one dataset
+    per `(records, image root)` source), the Trainer, the saved model, then the stage marker.
+
+    `collate` receives the items whose image could be read; `counts(parts)` gives the stage's record
+    counts, written into its metrics before the skipped images and the stage's seconds (since `start`);
+    `inputs` are written into the marker beside the config and metrics. Every process calls this; all
+    return once the stage is marked complete.
+    """
+    from torch.utils.data import ConcatDataset
+
+    to_pixels = adapter.prepare_images
+    parts = [ImageRecords(records, root, to_pixels, cache=cfg.cache_images) for records, root in sources]
+
+    def collate_readable(items: list) -> dict:
+        return collate([item for item in items if item is not None])
+
+    trainer, metrics = train(model, ConcatDataset(parts), collate_readable, loss_fn, cfg, out_dir)
+    save_trained(trainer, adapter.processor, out_dir)
+    metrics.update(
+        **counts(parts),
+        skipped=dict(sum((part.skipped for part in parts), Counter())),
+        seconds=round(time.perf_counter() - start, 2),
+    )
+    if trainer.is_world_process_zero():
+        write_stage(out_dir, stage, cfg, metrics, **inputs)
+    trainer.accelerator.wait_for_everyone()  # no rank returns before the stage is marked complete
+    return metrics

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from seltda.core.images import batched
 from seltda.demo.pretrain import corpus
 from seltda.models.blip import BlipAdapter, load_vqg_model
 
@@ -36,11 +37,10 @@ def probe(model_dir: Path, cfg, batch_size: int = 100) -> dict:
     items = probe_items(cfg, cfg.probe_images)
     hits: dict[str, list[float]] = defaultdict(list)
     examples = []
-    for start in range(0, len(items), batch_size):
-        chunk = items[start : start + batch_size]
+    for chunk in batched(items, batch_size):
         with torch.inference_mode():
             ids = model.generate(
-                pixel_values=adapter.pixel_values([image for image, _ in chunk]),
+                pixel_values=adapter.prepare_images([image for image, _ in chunk]),
                 max_new_tokens=20,
                 do_sample=False,
             )

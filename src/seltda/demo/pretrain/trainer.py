@@ -21,6 +21,7 @@ from torch import nn
 from torch.utils.data import Dataset
 from transformers import BlipForQuestionAnswering
 
+from seltda.core.images import batched
 from seltda.demo.pretrain import corpus
 from seltda.demo.pretrain.config import PretrainConfig
 from seltda.demo.pretrain.probe import probe
@@ -206,10 +207,9 @@ def matching_accuracy(model: BlipForPretraining, adapter: BlipAdapter, cfg: Pret
     model.eval()
     items = [corpus.item(cfg.corpus_seed + MATCHING_SEED_OFFSET, i, cfg.tiny.image_size) for i in range(400)]
     wins = 0
-    for start in range(0, len(items), 100):
-        chunk = items[start : start + 100]
+    for chunk in batched(items, 100):
         image_embeds = model.vision_model(
-            pixel_values=adapter.pixel_values([c[0] for c in chunk])
+            pixel_values=adapter.prepare_images([c[0] for c in chunk])
         ).last_hidden_state
         scores = []
         for texts in ([c[1] for c in chunk], [c[2] for c in chunk]):
@@ -248,7 +248,7 @@ def pretrain(out_dir: Path, cfg: PretrainConfig | None = None) -> dict:
             }
         )
         vision_metrics = pretrain_vision(
-            model.vision_model, vision_cfg, out_dir / VISION_STAGE, cfg.corpus_seed, adapter.pixel_values
+            model.vision_model, vision_cfg, out_dir / VISION_STAGE, cfg.corpus_seed, adapter.prepare_images
         )
 
     if cfg.freeze_vision:  # locked-image tuning (LiT, BLIP-2): the text side learns the tower's features
@@ -256,7 +256,7 @@ def pretrain(out_dir: Path, cfg: PretrainConfig | None = None) -> dict:
     special_ids = torch.tensor(adapter.tokenizer.all_special_ids)
 
     def collate(items: list[dict]) -> dict:
-        pixels = torch.stack([item["pixel_values"] for item in items])
+        pixels = adapter.batch_images([item["pixel_values"] for item in items])
         batch = adapter.vqg_batch(pixels, [item["caption"] for item in items])
         batch = {
             "pixel_values": pixels,
@@ -275,7 +275,7 @@ def pretrain(out_dir: Path, cfg: PretrainConfig | None = None) -> dict:
             batch["special_token_ids"] = special_ids
         return batch
 
-    dataset = CorpusDataset(cfg, adapter.pixel_values)
+    dataset = CorpusDataset(cfg, adapter.prepare_images)
     loss_fn = pretraining_loss(adapter, cfg.itm_weight, cfg.itc_weight, cfg.tag_weight)
     trainer, metrics = train(model, dataset, collate, loss_fn, cfg, out_dir)
     if trainer.is_world_process_zero():

@@ -17,7 +17,7 @@ def never_shared(text_decoder):
 def test_shared_image_encoding_gives_the_repeated_encodings_samples(tiny_model, monkeypatch):
     adapter = BlipAdapter.from_pretrained(str(tiny_model), max_target_tokens=10)
     model = load_vqg_model(str(tiny_model)).eval()
-    pixels = adapter.pixel_values([Image.new("RGB", (32, 32), c) for c in ["red", "blue", "white"]])
+    pixels = adapter.prepare_images([Image.new("RGB", (32, 32), c) for c in ["red", "blue", "white"]])
     torch.manual_seed(0)
     shared = adapter.sample_questions(model, pixels, num_samples=4)
     monkeypatch.setattr(blip, "shared_image_attention", never_shared)

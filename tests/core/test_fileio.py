@@ -79,8 +79,20 @@ def test_read_json_missing_file(tmp_path: Path) -> None:
         read_json(tmp_path / "nope.json")
 
 
-def test_seltda_input_error_is_value_error() -> None:
-    assert issubclass(SeltdaInputError, ValueError)
+def test_seltda_input_error_in_a_validator_is_a_validation_error() -> None:
+    """Being a ValueError, an input error raised inside a pydantic validator reads as that field's error."""
+    from pydantic import BaseModel, ValidationError, field_validator
+
+    class Settings(BaseModel):
+        path: str
+
+        @field_validator("path")
+        @classmethod
+        def _check(cls, value: str) -> str:
+            raise SeltdaInputError(f"{value}: file not found")
+
+    with pytest.raises(ValidationError, match="x.json: file not found"):
+        Settings(path="x.json")
 
 
 def test_environment_info(monkeypatch: pytest.MonkeyPatch) -> None:

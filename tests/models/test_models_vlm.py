@@ -7,6 +7,7 @@ The tokenizer is SmolLM2-135M-Instruct's (with its chat template), read offline 
 from __future__ import annotations
 
 import importlib.util
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from seltda.core.fileio import SeltdaInputError
 from seltda.core.records import write_records
 from seltda.models import load_adapter, load_vqa, load_vqg, model_family
 from seltda.models.chat_vlm import VlmAdapter
-from seltda.qa_text import ParsedQA, format_target, parse_generation
+from seltda.qa_text import format_target, parse_generation
 from seltda.stages.evaluate import EvaluateConfig, evaluate
 from seltda.stages.student import train_student
 from seltda.stages.student_config import StudentConfig
@@ -288,7 +289,7 @@ def test_missing_or_unsupported_models_are_input_errors(tmp_path: Path):
 
 def test_labels_cover_the_assistant_turn_only(tiny_vlm: Path):
     adapter = load_adapter(str(tiny_vlm))
-    images = adapter.pixel_values([Image.new("RGB", (32, 32), "red"), Image.new("RGB", (48, 40), "blue")])
+    images = adapter.prepare_images([Image.new("RGB", (32, 32), "red"), Image.new("RGB", (48, 40), "blue")])
     targets = ["Question: what color is it? Answer: red", "Question: is it round? Answer: yes,no"]
     batch = adapter.vqg_batch(images, targets)
     for row, target in zip(batch["labels"], targets, strict=True):
@@ -301,7 +302,7 @@ def test_labels_cover_the_assistant_turn_only(tiny_vlm: Path):
 
 def test_soft_targets_reduce_to_the_majority_answer(tiny_vlm: Path):
     adapter = load_adapter(str(tiny_vlm))
-    images = adapter.pixel_values([Image.new("RGB", (32, 32))] * 2)
+    images = adapter.prepare_images([Image.new("RGB", (32, 32))] * 2)
     batch = adapter.vqa_batch(images, ["what?", "which?"], [["a", "b"], ["c", "d"]], [[0.4, 0.6], [0.5, 0.5]])
     labelled = [
         adapter.tokenizer.decode(row[row != -100], skip_special_tokens=True) for row in batch["labels"]
@@ -313,7 +314,7 @@ def test_bfloat16_inference_as_pseudolabel_calls_it(tiny_vlm: Path):
     """The pool labeler moves `pixel_values(...)` to the model's device and dtype before sampling."""
     adapter = load_adapter(str(tiny_vlm), max_target_tokens=4, max_answer_tokens=2)
     model = load_vqg(str(tiny_vlm)).eval().to(dtype=torch.bfloat16)
-    pixels = adapter.pixel_values([Image.new("RGB", (32, 32), "green")]).to(
+    pixels = adapter.prepare_images([Image.new("RGB", (32, 32), "green")]).to(
         device="cpu", dtype=torch.bfloat16
     )
     [samples] = adapter.sample_questions(model, pixels, num_samples=2)
@@ -328,14 +329,19 @@ def test_teacher_student_generation_and_evaluation(tiny_vlm: Path, dataset: dict
     assert train_teacher(dataset["train"], dataset["root"], teacher, TeacherConfig(**settings))["steps"] == 1
     adapter = load_adapter(str(teacher), max_target_tokens=12)
     model = load_vqg(str(teacher)).eval()
-    images = adapter.pixel_values([Image.open(dataset["root"] / r.image) for r in dataset["records"][:4:2]])
+    images = adapter.prepare_images([Image.open(dataset["root"] / r.image) for r in dataset["records"][:4:2]])
     torch.manual_seed(0)
     samples = adapter.sample_questions(model, images, num_samples=3, min_new_tokens=2)
     assert [len(group) for group in samples] == [3, 3]
     for text, score in (pair for group in samples for pair in group):
-        assert isinstance(text, str) and score <= 0
-        assert parse_generation(text) is None or isinstance(parse_generation(text), ParsedQA)
-    assert isinstance(parse_generation(format_target(dataset["records"][0])), ParsedQA)
+        assert math.isfinite(score) and score <= 0  # a mean token log-probability
+        parsed = parse_generation(text)
+        assert parsed is None or (
+            parsed.question and parsed.answers and len(parsed.weights) == len(parsed.answers)
+        )
+    record = dataset["records"][0]
+    parsed = parse_generation(format_target(record))
+    assert (parsed.question, parsed.answers) == (record.question.lower(), [record.majority_answer()])
 
     student = tmp_path / "student"
     metrics = train_student([dataset["train"]], dataset["root"], student, StudentConfig(**settings))
@@ -364,7 +370,7 @@ def test_real_smollm2_language_model_through_teacher_and_student(
     # a pretrained language model already predicts much of "Question: ... Answer: ..."; random: ln(49k) ~ 10.8
     assert metrics["steps"] == 2 and metrics["train_loss"] < 6
     adapter = load_adapter(str(teacher), max_target_tokens=12)
-    image = adapter.pixel_values([Image.open(dataset["root"] / dataset["records"][0].image)])
+    image = adapter.prepare_images([Image.open(dataset["root"] / dataset["records"][0].image)])
     torch.manual_seed(0)
     [samples] = adapter.sample_questions(load_vqg(str(teacher)).eval(), image, num_samples=2)
     assert len(samples) == 2 and all(
@@ -387,7 +393,7 @@ def test_max_pixels_downscales_images_for_dynamic_resolution_models(
     tiny_model: Path, tiny_vlm: Path, dataset: dict, tmp_path: Path
 ):
     adapter = load_adapter(str(tiny_vlm), max_pixels=600)
-    small, large = adapter.pixel_values([Image.new("RGB", (20, 20)), Image.new("RGB", (60, 40), "blue")])
+    small, large = adapter.prepare_images([Image.new("RGB", (20, 20)), Image.new("RGB", (60, 40), "blue")])
     assert small.size == (20, 20)  # already fits: untouched
     assert large.width * large.height <= 600 and abs(large.width / large.height - 1.5) < 0.1
     assert load_adapter(str(tiny_model), max_pixels=600) is not None  # BLIP: one fixed size, ignored

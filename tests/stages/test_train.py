@@ -27,6 +27,7 @@ from seltda.stages.train import (
     last_checkpoint,
     lora_targets,
     merge_adapter_from_disk,
+    parameter_counts,
 )
 from seltda.stages.train_config import TrainingConfig
 
@@ -96,7 +97,7 @@ def test_merged_model_answers_like_the_peft_model(lora_student, tiny_model):
     adapter = BlipAdapter.from_pretrained(str(out))
     records = read_records(root / "train.jsonl")[:6]
     images = [Image.open(root / r.image).convert("RGB") for r in records]
-    batch = adapter.vqa_batch(adapter.pixel_values(images), [r.question for r in records])
+    batch = adapter.vqa_batch(adapter.prepare_images(images), [r.question for r in records])
     merged = load_vqa_model(str(out)).eval()
     unmerged = PeftModel.from_pretrained(load_vqa_model(str(tiny_model)), str(out / ADAPTER_DIR)).eval()
     base = load_vqa_model(str(tiny_model)).eval()
@@ -226,6 +227,7 @@ def _written_files(folder: Path) -> set[str]:
     }
 
 
+@pytest.mark.slow
 def test_two_process_student_run_matches_one_process(dataset, tiny_model, tmp_path):
     one = train_student(
         [dataset["train"]],
@@ -250,6 +252,7 @@ def test_two_process_student_run_matches_one_process(dataset, tiny_model, tmp_pa
     assert weights.keys() == load_file(tmp_path / "one" / "model.safetensors").keys()
 
 
+@pytest.mark.slow
 def test_two_process_lora_student_through_the_cli(dataset, tiny_model, tmp_path):
     options = ["--lora", "--lora-rank", str(RANK), "--gradient-checkpointing"]
     _torchrun(_student_args(dataset, tiny_model, tmp_path / "two", *options), tmp_path)
@@ -264,3 +267,26 @@ def test_two_process_lora_student_through_the_cli(dataset, tiny_model, tmp_path)
     assert {key for key in base if not torch.equal(base[key], merged[key])} == {
         f"{m}.weight" for m in adapted
     }
+
+
+def test_parameter_counts_of_a_lora_model_match_its_parameters(tiny_model):
+    from seltda.models.blip import load_vqa_model
+    from seltda.stages.train import add_lora
+
+    model = add_lora(load_vqa_model(str(tiny_model)), TrainingConfig(lora=True, lora_rank=RANK))
+    counts = parameter_counts(model)
+    assert counts["total"] == sum(p.numel() for p in model.parameters())
+    assert 0 < counts["trainable"] == sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert parameter_counts(model.get_base_model()) == counts  # the same parameters, unwrapped
+
+
+def test_image_records_refuse_an_image_outside_the_root(tmp_path):
+    from seltda.core.records import Record, UnsafePathError
+    from seltda.stages.train import ImageRecords
+
+    root = tmp_path / "root"
+    root.mkdir()
+    os.symlink(tmp_path, root / "up")
+    record = Record(question_id="q", image="up/x.png", question="q?", answers=["a"])
+    with pytest.raises(UnsafePathError, match="outside the image root"):
+        ImageRecords([record], root, lambda images: images, cache=True)
