@@ -215,7 +215,7 @@ def _seltda_round(
         pseudolabel_cfg = pseudolabel_cfg.model_copy(
             update={"roundtrip_model": str(Path(cfg.out) / "baseline")}
         )
-    manifest = _timed(
+    outcome = _timed(
         timings,
         "pseudolabel" + suffix,
         pseudolabel,
@@ -225,7 +225,8 @@ def _seltda_round(
         pseudolabel_cfg,
         cfg.unlabeled_list,
     )
-    pool_root = Path(manifest.get("image_root", pool_root))  # a `datasets` pool was written as files
+    manifest = outcome.manifest  # one process: every shard is done, so they were merged
+    pool_root = Path(manifest.image_root or pool_root)  # a `datasets` pool was written as files
     synthetic_file = folder / "pseudolabels" / "pseudolabels.jsonl"
     _timed(
         timings,
@@ -243,7 +244,7 @@ def _seltda_round(
     result: dict[str, Any] = {
         "round": number,
         "folder": str(folder),
-        "pseudolabels": {k: manifest.get(k) for k in ("images", "funnel", "drops")},
+        "pseudolabels": manifest.model_dump(mode="json", include={"images", "funnel", "drops"}),
     }
     if score_pseudolabels is not None:
         result["pseudolabels"]["accuracy_vs_truth"] = score_pseudolabels(read_records(synthetic_file))
