@@ -225,7 +225,9 @@ def _seltda_round(
         pseudolabel_cfg,
         cfg.unlabeled_list,
     )
-    manifest = outcome.manifest  # one process: every shard is done, so they were merged
+    manifest = outcome.manifest
+    if manifest is None:  # another rank merges, or another task's shards are missing
+        raise RuntimeError(f"pseudo-labels not merged ({outcome.status}): run `seltda run` in one process")
     pool_root = Path(manifest.image_root or pool_root)  # a `datasets` pool was written as files
     synthetic_file = folder / "pseudolabels" / "pseudolabels.jsonl"
     _timed(
