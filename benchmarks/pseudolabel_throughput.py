@@ -93,7 +93,7 @@ def seltda_label(teacher: str, root: Path, images: list[str], per_image: int, ou
     listing = out.parent / f"{out.name}.txt"
     listing.write_text("".join(f"{name}\n" for name in images))
     cfg = PseudoLabelConfig(per_image=per_image, shard_size=1024, **settings)
-    return pseudolabel(teacher, root, out, cfg, listing)
+    return pseudolabel(teacher, root, out, cfg, listing).manifest.to_json()
 
 
 def main() -> None:

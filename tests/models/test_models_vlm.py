@@ -418,8 +418,8 @@ def test_pool_labeling_prepares_prompts_in_loader_workers(tiny_vlm: Path, tmp_pa
         cfg = PseudoLabelConfig.plain(
             per_image=2, batch_size=3, max_new_tokens=6, dataloader_workers=workers, precision="fp32"
         )
-        manifest = pseudolabel(str(tiny_vlm), pool, tmp_path / f"workers{workers}", cfg)
-        assert manifest["images"]["seen"] == 5 and manifest["funnel"]["generated"] == 10
+        manifest = pseudolabel(str(tiny_vlm), pool, tmp_path / f"workers{workers}", cfg).manifest
+        assert manifest.images.seen == 5 and manifest.funnel["generated"] == 10
         out = tmp_path / f"workers{workers}"
         outputs.append((out / "pseudolabels.jsonl").read_text() + (out / "rejected.jsonl").read_text())
     assert outputs[0] == outputs[1] and outputs[0]

@@ -61,25 +61,21 @@ def pseudolabel(
     resume: Annotated[bool, typer.Option(help="skip finished shards (always safe)")] = True,
 ) -> None:
     """Label unlabeled images with the teacher: N sampled pairs per image, parsed and filtered."""
-    import shutil
-
     from seltda.stages.pseudolabel import pseudolabel as run_pseudolabel
 
     if plain:
         cfg = cfg.model_copy(update={"keep_top_fraction": None, "max_yes_no_share": None})
-    if not resume and (out / "shards").exists():
-        shutil.rmtree(out / "shards")
-    manifest = run_pseudolabel(str(teacher), images, out, cfg, image_list)
-    if manifest.get("merged_by_rank") is not None:
+    outcome = run_pseudolabel(str(teacher), images, out, cfg, image_list, fresh=not resume)
+    if outcome.status == "rank_done":
         console.print("pseudo-labels: this process's shards are done; rank 0 merges")
         return
-    if not manifest.get("funnel"):
+    if outcome.manifest is None:
         console.print(
-            f"pseudo-labels: this task's shards are done; {manifest['shards']} shards in all, merge pending"
+            f"pseudo-labels: this task's shards are done; {outcome.shards} shards in all, merge pending"
         )
         return
-    funnel = " -> ".join(f"{k} {v}" for k, v in manifest["funnel"].items())
-    console.print(f"pseudo-labels: {funnel} ({manifest['images']['seen']} images) -> {out}")
+    funnel = " -> ".join(f"{k} {v}" for k, v in outcome.manifest.funnel.items())
+    console.print(f"pseudo-labels: {funnel} ({outcome.manifest.images.seen} images) -> {out}")
 
 
 @user_errors

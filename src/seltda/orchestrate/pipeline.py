@@ -21,7 +21,6 @@ from seltda.core.fileio import (
     atomic_write_json,
     atomic_write_text,
     environment_info,
-    read_json,
 )
 from seltda.core.records import Record, read_records
 from seltda.eval.metrics import compare_scores
@@ -38,6 +37,7 @@ from seltda.run.artifacts import (
     SuiteArms,
 )
 from seltda.run.layout import RoundLayout, RunLayout
+from seltda.run.pseudolabels import Manifest, PseudoLabelFolder
 from seltda.run.stage import stage_complete, write_stage
 from seltda.stages.evaluate import EvaluateConfig, evaluate
 from seltda.stages.pseudolabel import pseudolabel
@@ -210,8 +210,9 @@ def _seltda_round(
     if previous is not None:  # the last student starts the new teacher
         teacher_cfg = cfg.teacher.model_copy(update={"model": str(previous.student)})
         if cfg.teacher_on_pseudolabels:
-            earlier_pseudolabels = previous.pseudolabels / "pseudolabels.jsonl"
-            earlier_root = read_json(previous.pseudolabels / "manifest.json").get("image_root", pool_root)
+            earlier = PseudoLabelFolder(previous.pseudolabels)
+            earlier_pseudolabels = earlier.records
+            earlier_root = Manifest.read(earlier.manifest).image_root or pool_root
     _timed(
         timings,
         "teacher" + suffix,
@@ -226,7 +227,7 @@ def _seltda_round(
     pseudolabel_cfg = cfg.pseudolabel
     if pseudolabel_cfg.roundtrip_model == "baseline":  # the run's own baseline checks the pairs
         pseudolabel_cfg = pseudolabel_cfg.model_copy(update={"roundtrip_model": str(run_layout.baseline)})
-    manifest = _timed(
+    outcome = _timed(
         timings,
         "pseudolabel" + suffix,
         pseudolabel,
@@ -236,8 +237,11 @@ def _seltda_round(
         pseudolabel_cfg,
         cfg.unlabeled_list,
     )
-    pool_root = Path(manifest.get("image_root", pool_root))  # a `datasets` pool was written as files
-    synthetic_file = layout.pseudolabels / "pseudolabels.jsonl"
+    manifest = outcome.manifest
+    if manifest is None:  # another rank merges, or another task's shards are missing
+        raise RuntimeError(f"pseudo-labels not merged ({outcome.status}): run `seltda run` in one process")
+    pool_root = Path(manifest.image_root or pool_root)  # a `datasets` pool was written as files
+    synthetic_file = PseudoLabelFolder(layout.pseudolabels).records
     _timed(
         timings,
         "student" + suffix,
@@ -251,7 +255,7 @@ def _seltda_round(
     )
     if not layout.pseudolabel_dataset.exists():  # Hub-ready copy: images embedded
         write_hf_dataset(read_records(synthetic_file), pool_root, layout.pseudolabel_dataset)
-    summary = PseudolabelSummary(**{k: manifest.get(k) for k in ("images", "funnel", "drops")})
+    summary = PseudolabelSummary(**manifest.model_dump(mode="json", include={"images", "funnel", "drops"}))
     if score_pseudolabels is not None:
         summary.accuracy_vs_truth = score_pseudolabels(read_records(synthetic_file))
     result = _RoundResult(layout, summary)

@@ -21,11 +21,11 @@ from seltda.core.fileio import SeltdaInputError, read_json
 from seltda.core.records import Record, read_records
 from seltda.run.artifacts import Comparison, Evaluation, RunMetrics
 from seltda.run.layout import TRAINER_LOG, CurveLayout, RunLayout
+from seltda.run.pseudolabels import PseudoLabelFolder
 
 M = TypeVar("M", bound=BaseModel)
 
 # the pseudo-label stage's files inside `pseudolabels/`
-KEPT_FILE, REJECTED_FILE, MANIFEST_FILE = "pseudolabels.jsonl", "rejected.jsonl", "manifest.json"
 
 
 @dataclass
@@ -49,11 +49,11 @@ class RunInputs:
 
     @property
     def kept_file(self) -> Path:
-        return self.layout.pseudolabels / KEPT_FILE
+        return PseudoLabelFolder(self.layout.pseudolabels).records
 
     @property
     def rejected_file(self) -> Path:
-        return self.layout.pseudolabels / REJECTED_FILE
+        return PseudoLabelFolder(self.layout.pseudolabels).rejected
 
     @property
     def pool_root(self) -> Path | None:
@@ -126,7 +126,7 @@ def read_inputs(run_dir: Path) -> RunInputs:
     inputs.student_eval = load(Evaluation, layout.student_eval)
     inputs.compare = load(Comparison, layout.compare)
     inputs.config = _mapping(inputs, root, layout.config, _yaml)
-    inputs.manifest = _mapping(inputs, root, layout.pseudolabels / MANIFEST_FILE, read_json)
+    inputs.manifest = _mapping(inputs, root, PseudoLabelFolder(layout.pseudolabels).manifest, read_json)
     inputs.curve = _mapping(inputs, root, CurveLayout(root).json, read_json)
     for stage, folder in layout.trained().items():
         log = _json(inputs, root, folder / TRAINER_LOG)

@@ -1,0 +1,116 @@
+"""The pseudo-labeling artifacts: each shard's stats, `manifest.json` and what `pseudolabel()` returns.
+
+Written and read through these models; the JSON on disk keeps its keys and their order.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from seltda.core.fileio import atomic_write_json, read_json
+
+
+class PseudoLabelFolder:
+    """The files of a pseudo-label folder: the kept records, the rejected samples, the manifest and the
+    shards (a shard is complete once its stats JSON exists; it is written after its records)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    @property
+    def records(self) -> Path:
+        return self.root / "pseudolabels.jsonl"
+
+    @property
+    def rejected(self) -> Path:
+        return self.root / "rejected.jsonl"
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / "manifest.json"
+
+    @property
+    def shards(self) -> Path:
+        return self.root / "shards"
+
+    def shard(self, index: int) -> tuple[Path, Path]:
+        """A shard's records and its stats (the completion marker)."""
+        base = self.shards / f"shard-{index:05d}"
+        return base.with_suffix(".jsonl"), base.with_suffix(".json")
+
+    def shard_rejected(self, index: int) -> Path:
+        return self.shards / f"shard-{index:05d}.rejected.jsonl"
+
+
+class ShardStats(BaseModel):
+    """One shard's counts (`shards/shard-NNNNN.json`); written last, it marks the shard complete."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    shard: int
+    images: int
+    unreadable: dict[str, int]
+    generated: int
+    drops: dict[str, int]
+    records: int
+    roundtrip_model: str | None = None
+    dtype: str = "unrecorded"  # shards written before the sampling dtype was recorded
+
+    def write(self, path: Path) -> Path:
+        return atomic_write_json(path, self.model_dump(mode="json"))
+
+    @classmethod
+    def read(cls, path: Path) -> ShardStats:
+        return cls.model_validate(read_json(path))
+
+
+class ImageCounts(BaseModel):
+    """The pool's images: found (listed), refused with their reason, and seen by the teacher."""
+
+    listed: int
+    unreadable: dict[str, int]
+    seen: int
+
+
+RUN_KEYS = ("teacher", "image_root", "shards", "seconds_this_run")
+
+
+class Manifest(BaseModel):
+    """`manifest.json`: the run (absent for a bare re-merge), the config, the images and the filter funnel."""
+
+    model_config = ConfigDict(extra="allow")
+
+    teacher: str | None = None
+    image_root: str | None = None
+    shards: int | None = None
+    seconds_this_run: float | None = None
+    config: dict[str, Any]
+    images: ImageCounts
+    funnel: dict[str, int]
+    drops: dict[str, int]
+    sampling_dtypes: list[str]
+    questions_per_image: float
+    env: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        """The file's content: the run keys only when known, then the rest in field order."""
+        return self.model_dump(mode="json", exclude={k for k in RUN_KEYS if getattr(self, k) is None})
+
+    def write(self, path: Path) -> Path:
+        return atomic_write_json(path, self.to_json())
+
+    @classmethod
+    def read(cls, path: Path) -> Manifest:
+        return cls.model_validate(read_json(path))
+
+
+class PseudoLabelOutcome(BaseModel):
+    """What one `pseudolabel()` call did: merged everything (with its manifest), finished this task's
+    shards while others are pending, or finished this rank's shards (rank 0 merges)."""
+
+    status: Literal["merged", "shards_done", "rank_done"]
+    shards: int
+    manifest: Manifest | None = None

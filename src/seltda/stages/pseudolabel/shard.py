@@ -1,0 +1,183 @@
+"""One shard of the pool: sample each image's pairs with the teacher, run the shard filters (parse,
+answer checks, dedupe), add the round-trip model's answers, and write the shard atomically."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from seltda.core.jsonl import write_jsonl
+from seltda.core.records import Provenance, Record, write_records
+from seltda.models import ModelAdapter, load_adapter, load_vqa
+from seltda.qa_text import parse_generation
+from seltda.run.pseudolabels import PseudoLabelFolder, ShardStats
+from seltda.stages.pseudolabel.config import PseudoLabelConfig
+from seltda.stages.pseudolabel.filters import Filter, Sample, build_filters, rejection_row
+from seltda.stages.pseudolabel.pool import decoding_workers, image_batches, size_ordered
+
+
+def synthetic_id(image: str, sample_index: int) -> str:
+    """Stable question id from the image path and the sample index."""
+    return f"syn-{hashlib.sha1(image.encode()).hexdigest()[:12]}-{sample_index}"
+
+
+def shard_paths(out_dir: Path, index: int) -> tuple[Path, Path]:
+    """A shard's records and its stats; the stats file is written last and marks the shard complete."""
+    return PseudoLabelFolder(out_dir).shard(index)
+
+
+def rejected_path(out_dir: Path, index: int) -> Path:
+    return PseudoLabelFolder(out_dir).shard_rejected(index)
+
+
+def label_image(
+    image: str,
+    samples: list[tuple[str, float]],
+    cfg: PseudoLabelConfig,
+    teacher: str,
+    filters: list[Filter] | None = None,
+) -> tuple[list[Record], list[dict[str, Any]]]:
+    """Parse one image's samples and run the shard filters (the most confident copy of a question wins).
+
+    Returns the kept records and the rejected samples with their reason, in the order they were met.
+    """
+    kept = [Sample(image, i, text, score, parse_generation(text)) for i, (text, score) in enumerate(samples)]
+    drops = []
+    for check in build_filters(cfg, "shard") if filters is None else filters:
+        result = check.apply(kept)
+        kept, drops = result.kept, drops + result.dropped
+    sampling = {"top_p": cfg.top_p, "temperature": cfg.temperature, "seed": cfg.seed}
+    records = [
+        Record(
+            question_id=synthetic_id(image, sample.index),
+            image=image,
+            question=sample.parsed.question,
+            answers=list(sample.parsed.mentions),
+            source="synthetic",
+            provenance=Provenance(
+                teacher=teacher,
+                sampling=dict(sampling),
+                score=sample.score,
+                sample_index=sample.index,
+                raw_text=sample.text,
+            ),
+        )
+        for sample in kept
+    ]
+    return records, [rejection_row(drop) for drop in sorted(drops, key=lambda d: d.at)]
+
+
+def cpu_has_native_bf16() -> bool:
+    """The CPU computes bf16 matrix products natively (AVX512-BF16 or AMX), so bf16 is faster than fp32."""
+    check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    try:
+        return bool(check()) if check is not None else False
+    except RuntimeError:
+        return False
+
+
+def inference_dtype(precision: str) -> torch.dtype:
+    """The sampling dtype. `auto`: bf16 on a GPU that supports it (else fp16) and on a CPU with native bf16
+    (1.5x the fp32 rate on this project's CPU, docs/benchmarks.md), fp32 on other CPUs."""
+    if precision != "auto":
+        if precision == "fp16" and not torch.cuda.is_available():
+            return torch.float32  # fp16 matrix products are slow and lossy on CPUs
+        return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[precision]
+    if torch.cuda.is_available():
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if cpu_has_native_bf16() else torch.float32
+
+
+@dataclass
+class RoundTrip:
+    """A VQA model that answers each generated question: a pair is kept only if both answers agree."""
+
+    model: Any
+    adapter: ModelAdapter
+    batch_size: int = 64
+
+    @classmethod
+    def load(
+        cls, name: str, device: str, dtype: torch.dtype, batch_size: int, max_pixels: int | None = None
+    ) -> RoundTrip:
+        model = load_vqa(name).eval().to(device=device, dtype=dtype)
+        return cls(model, load_adapter(name, max_pixels=max_pixels), batch_size)
+
+    @torch.inference_mode()
+    def answer(self, records: list[Record], pictures: dict[str, Any]) -> list[str]:
+        """The model's greedy answer to each record's question about its image."""
+        parameter = next(self.model.parameters())
+        answers: list[str] = []
+        for start in range(0, len(records), self.batch_size):
+            chunk = records[start : start + self.batch_size]
+            pixels = self.adapter.pixel_values([pictures[r.image] for r in chunk])
+            batch = self.adapter.vqa_batch(pixels.to(parameter.dtype), [r.question for r in chunk])
+            answers += self.adapter.answer(self.model, {k: v.to(parameter.device) for k, v in batch.items()})
+        return answers
+
+
+def run_shard(
+    index: int,
+    images: list[str],
+    image_root: Path,
+    model: Any,
+    adapter: ModelAdapter,
+    cfg: PseudoLabelConfig,
+    teacher: str,
+    out_dir: Path,
+    roundtrip: RoundTrip | None = None,
+) -> ShardStats:
+    """Label one shard and write it atomically: records first, then its stats (the completion mark)."""
+    torch.manual_seed(cfg.seed * 1_000_003 + index)
+    unreadable: Counter[str] = Counter()
+    records: list[Record] = []
+    rejected: list[dict[str, Any]] = []
+    generated = 0
+    filters = build_filters(cfg, "shard")
+    parameter = next(model.parameters())
+    if adapter.image_tokens_vary:
+        images = size_ordered(images, image_root)
+    for batch in image_batches(images, image_root, adapter, cfg.batch_size, decoding_workers(cfg)):
+        unreadable.update(batch["skips"])
+        if not batch["names"]:
+            continue
+        samples = adapter.sample_questions(
+            model,
+            adapter.sampling_inputs_on(batch["inputs"], parameter.device, parameter.dtype),
+            cfg.per_image,
+            top_p=cfg.top_p,
+            temperature=cfg.temperature,
+            repetition_penalty=cfg.repetition_penalty,
+            min_new_tokens=cfg.min_new_tokens,
+        )
+        batch_records: list[Record] = []
+        for name, image_samples in zip(batch["names"], samples, strict=True):
+            generated += len(image_samples)
+            kept, dropped = label_image(name, image_samples, cfg, teacher, filters)
+            batch_records.extend(kept)
+            rejected.extend(dropped)
+        if roundtrip is not None and batch_records:
+            pictures = dict(zip(batch["names"], batch["pictures"], strict=True))
+            for record, answer in zip(batch_records, roundtrip.answer(batch_records, pictures), strict=True):
+                record.provenance.roundtrip_answer = answer
+        records.extend(batch_records)
+    stats = ShardStats(
+        shard=index,
+        images=len(images),
+        unreadable=dict(unreadable),
+        generated=generated,
+        drops=dict(Counter(r["reason"] for r in rejected)),
+        records=len(records),
+        roundtrip_model=cfg.roundtrip_model,
+        dtype=str(parameter.dtype).removeprefix("torch."),
+    )
+    records_path, stats_path = shard_paths(out_dir, index)
+    write_records(records_path, records)
+    write_jsonl(rejected_path(out_dir, index), rejected)
+    stats.write(stats_path)
+    return stats
