@@ -6,18 +6,14 @@ Every stage writes into the run folder and is skipped when already complete, so 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from seltda.core.errors import describe_validation
 from seltda.core.fileio import (
-    SeltdaInputError,
     atomic_write_json,
     atomic_write_text,
     environment_info,
@@ -25,7 +21,10 @@ from seltda.core.fileio import (
 from seltda.core.records import Record, read_records
 from seltda.eval.metrics import compare_scores
 from seltda.formats import write_hf_dataset
-from seltda.models.tiny_blip import TinyBlipConfig, build_tiny_blip
+from seltda.models.tiny_blip import build_tiny_blip
+from seltda.orchestrate.preflight import check_inputs, clear_stale, refuse_stale
+from seltda.orchestrate.run_config import RunConfig, load_run_config  # noqa: F401  (re-exported)
+from seltda.orchestrate.stage_clock import StageClock, console
 from seltda.publish.modelcard import write_model_card
 from seltda.qa_text import format_target
 from seltda.run.artifacts import (
@@ -39,50 +38,10 @@ from seltda.run.artifacts import (
 from seltda.run.layout import RoundLayout, RunLayout
 from seltda.run.pseudolabels import Manifest, PseudoLabelFolder
 from seltda.run.stage import stage_complete, write_stage
-from seltda.stages.evaluate import EvaluateConfig, evaluate
+from seltda.stages.evaluate import evaluate
 from seltda.stages.pseudolabel import pseudolabel
-from seltda.stages.pseudolabel.config import PseudoLabelConfig
 from seltda.stages.student import train_student
-from seltda.stages.student_config import StudentConfig
 from seltda.stages.teacher import train_teacher
-from seltda.stages.teacher_config import TeacherConfig
-
-
-class RunConfig(BaseModel):
-    """A whole SelTDA run on a user's data."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    out: Path
-    train: Path  # labeled records (JSONL)
-    images: Path  # image root of the records
-    unlabeled_images: Path | None = None  # root of the unlabeled pool (default: `images`)
-    unlabeled_list: Path | None = None  # image paths (relative to the pool root), default: scan the root
-    test: Path | None = None  # test records
-    test_images: Path | None = None  # default: `images`
-    model: str | None = None  # VLM folder or hub id; None builds the tiny BLIP from the labeled texts
-    tiny: TinyBlipConfig = TinyBlipConfig()
-    seed: int = 0
-    teacher: TeacherConfig = TeacherConfig()
-    pseudolabel: PseudoLabelConfig = PseudoLabelConfig()
-    student: StudentConfig = StudentConfig()
-    evaluate: EvaluateConfig = EvaluateConfig()
-    rounds: int = Field(
-        1, ge=1
-    )  # rounds >= 2: the last student starts a new teacher, which relabels the pool
-    teacher_on_pseudolabels: bool = False  # later rounds' teachers also learn from the previous pseudo-labels
-
-
-def load_run_config(path: Path) -> RunConfig:
-    """Read a YAML run config; errors name the file and the field."""
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as error:
-        raise SeltdaInputError(f"{path}: cannot read YAML: {error}") from error
-    try:
-        return RunConfig.model_validate(raw)
-    except ValidationError as error:
-        raise SeltdaInputError(f"{path}: {describe_validation(error)}") from error
 
 
 def _stage_models(cfg: RunConfig, base: str) -> RunConfig:
@@ -109,11 +68,9 @@ def build_base_model(cfg: RunConfig) -> str:
     return str(folder)
 
 
-def _timed(timings: dict[str, float], name: str, fn, *args, **kwargs) -> Any:
-    start = time.perf_counter()
-    result = fn(*args, **kwargs)
-    timings[name] = round(time.perf_counter() - start, 2)
-    return result
+def base_name(cfg: RunConfig) -> str:
+    """Where the base VLM comes from, known before it is built: the configured model, or the run's `base/`."""
+    return cfg.model if cfg.model is not None else str(RunLayout(cfg.out).base)
 
 
 def _evaluate_once(model: Path, cfg: RunConfig, out_file: Path) -> Evaluation:
@@ -128,32 +85,61 @@ def run(
     cfg: RunConfig,
     score_pseudolabels: Callable[[list[Record]], dict] | None = None,
     demo: dict[str, Any] | None = None,
+    force: bool = False,
 ) -> dict:
     """Run the whole chain; writes `metrics.json` (once, at the end) and returns what it holds.
 
     Round 1 lives in the run folder itself; round r >= 2 in `round<r>/`, its teacher fine-tuned from
     round r-1's student. `score_pseudolabels`, when the pool's truth is known (experiments), scores the
     kept pseudo-labels of every round. `demo`: the demo's settings, recorded under `demo`.
+
+    Before any training the inputs are checked (`preflight.check_inputs`), and a run folder whose finished
+    stages were made with other settings is refused, or with `force` those stages and what follows them
+    are deleted and retrained.
     """
     layout = RunLayout(cfg.out)
+    check_inputs(cfg)  # every path, the records, the pool and the model, before any training
+    resolved = _stage_models(cfg, base_name(cfg))
+    if force:
+        clear_stale(resolved)
+    else:
+        refuse_stale(resolved)
+    previous = RunMetrics.read(layout.metrics).timings_seconds if layout.metrics.is_file() else {}
+    per_round = 3 + (cfg.test is not None)
+    clock = StageClock(2 + (cfg.test is not None) + per_round * cfg.rounds, previous)
     layout.root.mkdir(parents=True, exist_ok=True)
-    timings: dict[str, float] = {}
-    base = _timed(timings, "base", build_base_model, cfg)
+    base = clock.run("base", stage_complete(layout.base) or cfg.model is not None, build_base_model, cfg)
     cfg = _stage_models(cfg, base)
     atomic_write_text(layout.config, yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
     atomic_write_json(layout.env, environment_info())
     baseline_cfg = cfg.student.model_copy(update={"synthetic_ratio": 0.0})
-    _timed(timings, "baseline", train_student, [cfg.train], cfg.images, layout.baseline, baseline_cfg)
+    clock.run(
+        "baseline",
+        stage_complete(layout.baseline),
+        train_student,
+        [cfg.train],
+        cfg.images,
+        layout.baseline,
+        baseline_cfg,
+    )
     baseline = None
+    warnings: list[str] = []
     if cfg.test is not None:
-        baseline = _timed(
-            timings, "eval_baseline", _evaluate_once, layout.baseline, cfg, layout.baseline_eval
+        baseline = clock.run(
+            "eval_baseline",
+            layout.baseline_eval.is_file(),
+            _evaluate_once,
+            layout.baseline,
+            cfg,
+            layout.baseline_eval,
         )
+    else:
+        warnings.append("no test records (test: null): neither model was evaluated")
     rounds = []
     for number in range(1, cfg.rounds + 1):
         previous = layout.round(number - 1) if number > 1 else None
         rounds.append(
-            _seltda_round(cfg, layout, layout.round(number), previous, baseline, timings, score_pseudolabels)
+            _seltda_round(cfg, layout, layout.round(number), previous, baseline, clock, score_pseudolabels)
         )
     first = rounds[0]
     metrics = RunMetrics(pseudolabels=first.pseudolabels)
@@ -176,7 +162,12 @@ def run(
             )
             for r in rounds
         ]
-    metrics.timings_seconds = timings
+    metrics.timings_seconds = clock.timings
+    warnings += [w for r in rounds for w in r.warnings]
+    for warning in warnings:
+        console.print(f"[bold yellow]warning:[/] {warning}")
+    if warnings:
+        metrics.warnings = warnings
     if demo is not None:
         metrics.demo = demo
     metrics.write(layout.metrics)
@@ -190,6 +181,7 @@ class _RoundResult:
     pseudolabels: PseudolabelSummary
     evaluation: Evaluation | None = None  # the student's, when the run has test records
     gain: Comparison | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 def _seltda_round(
@@ -198,7 +190,7 @@ def _seltda_round(
     layout: RoundLayout,
     previous: RoundLayout | None,
     baseline: Evaluation | None,
-    timings: dict[str, float],
+    clock: StageClock,
     score_pseudolabels: Callable[[list[Record]], dict] | None,
 ) -> _RoundResult:
     """One SelTDA round: teacher -> pseudo-labels -> student (from the base VLM) -> evaluation."""
@@ -213,9 +205,9 @@ def _seltda_round(
             earlier = PseudoLabelFolder(previous.pseudolabels)
             earlier_pseudolabels = earlier.records
             earlier_root = Manifest.read(earlier.manifest).image_root or pool_root
-    _timed(
-        timings,
+    clock.run(
         "teacher" + suffix,
+        stage_complete(layout.teacher),
         train_teacher,
         cfg.train,
         cfg.images,
@@ -227,9 +219,9 @@ def _seltda_round(
     pseudolabel_cfg = cfg.pseudolabel
     if pseudolabel_cfg.roundtrip_model == "baseline":  # the run's own baseline checks the pairs
         pseudolabel_cfg = pseudolabel_cfg.model_copy(update={"roundtrip_model": str(run_layout.baseline)})
-    outcome = _timed(
-        timings,
+    outcome = clock.run(
         "pseudolabel" + suffix,
+        PseudoLabelFolder(layout.pseudolabels).manifest.is_file(),
         pseudolabel,
         str(layout.teacher),
         pool_root,
@@ -242,9 +234,9 @@ def _seltda_round(
         raise RuntimeError(f"pseudo-labels not merged ({outcome.status}): run `seltda run` in one process")
     pool_root = Path(manifest.image_root or pool_root)  # a `datasets` pool was written as files
     synthetic_file = PseudoLabelFolder(layout.pseudolabels).records
-    _timed(
-        timings,
+    clock.run(
         "student" + suffix,
+        stage_complete(layout.student),
         train_student,
         [cfg.train],
         cfg.images,
@@ -259,14 +251,28 @@ def _seltda_round(
     if score_pseudolabels is not None:
         summary.accuracy_vs_truth = score_pseudolabels(read_records(synthetic_file))
     result = _RoundResult(layout, summary)
+    if not manifest.funnel.get("kept"):
+        result.warnings.append(
+            f"round {layout.number}: pseudo-labeling kept no pair ({_funnel(manifest.funnel)}): the student "
+            "learned from the real records only, as the baseline did"
+        )
     if baseline is not None:
-        student = _timed(
-            timings, "eval_student" + suffix, _evaluate_once, layout.student, cfg, layout.student_eval
+        student = clock.run(
+            "eval_student" + suffix,
+            layout.student_eval.is_file(),
+            _evaluate_once,
+            layout.student,
+            cfg,
+            layout.student_eval,
         )
         comparison = Comparison.model_validate(compare_scores(baseline.per_question, student.per_question))
         comparison.write(layout.compare)
         result.evaluation, result.gain = student, comparison
     return result
+
+
+def _funnel(funnel: dict[str, int]) -> str:
+    return " -> ".join(f"{stage} {count}" for stage, count in funnel.items())
 
 
 def write_model_cards(cfg: RunConfig, base: str, metrics: RunMetrics) -> None:

@@ -154,6 +154,7 @@ class RunMetrics(Artifact):
     rounds: list[RoundSummary] | None = None
     timings_seconds: dict[str, float] = {}
     demo: dict[str, Any] | None = None  # the demo's settings (`seltda demo`)
+    warnings: list[str] = []  # what the run could not do as asked (nothing kept, no test set, ...)
 
     @property
     def evaluated(self) -> bool:

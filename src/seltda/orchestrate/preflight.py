@@ -1,0 +1,153 @@
+"""Checks made before any training step, so a mistake costs seconds, not the hours of a teacher run.
+
+`check_inputs` opens every path of a run config (records parse, image roots exist, the pool is not empty,
+the model is a folder or a cached hub id); `stale_stages` compares the settings a finished run folder
+recorded with the new ones and names the finished stages they would change.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from seltda.core.fileio import SeltdaInputError
+from seltda.core.records import read_records
+from seltda.formats.hf_dataset import is_saved_dataset
+from seltda.models.registry import NAMED_MODELS, resolve_model
+from seltda.orchestrate.run_config import RunConfig
+from seltda.run.layout import RunLayout
+from seltda.run.pseudolabels import PseudoLabelFolder
+from seltda.run.stage import stage_complete
+from seltda.stages.pseudolabel.pool import list_images
+
+# which settings each stage's result depends on (the run's resolved config, top-level keys)
+_BASE = ("train", "images", "model", "tiny", "seed")
+_TEACHER = (*_BASE, "teacher", "teacher_on_pseudolabels")
+_PSEUDOLABELS = (*_TEACHER, "unlabeled_images", "unlabeled_list", "pseudolabel")
+STAGE_SETTINGS: dict[str, tuple[str, ...]] = {
+    "baseline": (*_BASE, "student"),
+    "teacher": _TEACHER,
+    "pseudolabels": _PSEUDOLABELS,
+    "student": (*_PSEUDOLABELS, "student"),
+    "evaluation": (*_PSEUDOLABELS, "student", "test", "test_images", "evaluate"),
+}
+
+
+def _need_file(path: Path | None, what: str) -> None:
+    if path is not None and not Path(path).is_file():
+        raise SeltdaInputError(f"{what}: file not found: {path}")
+
+
+def _need_dir(path: Path | None, what: str) -> None:
+    if path is not None and not Path(path).is_dir():
+        raise SeltdaInputError(f"{what}: folder not found: {path}")
+
+
+def check_inputs(cfg: RunConfig) -> dict[str, Any]:
+    """Every input of a run, opened before anything is trained; returns what was found (counts)."""
+    _need_file(cfg.train, "train")
+    _need_dir(cfg.images, "images")
+    train = read_records(cfg.train)  # malformed records: file, line and field, now
+    if not train:
+        raise SeltdaInputError(f"train: no records in {cfg.train}")
+    found: dict[str, Any] = {"train_records": len(train)}
+    if cfg.test is not None:
+        _need_file(cfg.test, "test")
+        _need_dir(cfg.test_images, "test_images")
+        found["test_records"] = len(read_records(cfg.test))
+        if not found["test_records"]:
+            raise SeltdaInputError(f"test: no records in {cfg.test}")
+    pool_root = cfg.unlabeled_images or cfg.images
+    _need_dir(pool_root, "unlabeled_images")
+    _need_file(cfg.unlabeled_list, "unlabeled_list")
+    if not is_saved_dataset(pool_root):
+        images, _ = list_images(Path(pool_root), cfg.unlabeled_list)
+        if not images:
+            raise SeltdaInputError(
+                f"unlabeled_images: no images in {pool_root}"
+                + (f" listed by {cfg.unlabeled_list}" if cfg.unlabeled_list else "")
+                + ": SelTDA needs unlabeled images of the domain to pseudo-label"
+            )
+        found["pool_images"] = len(images)
+    if cfg.model is not None and cfg.model not in NAMED_MODELS:
+        resolve_model(cfg.model)  # a missing folder, or a hub id not cached while offline, fails here
+    return found
+
+
+def _changed(old: Any, new: Any, prefix: str) -> list[str]:
+    """Dotted names of the settings that differ between two config dumps."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        keys = sorted(set(old) | set(new))
+        return [c for k in keys for c in _changed(old.get(k), new.get(k), f"{prefix}{k}.")]
+    return [] if old == new else [f"{prefix.rstrip('.')}: {old!r} -> {new!r}"]
+
+
+def stale_stages(resolved: RunConfig) -> dict[str, list[str]]:
+    """The finished stages of `resolved.out` whose recorded settings differ from `resolved`'s.
+
+    `resolved` is the run config as the pipeline records it (stages pointed at the base model).
+    """
+    layout = RunLayout(resolved.out)
+    if not layout.config.is_file():
+        return {}
+    recorded = yaml.safe_load(layout.config.read_text(encoding="utf-8")) or {}
+    current = resolved.model_dump(mode="json")
+    finished = {
+        "baseline": stage_complete(layout.baseline),
+        "teacher": stage_complete(layout.round(1).teacher),
+        "pseudolabels": PseudoLabelFolder(layout.round(1).pseudolabels).manifest.is_file(),
+        "student": stage_complete(layout.round(1).student),
+        "evaluation": layout.baseline_eval.is_file(),
+    }
+    stale = {}
+    for stage, keys in STAGE_SETTINGS.items():
+        if not finished[stage]:
+            continue
+        changes = [c for key in keys for c in _changed(recorded.get(key), current.get(key), f"{key}.")]
+        if changes:
+            stale[stage] = changes
+    return stale
+
+
+def refuse_stale(resolved: RunConfig) -> None:
+    """Stop before anything is written when a finished stage was made with other settings."""
+    stale = stale_stages(resolved)
+    if not stale:
+        return
+    changes = sorted({c for found in stale.values() for c in found})
+    raise SeltdaInputError(
+        f"{resolved.out} holds a finished run made with other settings ({'; '.join(changes)}); "
+        f"the finished stages this changes: {', '.join(stale)}. Rerun with --force to retrain them and "
+        "what follows, or choose a new 'out:' folder"
+    )
+
+
+def clear_stale(resolved: RunConfig) -> list[Path]:
+    """`--force`: delete the finished stages the new settings change, and everything downstream of them
+    (later rounds, evaluations, `metrics.json`); returns what was deleted."""
+    stale = stale_stages(resolved)
+    if not stale:
+        return []
+    layout = RunLayout(resolved.out)
+    first = layout.round(1)
+    doomed: list[Path] = [layout.metrics, layout.eval_dir, first.eval_dir]
+    if "baseline" in stale:
+        doomed.append(layout.baseline)
+    chain = [("teacher", first.teacher), ("pseudolabels", first.pseudolabels), ("student", first.student)]
+    for index, (stage, _) in enumerate(chain):
+        if stage in stale:
+            doomed += [path for _, path in chain[index:]]
+            doomed += sorted(layout.root.glob("round[0-9]*"))
+            break
+    removed = []
+    for path in dict.fromkeys(doomed):
+        if path.is_dir():
+            shutil.rmtree(path)
+            removed.append(path)
+        elif path.is_file():
+            path.unlink()
+            removed.append(path)
+    return removed

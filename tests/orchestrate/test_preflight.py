@@ -1,0 +1,104 @@
+"""A practitioner's mistakes caught before any training step, and reruns that never lie."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from seltda.core.fileio import SeltdaInputError
+from seltda.orchestrate.pipeline import RunConfig, load_run_config, run
+from seltda.run.stage import read_stage
+
+
+def _config(dataset: dict, tiny_model: Path, out: Path, **changes) -> RunConfig:
+    settings = dict(
+        out=out,
+        train=dataset["train"],
+        images=dataset["root"],
+        unlabeled_images=dataset["root"] / "images",
+        test=dataset["train"],
+        model=str(tiny_model),
+        teacher={"max_steps": 2, "batch_size": 4, "save_steps": 1},
+        student={"max_steps": 2, "batch_size": 4, "save_steps": 1},
+        pseudolabel={"per_image": 2},
+    )
+    settings.update(changes)
+    return RunConfig(**settings)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"test": Path("tset.jsonl")}, "test: file not found: tset.jsonl"),
+        ({"unlabeled_images": Path("no/such/pool")}, "unlabeled_images: folder not found"),
+        ({"train": Path("trian.jsonl")}, "train: file not found: trian.jsonl"),
+        ({"model": "runs/no/such/folder"}, "folder not found"),
+        ({"model": "someone/not-cached-model"}, "not in the Hugging Face cache and HF_HUB_OFFLINE is set"),
+    ],
+)
+def test_a_bad_input_stops_the_run_before_anything_is_written(dataset, tiny_model, tmp_path, change, message):
+    out = tmp_path / "run"
+    with pytest.raises(SeltdaInputError, match=message.replace(".", r"\.")):
+        run(_config(dataset, tiny_model, out, **change))
+    assert not out.exists()  # nothing trained, nothing written
+
+
+def test_an_empty_pool_is_an_error_not_a_silent_baseline(dataset, tiny_model, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(SeltdaInputError, match="no images in"):
+        run(_config(dataset, tiny_model, tmp_path / "run", unlabeled_images=empty))
+
+
+def test_a_config_without_test_must_say_so(dataset, tmp_path):
+    base = {"out": str(tmp_path / "run"), "train": str(dataset["train"]), "images": str(dataset["root"])}
+    (tmp_path / "silent.yaml").write_text(yaml.safe_dump(base))
+    with pytest.raises(SeltdaInputError, match="no 'test:' records"):
+        load_run_config(tmp_path / "silent.yaml")
+    (tmp_path / "explicit.yaml").write_text(yaml.safe_dump({**base, "test": None}))
+    assert load_run_config(tmp_path / "explicit.yaml").test is None
+
+
+def _md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.slow
+def test_a_rerun_with_a_changed_setting_is_refused_or_retrained_never_relabelled(
+    dataset, tiny_model, tmp_path
+):
+    out = tmp_path / "run"
+    # min_score 0 keeps no pair (a mean log-probability is negative): the run says so
+    first = run(_config(dataset, tiny_model, out, pseudolabel={"per_image": 2, "min_score": 0.0}))
+    assert first["pseudolabels"]["funnel"]["kept"] == 0
+    assert any("kept no pair" in w for w in first["warnings"])
+    frozen = {p: _md5(p) for p in (out / "config.yaml", out / "metrics.json", out / "student" / "README.md")}
+    weights = _md5(out / "student" / "model.safetensors")
+
+    # the same config again: nothing retrained, no stage time rewritten as 0 s
+    again = run(_config(dataset, tiny_model, out, pseudolabel={"per_image": 2, "min_score": 0.0}))
+    assert again["timings_seconds"] == first["timings_seconds"]
+
+    changed = _config(
+        dataset,
+        tiny_model,
+        out,
+        student={"max_steps": 3, "batch_size": 4, "save_steps": 1},
+        pseudolabel={"per_image": 2, "min_score": 0.0},
+    )
+    with pytest.raises(SeltdaInputError, match=r"student\.max_steps: 2 -> 3.*--force"):
+        run(changed)
+    assert {p: _md5(p) for p in frozen} == frozen  # the refused rerun rewrote nothing
+    assert _md5(out / "student" / "model.safetensors") == weights
+
+    run(changed, force=True)
+    assert read_stage(out / "student")["config"]["max_steps"] == 3
+    assert read_stage(out / "baseline")["config"]["max_steps"] == 3
+    assert read_stage(out / "student")["metrics"]["steps"] == 3
+    recorded = yaml.safe_load((out / "config.yaml").read_text())
+    assert recorded["student"]["max_steps"] == 3
+    assert json.loads((out / "metrics.json").read_text())["timings_seconds"]["student"] > 0
