@@ -25,7 +25,9 @@ from seltda.core.fileio import (
 from seltda.core.records import Record, read_records
 from seltda.eval.metrics import compare_scores
 from seltda.formats import write_hf_dataset
-from seltda.models.tiny_blip import TinyBlipConfig, build_tiny_blip
+from seltda.models.registry import PRETRAINED_TINY
+from seltda.models.tiny_blip import SCRATCH_TINY, TinyBlipConfig, build_tiny_blip
+from seltda.models.vocabulary import VocabularyExtension, extend_vocabulary
 from seltda.publish.modelcard import write_model_card
 from seltda.qa_text import format_target
 from seltda.run.artifacts import (
@@ -60,7 +62,7 @@ class RunConfig(BaseModel):
     unlabeled_list: Path | None = None  # image paths (relative to the pool root), default: scan the root
     test: Path | None = None  # test records
     test_images: Path | None = None  # default: `images`
-    model: str | None = None  # VLM folder or hub id; None builds the tiny BLIP from the labeled texts
+    model: str | None = None  # VLM folder or hub id; None: tiny-blip-pretrained, fitted to the labeled texts
     tiny: TinyBlipConfig = TinyBlipConfig()
     seed: int = 0
     teacher: TeacherConfig = TeacherConfig()
@@ -98,14 +100,25 @@ def _stage_models(cfg: RunConfig, base: str) -> RunConfig:
 
 
 def build_base_model(cfg: RunConfig) -> str:
-    """The VLM both arms start from: the configured one, or a tiny BLIP with a vocabulary from the data."""
-    if cfg.model is not None:
-        return cfg.model
+    """The VLM both arms start from: the configured one, or a named tiny BLIP fitted to the data.
+
+    `model` omitted or `tiny-blip-pretrained`: the shipped pretrained tiny BLIP, its vocabulary extended
+    to the labeled texts; `tiny-blip-scratch`: a random tiny BLIP (`cfg.tiny`) with a vocabulary from
+    them. Either is written once into the run's base folder; any other model is used as it is.
+    """
+    model = cfg.model or PRETRAINED_TINY
+    if model not in (PRETRAINED_TINY, SCRATCH_TINY):
+        return model
     folder = RunLayout(cfg.out).base
     if not stage_complete(folder):
         texts = [format_target(r) for r in read_records(cfg.train)]
-        build_tiny_blip(folder, texts, cfg.tiny, seed=cfg.seed)
-        write_stage(folder, "base", cfg.tiny, {"records": len(texts)})
+        if model == SCRATCH_TINY:
+            build_tiny_blip(folder, texts, cfg.tiny, seed=cfg.seed)
+            write_stage(folder, "base", cfg.tiny, {"records": len(texts)})
+        else:
+            extension = extend_vocabulary(model, texts, folder, seed=cfg.seed)
+            source = VocabularyExtension(model=model, source=extension.pop("source"))
+            write_stage(folder, "base", source, {"records": len(texts), **extension})
     return str(folder)
 
 
