@@ -12,6 +12,7 @@ from seltda.core.fileio import atomic_write_text
 from seltda.core.records import Record, read_records, write_records
 from seltda.demo import easyvqa
 from seltda.demo.config import DemoConfig
+from seltda.models.tiny_blip import SCRATCH_TINY
 from seltda.orchestrate.curve import PointRunner
 from seltda.orchestrate.pipeline import RunConfig, run
 from seltda.orchestrate.split import write_split
@@ -55,7 +56,7 @@ def demo_run_config(cfg: DemoConfig) -> tuple[RunConfig, list[Record]]:
     training = {"max_steps": cfg.steps, "save_steps": max(50, cfg.steps // 3)}
     run_cfg = RunConfig(
         out=Path(cfg.out),
-        model=pretrained_base(cfg) if cfg.base == "pretrained" else None,
+        model=pretrained_base(cfg) if cfg.base == "pretrained" else SCRATCH_TINY,
         train=split["labeled"],
         images=paths["image_root"],
         unlabeled_list=unlabeled,

@@ -24,7 +24,8 @@ from seltda.models.base import ModelAdapter, missing_model
 Family = Literal["blip", "vlm"]
 
 ASSETS = Path(__file__).parent / "assets"
-NAMED_MODELS = {"tiny-blip-pretrained": ASSETS / "tiny-blip-pretrained"}  # shipped with the package
+PRETRAINED_TINY = "tiny-blip-pretrained"
+NAMED_MODELS = {PRETRAINED_TINY: ASSETS / PRETRAINED_TINY}  # shipped with the package
 
 # BLIP: attention (self and cross) and MLP linear layers of the text encoder and the text decoder
 BLIP_LORA_TARGETS = (

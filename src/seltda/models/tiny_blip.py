@@ -23,6 +23,7 @@ CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
 CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 DECODER_BOS = "[DEC]"
+SCRATCH_TINY = "tiny-blip-scratch"  # the run's model name for a random tiny BLIP built from the data
 
 
 class TinyBlipConfig(BaseModel):

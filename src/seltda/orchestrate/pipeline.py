@@ -21,7 +21,9 @@ from seltda.core.fileio import (
 from seltda.core.records import Record, read_records
 from seltda.eval.metrics import compare_scores
 from seltda.formats import write_hf_dataset
-from seltda.models.tiny_blip import build_tiny_blip
+from seltda.models.registry import PRETRAINED_TINY
+from seltda.models.tiny_blip import SCRATCH_TINY, build_tiny_blip
+from seltda.models.vocabulary import VocabularyExtension, extend_vocabulary
 from seltda.orchestrate.preflight import check_inputs, clear_stale, refuse_stale
 from seltda.orchestrate.run_config import RunConfig, load_run_config  # noqa: F401  (re-exported)
 from seltda.orchestrate.stage_clock import StageClock, console
@@ -57,20 +59,32 @@ def _stage_models(cfg: RunConfig, base: str) -> RunConfig:
 
 
 def build_base_model(cfg: RunConfig) -> str:
-    """The VLM both arms start from: the configured one, or a tiny BLIP with a vocabulary from the data."""
-    if cfg.model is not None:
-        return cfg.model
+    """The VLM both arms start from: the configured one, or a named tiny BLIP fitted to the data.
+
+    `model` omitted or `tiny-blip-pretrained`: the shipped pretrained tiny BLIP, its vocabulary extended
+    to the labeled texts; `tiny-blip-scratch`: a random tiny BLIP (`cfg.tiny`) with a vocabulary from
+    them. Either is written once into the run's base folder; any other model is used as it is.
+    """
+    model = cfg.model or PRETRAINED_TINY
+    if model not in (PRETRAINED_TINY, SCRATCH_TINY):
+        return model
     folder = RunLayout(cfg.out).base
     if not stage_complete(folder):
         texts = [format_target(r) for r in read_records(cfg.train)]
-        build_tiny_blip(folder, texts, cfg.tiny, seed=cfg.seed)
-        write_stage(folder, "base", cfg.tiny, {"records": len(texts)})
+        if model == SCRATCH_TINY:
+            build_tiny_blip(folder, texts, cfg.tiny, seed=cfg.seed)
+            write_stage(folder, "base", cfg.tiny, {"records": len(texts)})
+        else:
+            extension = extend_vocabulary(model, texts, folder, seed=cfg.seed)
+            source = VocabularyExtension(model=model, source=extension.pop("source"))
+            write_stage(folder, "base", source, {"records": len(texts), **extension})
     return str(folder)
 
 
 def base_name(cfg: RunConfig) -> str:
     """Where the base VLM comes from, known before it is built: the configured model, or the run's `base/`."""
-    return cfg.model if cfg.model is not None else str(RunLayout(cfg.out).base)
+    fitted = cfg.model in (None, PRETRAINED_TINY, SCRATCH_TINY)  # built into the run's base/ folder
+    return str(RunLayout(cfg.out).base) if fitted else str(cfg.model)
 
 
 def _evaluate_once(model: Path, cfg: RunConfig, out_file: Path) -> Evaluation:
@@ -108,7 +122,9 @@ def run(
     per_round = 3 + (cfg.test is not None)
     clock = StageClock(2 + (cfg.test is not None) + per_round * cfg.rounds, previous)
     layout.root.mkdir(parents=True, exist_ok=True)
-    base = clock.run("base", stage_complete(layout.base) or cfg.model is not None, build_base_model, cfg)
+    base = clock.run(
+        "base", stage_complete(layout.base) or base_name(cfg) != str(layout.base), build_base_model, cfg
+    )
     cfg = _stage_models(cfg, base)
     atomic_write_text(layout.config, yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
     atomic_write_json(layout.env, environment_info())

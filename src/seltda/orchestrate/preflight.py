@@ -17,6 +17,7 @@ from seltda.core.fileio import SeltdaInputError
 from seltda.core.records import read_records
 from seltda.formats.hf_dataset import is_saved_dataset
 from seltda.models.registry import NAMED_MODELS, resolve_model
+from seltda.models.tiny_blip import SCRATCH_TINY
 from seltda.orchestrate.run_config import RunConfig
 from seltda.run.layout import RunLayout
 from seltda.run.pseudolabels import PseudoLabelFolder
@@ -72,7 +73,7 @@ def check_inputs(cfg: RunConfig) -> dict[str, Any]:
                 + ": SelTDA needs unlabeled images of the domain to pseudo-label"
             )
         found["pool_images"] = len(images)
-    if cfg.model is not None and cfg.model not in NAMED_MODELS:
+    if cfg.model is not None and cfg.model not in (*NAMED_MODELS, SCRATCH_TINY):
         resolve_model(cfg.model)  # a missing folder, or a hub id not cached while offline, fails here
     return found
 

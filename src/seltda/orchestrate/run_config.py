@@ -28,7 +28,8 @@ class RunConfig(BaseModel):
     unlabeled_list: Path | None = None  # image paths (relative to the pool root), default: scan the root
     test: Path | None = None  # test records
     test_images: Path | None = None  # default: `images`
-    model: str | None = None  # VLM folder or hub id; None builds the tiny BLIP from the labeled texts
+    model: str | None = None  # VLM folder or hub id; None: tiny-blip-pretrained, fitted to the labeled texts
+    # (its vocabulary extended to them); tiny-blip-scratch: random weights of shape `tiny`
     tiny: TinyBlipConfig = TinyBlipConfig()
     seed: int = 0
     teacher: TeacherConfig = TeacherConfig()
