@@ -27,6 +27,7 @@ from seltda.models.base import quiet_loading
 from seltda.models.registry import default_lora_targets
 from seltda.run.stage import write_stage
 from seltda.stages.train_config import TrainingConfig
+from seltda.stages.train_log import use_compact_log
 
 ADAPTER_DIR = "adapter"  # LoRA runs: the adapter alone, next to the merged model
 AUTO_CACHE_IMAGES = 20_000  # above this, images are decoded lazily (memory stays bounded)
@@ -104,6 +105,17 @@ class LossTrainer(Trainer):
     def __init__(self, *args: Any, loss_fn: Callable[[Any, dict], torch.Tensor], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.loss_fn = loss_fn
+
+    def _issue_warnings_after_load(self, load_result: Any) -> None:
+        """Resuming: keys missing from a checkpoint only because they are tied to a saved one (BLIP's
+        decoder head shares its embeddings; safetensors stores one copy) are not worth a warning."""
+        model = self.accelerator.unwrap_model(self.model)
+        owners: dict[int, list[str]] = {}
+        for name, parameter in model.named_parameters(remove_duplicate=False):
+            owners.setdefault(id(parameter), []).append(name)
+        tied = {name for names in owners.values() if len(names) > 1 for name in names}
+        missing = [key for key in load_result.missing_keys if key not in tied]
+        super()._issue_warnings_after_load(load_result._replace(missing_keys=missing))
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         inner = self.accelerator.unwrap_model(model)  # keeps accelerate's mixed-precision forward, if any
@@ -267,6 +279,7 @@ def train(
     trainer = LossTrainer(
         model=model, args=args, train_dataset=dataset, data_collator=collator, loss_fn=loss_fn
     )
+    use_compact_log(trainer, out_dir.name)
     checkpoint = last_checkpoint(out_dir / "checkpoints")
     start = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
