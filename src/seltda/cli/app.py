@@ -30,6 +30,9 @@ app.add_typer(convert_app, name="convert", help="Convert VQA v2, A-OKVQA, CSV/TS
 
 def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # weight loading and saving bars: one line per stage is enough
     try:
         app()
     except KeyboardInterrupt:

@@ -66,9 +66,10 @@ def extend_vocabulary(
         raise RuntimeError(f"{folder}: extending the vocabulary would move existing token ids")
     size = len(tokenizer)
     torch.manual_seed(seed)
-    model.text_encoder.resize_token_embeddings(size, mean_resizing=True)
     bias = model.text_decoder.cls.predictions.bias.detach().clone()
-    model.text_decoder.resize_token_embeddings(size, mean_resizing=True)
+    with quiet_loading():  # transformers explains mean resizing at warning level
+        model.text_encoder.resize_token_embeddings(size, mean_resizing=True)
+        model.text_decoder.resize_token_embeddings(size, mean_resizing=True)
     with torch.no_grad():  # the tied head's bias is padded with zeros: start new tokens at the old mean
         model.text_decoder.cls.predictions.bias[len(bias) :] = bias.mean()
     model.config.text_config.vocab_size = size
