@@ -19,6 +19,12 @@ from seltda.demo.pretrain.config import PretrainConfig
 def run(
     config: Annotated[Path, typer.Argument(help="YAML run config (see README)")],
     rounds: Annotated[int | None, typer.Option(help="SelTDA rounds (default: the config's, 1)")] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="retrain the finished stages whose settings changed, and what follows them"
+        ),
+    ] = False,
 ) -> None:
     """Run the whole chain on your data: teacher, pseudo-labels, baseline, student, evaluation."""
     from seltda.orchestrate.pipeline import load_run_config
@@ -27,7 +33,7 @@ def run(
     cfg = load_run_config(config)
     if rounds is not None:
         cfg = cfg.model_copy(update={"rounds": rounds})
-    print_summary(run_pipeline(cfg), cfg.out)
+    print_summary(run_pipeline(cfg, force=force), cfg.out)
     write_and_show_report(cfg.out)
 
 

@@ -34,6 +34,11 @@ def print_summary(metrics: dict, out: Path) -> None:
     if "baseline" in metrics:
         console.print(type_table({"baseline": metrics["baseline"], "SelTDA": metrics["seltda"]}))
         gain = metrics["gain"]
+        base, student = metrics["baseline"], metrics["seltda"]
+        console.print(
+            f"accuracy by the {base.get('metric') or 'vqa'} metric; exact match: baseline "
+            f"{base.get('exact_match', float('nan')):.2f}, SelTDA {student.get('exact_match', float('nan')):.2f}"
+        )
         console.print(
             f"SelTDA - baseline: [bold]{gain['diff']:+.2f}[/] points, paired bootstrap 95% CI "
             f"[{gain['ci_low']:+.2f}, {gain['ci_high']:+.2f}] on {gain['n_common']} questions"
