@@ -35,9 +35,10 @@ def print_summary(metrics: dict, out: Path) -> None:
         console.print(type_table({"baseline": metrics["baseline"], "SelTDA": metrics["seltda"]}))
         gain = metrics["gain"]
         base, student = metrics["baseline"], metrics["seltda"]
+        exact = [arm.get("exact_match", float("nan")) for arm in (base, student)]
         console.print(
-            f"accuracy by the {base.get('metric') or 'vqa'} metric; exact match: baseline "
-            f"{base.get('exact_match', float('nan')):.2f}, SelTDA {student.get('exact_match', float('nan')):.2f}"
+            f"accuracy by the {base.get('metric') or 'vqa'} metric; exact match: baseline {exact[0]:.2f}, "
+            f"SelTDA {exact[1]:.2f}"
         )
         console.print(
             f"SelTDA - baseline: [bold]{gain['diff']:+.2f}[/] points, paired bootstrap 95% CI "
