@@ -72,7 +72,7 @@ def reference_label(
     labeled = tokens = 0
     for start in range(0, len(images) - batch_size + 1, batch_size):  # drop_last=True
         batch = [Image.open(root / name).convert("RGB") for name in images[start : start + batch_size]]
-        pixel_values = adapter.pixel_values(batch).to(_device())
+        pixel_values = adapter.prepare_images(batch).to(_device())
         outputs = []
         for _ in range(per_image):  # one generate call (and one image encoding) per question
             output = model.generate(

@@ -81,7 +81,7 @@ def main() -> None:
     adapter = BlipAdapter.from_pretrained(args.teacher)
     names = sorted({r.image for r in easyvqa.load_split("train")})[: args.images]
     root = easyvqa.image_root()
-    pixels = adapter.pixel_values([Image.open(root / name).convert("RGB") for name in names])
+    pixels = adapter.prepare_images([Image.open(root / name).convert("RGB") for name in names])
     rates: dict[tuple[str, str], list[float]] = {}
     for _ in range(args.repeats):
         for dtype in (torch.float32, torch.bfloat16):

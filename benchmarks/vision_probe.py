@@ -41,7 +41,7 @@ def features(model_dir: str, images: list[str], batch_size: int = 256) -> torch.
     out = []
     for start in range(0, len(images), batch_size):
         chunk = [Image.open(root / name).convert("RGB") for name in images[start : start + batch_size]]
-        states = vision(pixel_values=adapter.pixel_values(chunk)).last_hidden_state
+        states = vision(pixel_values=adapter.prepare_images(chunk)).last_hidden_state
         out.append(torch.cat([states[:, 0], states[:, 1:].mean(dim=1)], dim=-1))
     return torch.cat(out)
 

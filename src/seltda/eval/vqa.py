@@ -20,8 +20,9 @@ quirks included:
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Sequence
+
+from seltda.core.records import majority
 
 __all__ = ["exact_match", "normalize_answer", "vqa_accuracy"]
 
@@ -228,5 +229,4 @@ def exact_match(prediction: str, answers: Sequence[str]) -> float:
     """
     if len(answers) == 0:
         raise ValueError("exact_match needs at least one ground-truth answer")
-    majority, _ = Counter(normalize_answer(answer) for answer in answers).most_common(1)[0]
-    return 1.0 if normalize_answer(prediction) == majority else 0.0
+    return 1.0 if normalize_answer(prediction) == majority([normalize_answer(a) for a in answers]) else 0.0

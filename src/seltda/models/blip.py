@@ -66,8 +66,6 @@ class BlipAdapter:
         """The model's pixel values (resized, rescaled, normalized), one row per image."""
         return self.processor.image_processor(list(images), return_tensors="pt")["pixel_values"]
 
-    pixel_values = prepare_images  # the name stages/evaluate.py and stages/pseudolabel still call
-
     def sampling_inputs(self, images: Sequence[Image.Image]) -> torch.Tensor:
         """What a pool loader worker prepares for `sample_questions`: the processor's resized pixels
         before rescaling and normalization (uint8, cheaper per worker than `prepare_images`);
@@ -96,8 +94,6 @@ class BlipAdapter:
     def batch_images(items: Sequence[torch.Tensor]) -> torch.Tensor:
         """A collate's pixel batch from dataset items (one prepared image each): the rows stacked."""
         return torch.stack(list(items))
-
-    stack = batch_images  # the name stages/evaluate.py still calls
 
     def _tokenize(self, texts: Sequence[str], max_length: int) -> tuple[torch.Tensor, torch.Tensor]:
         encoded = self.tokenizer(

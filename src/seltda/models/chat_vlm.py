@@ -133,8 +133,6 @@ class VlmAdapter:
         encodes them with the text, in `vqa_batch`/`vqg_batch`)."""
         return ImageBatch(_fit(image.convert("RGB"), self.max_pixels) for image in images)
 
-    pixel_values = prepare_images  # the name stages/evaluate.py and stages/pseudolabel still call
-
     def sampling_inputs(self, images: Sequence[Image.Image]) -> PromptBatch:
         """What a pool loader worker prepares for `sample_questions`: the processed question-generation
         prompt of every image (the processor's work, in the worker process)."""
@@ -153,8 +151,6 @@ class VlmAdapter:
         """A collate's batch from dataset items (one prepared image each): the images in a list, as the
         processor takes them (BLIP stacks pixel tensors here)."""
         return ImageBatch(items)
-
-    stack = batch_images  # the name stages/evaluate.py still calls
 
     # ---- prompts -------------------------------------------------------------------------------
     def _clip(self, text: str, max_tokens: int) -> str:

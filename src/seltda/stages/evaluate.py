@@ -47,7 +47,7 @@ def predict(
     model = load_vqa(model_dir).eval()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model.to(device)
-    dataset = ImageRecords(records, image_root, adapter.pixel_values)
+    dataset = ImageRecords(records, image_root, adapter.prepare_images)
     # questions of similar length together: less padding, same answers (padding is masked)
     order = sorted(range(len(dataset)), key=lambda i: len(dataset.records[i].question))
     predictions: dict[str, str] = {}
@@ -58,7 +58,7 @@ def predict(
         if not items:
             continue
         batch = adapter.vqa_batch(
-            adapter.stack([item["pixel_values"] for item in items]),
+            adapter.batch_images([item["pixel_values"] for item in items]),
             [item["record"].question for item in items],
         )
         answers = adapter.answer(model, {k: v.to(device) for k, v in batch.items()})

@@ -115,7 +115,7 @@ class RoundTrip:
         answers: list[str] = []
         for start in range(0, len(records), self.batch_size):
             chunk = records[start : start + self.batch_size]
-            pixels = self.adapter.pixel_values([pictures[r.image] for r in chunk])
+            pixels = self.adapter.prepare_images([pictures[r.image] for r in chunk])
             batch = self.adapter.vqa_batch(pixels.to(parameter.dtype), [r.question for r in chunk])
             answers += self.adapter.answer(self.model, {k: v.to(parameter.device) for k, v in batch.items()})
         return answers
