@@ -52,10 +52,10 @@ def test_table_errors_name_file_line_and_column(tmp_path: Path) -> None:
     source.write_text("image,question,answer\na.jpg,Is it red?,yes\nb.jpg,,no\n", encoding="utf-8")
     with pytest.raises(FormatError, match=rf"^{source}:3: column 'question': empty$"):
         read_table(source)
-    source.write_text("img,question,answer\na.jpg,Is it red?,yes\n", encoding="utf-8")
-    with pytest.raises(FormatError, match=rf"^{source}:1: column 'image' not found \(columns: img, question"):
+    source.write_text("pic,question,answer\na.jpg,Is it red?,yes\n", encoding="utf-8")
+    with pytest.raises(FormatError, match=rf"^{source}:1: column 'image' not found \(columns: pic, question"):
         read_table(source)
-    assert read_table(source, image_column="IMG")[0].image == "a.jpg"
+    assert read_table(source, image_column="PIC")[0].image == "a.jpg"
     source.write_text("image,question,answer\na.jpg,Is it red?,yes,extra\n", encoding="utf-8")
     with pytest.raises(FormatError, match=rf"^{source}:2: expected 3 cells"):
         read_table(source)

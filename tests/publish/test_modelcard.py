@@ -12,7 +12,13 @@ METRICS = {
 
 def test_model_card_parses_and_holds_the_evidence(tmp_path):
     path = write_model_card(
-        tmp_path, "student", "Salesforce/blip-vqa-base", "data/train.jsonl", {"lr": 1e-3}, METRICS
+        tmp_path,
+        "student",
+        "Salesforce/blip-vqa-base",
+        "data/train.jsonl",
+        {"lr": 1e-3},
+        METRICS,
+        test_data="data/test.jsonl",
     )
     card = ModelCard.load(path)
     assert card.data.library_name == "transformers" and "seltda" in card.data.tags

@@ -110,8 +110,14 @@ def table_command(
             id_column=id_column,
             answer_separator=answer_separator or None,
             image_ext=image_ext,
+            on_alias=_say_alias,
         )
     )
+
+
+def _say_alias(role: str, asked: str, used: str) -> None:
+    """Tell which header column stood in for an absent default column."""
+    console.print(escape(f"table: no '{asked}' column; using '{used}' as the {role} column"))
 
 
 @convert_app.command("hf-dataset")

@@ -115,8 +115,13 @@ def report(
     examples: Annotated[int, typer.Option(help="test questions where the two models disagree, each way")] = 8,
 ) -> None:
     """Write report.html (self-contained) and report.md for a run folder."""
+    from seltda.core.fileio import SeltdaInputError
     from seltda.report import write_report
+    from seltda.run.layout import is_run_folder, run_markers
 
+    if not is_run_folder(run_dir):
+        names = " / ".join(path.name for path in run_markers(run_dir))
+        raise SeltdaInputError(f"{run_dir} is not a seltda run folder (no {names})")
     paths = write_report(run_dir, gallery_size=gallery_size, examples=examples)
     console.print(f"report: {paths['html']} and {paths['markdown']}")
 

@@ -5,20 +5,25 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from seltda.core.images import is_image_name
 from seltda.core.records import Record
 from seltda.formats._common import FormatError, build_record, check_unique_ids, display
 
-__all__ = ["COLUMN_ALIASES", "read_table"]
+__all__ = ["COLUMN_ALIASES", "AliasNotice", "read_table"]
 
+# Names practitioners' exports use for the default columns, tried in this order when the default is absent.
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
-    "image": ("image_name", "img_id", "image_path"),
-    "answer": ("answers",),
+    "image": ("image_path", "image_file", "image_name", "img", "img_id", "img_path", "filename", "file_name"),
+    "question": ("question_text",),
+    "answer": ("answers", "answer_text"),
     "question_id": ("qid",),
 }
+
+AliasNotice = Callable[[str, str, str], None]
+"""Called as ``(role, asked column, header column used)`` when a default column is found under an alias."""
 
 
 def read_table(
@@ -32,6 +37,7 @@ def read_table(
     answer_separator: str | None = "|",
     image_ext: str = ".jpg",
     encoding: str = "utf-8-sig",
+    on_alias: AliasNotice | None = None,
 ) -> list[Record]:
     """Convert a table with a header row; one question per row.
 
@@ -40,7 +46,8 @@ def read_table(
     hold several answers separated by ``answer_separator`` (None: never split). Without an id column,
     ids are ``row-<line>``. Optional ``question_type``/``answer_type`` columns are kept; other
     non-empty cells go to ``meta``. An image cell without an extension gets ``image_ext``.
-    Errors name the file, the 1-based line and the column.
+    Errors name the file, the 1-based line and the column; ``on_alias`` hears which column stood in for
+    an absent default one.
     """
     name = display(path)
     delimiter = delimiter or ("\t" if Path(path).suffix.lower() in (".tsv", ".tab") else ",")
@@ -51,7 +58,7 @@ def read_table(
     except StopIteration:
         raise FormatError(f"{name}: empty file (expected a header row)") from None
     columns = _Columns(
-        header, f"{name}:{header_line}", image_column, question_column, answer_column, id_column
+        header, f"{name}:{header_line}", image_column, question_column, answer_column, id_column, on_alias
     )
     located = []
     for line, cells in rows:
@@ -95,9 +102,19 @@ def _rows(
 class _Columns:
     """Positions of the known columns in the header."""
 
-    def __init__(self, header: Sequence[str], where: str, image: str, question: str, answer: str, qid: str):
+    def __init__(
+        self,
+        header: Sequence[str],
+        where: str,
+        image: str,
+        question: str,
+        answer: str,
+        qid: str,
+        on_alias: AliasNotice | None = None,
+    ):
         self.header = [cell.strip() for cell in header]
         self.where = where
+        self.on_alias = on_alias
         self.image = self._find(image, "image", required=True)
         self.question = self._find(question, "question", required=True)
         self.answer = self._find(answer, "answer", required=True)
@@ -120,10 +137,14 @@ class _Columns:
         candidates = [wanted, *COLUMN_ALIASES.get(role, ())] if wanted == role else [wanted]
         for candidate in candidates:
             if candidate.lower() in lowered:
-                return lowered.index(candidate.lower())
+                index = lowered.index(candidate.lower())
+                if candidate is not wanted and self.on_alias is not None:
+                    self.on_alias(role, wanted, self.header[index])
+                return index
         if required:
+            tried = f"; also looked for {', '.join(candidates[1:])}" if len(candidates) > 1 else ""
             raise FormatError(
-                f"{self.where}: column '{wanted}' not found (columns: {', '.join(self.header)}); "
+                f"{self.where}: column '{wanted}' not found (columns: {', '.join(self.header)}{tried}); "
                 f"name the {role} column with the matching option"
             )
         return None

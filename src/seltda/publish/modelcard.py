@@ -11,9 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
+from huggingface_hub.errors import HFValidationError
+from huggingface_hub.utils import validate_repo_id
 
 from seltda.core.fileio import atomic_write_text
-from seltda.run.artifacts import RunMetrics
+from seltda.report.inputs import metric_label, metric_name
+from seltda.run.artifacts import Evaluation, RunMetrics, Scores
+from seltda.run.layout import RunLayout
 
 ROLES = {
     "teacher": "SelTDA teacher: writes a question and its answers for an image (visual question generation).",
@@ -22,19 +26,56 @@ ROLES = {
 }
 
 
-def _eval_results(name: str, dataset: str, accuracy: float | None) -> list[EvalResult]:
-    if accuracy is None:
+def hub_id(model: str) -> str | None:
+    """`model` when it names a Hub repository (``owner/name``), None for a local folder or anything else:
+    the card's `base_model` must be a Hub id (huggingface_hub's `ModelCardData` convention)."""
+    if "/" not in model or Path(model).exists():
+        return None
+    try:
+        validate_repo_id(model)
+    except HFValidationError:
+        return None
+    return model
+
+
+def measured_on(model_dir: Path, role: str) -> str | None:
+    """The test records a run's model was evaluated on (its evaluation's `data`), when `model_dir` is a
+    trained folder of a run whose evaluation of that role exists."""
+    layout = RunLayout(Path(model_dir).parent)
+    evaluation = {"baseline": layout.baseline_eval, "student": layout.student_eval}.get(role)
+    if layout.trained().get(role) != Path(model_dir) or evaluation is None or not evaluation.is_file():
+        return None
+    return Evaluation.read(evaluation).data
+
+
+def _eval_results(scores: Scores | None, test_data: str | None) -> list[EvalResult]:
+    """The test-set results of the card's model, filed under the test records they were measured on."""
+    if scores is None or test_data is None:
         return []
-    return [
+    common = {
+        "task_type": "visual-question-answering",
+        "dataset_type": test_data,
+        "dataset_name": Path(test_data).name,
+        "dataset_split": "test",
+    }
+    results = [
         EvalResult(
-            task_type="visual-question-answering",
-            dataset_type=dataset,
-            dataset_name=dataset,
-            metric_type="accuracy",
-            metric_name="VQA accuracy",
-            metric_value=accuracy,
+            **common,
+            metric_type=metric_name(scores.metric),
+            metric_name=metric_label(scores.metric),
+            metric_value=scores.accuracy,
         )
     ]
+    if scores.exact_match is not None and metric_name(scores.metric) != "exact":
+        results.append(
+            EvalResult(
+                **common,
+                metric_type="exact_match",
+                metric_name="exact match",
+                metric_value=scores.exact_match,
+            )
+        )
+    return results
 
 
 def _evidence(metrics: RunMetrics) -> str:
@@ -42,7 +83,7 @@ def _evidence(metrics: RunMetrics) -> str:
     if metrics.baseline is not None and metrics.seltda is not None and metrics.gain is not None:
         gain = metrics.gain
         lines += [
-            "| model | VQA accuracy |",
+            f"| model | {metric_label(metrics.seltda.metric)} |",
             "|---|---|",
             f"| baseline (real labels only) | {metrics.baseline.accuracy:.2f} |",
             f"| SelTDA student | {metrics.seltda.accuracy:.2f} |",
@@ -66,19 +107,25 @@ def write_model_card(
     dataset: str,
     settings: dict[str, Any],
     metrics: RunMetrics | dict[str, Any],
+    test_data: str | None = None,
 ) -> Path:
-    """Write `model_dir/README.md`; returns its path. `metrics`: the run's (or what `metrics.json` holds)."""
+    """Write `model_dir/README.md`; returns its path. `metrics`: the run's (or what `metrics.json` holds).
+
+    `dataset` is the training records; the card's `model-index` files the role's test accuracy under
+    `test_data` (the test records it was measured on; default: the run's evaluation of the role says
+    which), and has none when that is unknown.
+    """
     metrics = RunMetrics.model_validate(metrics)
+    test_data = test_data if test_data is not None else measured_on(Path(model_dir), role)
     scores = {"baseline": metrics.baseline, "student": metrics.seltda}.get(role)
-    accuracy = scores.accuracy if scores is not None else None
     data = ModelCardData(
-        base_model=base_model if "/" in base_model and not Path(base_model).exists() else None,
+        base_model=hub_id(base_model),
         datasets=[dataset],
         library_name="transformers",
         pipeline_tag="visual-question-answering" if role != "teacher" else "image-to-text",
         tags=["seltda", "self-training", "vqa", role],
         model_name=f"seltda-{role}",
-        eval_results=_eval_results(f"seltda-{role}", dataset, accuracy),
+        eval_results=_eval_results(scores, test_data) or None,
         seltda={"role": role, "base_model": base_model, "settings": settings},
     )
     body = "\n\n".join(
@@ -86,7 +133,8 @@ def write_model_card(
             f"# seltda {role}",
             ROLES[role],
             f"Trained with seltda (SelTDA, Self-Taught Data Augmentation, arXiv 2306.03932) "
-            f"from `{base_model}` on `{dataset}`.",
+            f"from `{base_model}` on `{dataset}`"
+            + (f", evaluated on `{test_data}`." if test_data is not None else "."),
             "## Evidence\n\n" + _evidence(metrics),
             "## Settings\n\n```yaml\n" + "\n".join(f"{k}: {v}" for k, v in settings.items()) + "\n```",
         ]

@@ -169,6 +169,25 @@ def _path(value: Any) -> Path | None:
     return Path(value).expanduser() if isinstance(value, str) and value else None
 
 
+METRIC_LABELS = {
+    "vqa": "VQA accuracy",
+    "exact": "exact-match accuracy",
+    "aokvqa": "A-OKVQA direct-answer accuracy",
+    "aokvqa-mc": "A-OKVQA multiple-choice accuracy",
+}
+
+
+def metric_name(metric: str | None) -> str:
+    """An evaluation's metric (summaries written before it was recorded: `Evaluation`'s default)."""
+    return metric or Evaluation.model_fields["metric"].default
+
+
+def metric_label(metric: str | None) -> str:
+    """How the report and the model cards name an evaluation's metric (`Evaluation.metric`)."""
+    name = metric_name(metric)
+    return METRIC_LABELS.get(name, f"{name} accuracy")
+
+
 def as_dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 

@@ -25,7 +25,7 @@ def _png(figure: Figure) -> bytes:
 
 
 def accuracy_per_type_plot(
-    types: Sequence[str], baseline: Sequence[float | None], seltda: Sequence[float | None]
+    types: Sequence[str], baseline: Sequence[float | None], seltda: Sequence[float | None], ylabel: str
 ) -> bytes:
     """Grouped bars: baseline vs SelTDA accuracy (0-100) for each question type."""
     width = max(5.0, min(12.0, 1.3 * len(types) + 2.0))
@@ -44,7 +44,7 @@ def accuracy_per_type_plot(
         )
     axes.set_xticks(list(positions), list(types), rotation=20 if len(types) > 6 else 0)
     axes.set_ylim(0, 110)
-    axes.set_ylabel("VQA accuracy (%)")
+    axes.set_ylabel(ylabel)
     axes.set_title("Accuracy per question type")
     axes.legend(loc="upper left", ncols=2, frameon=False)
     axes.spines[["top", "right"]].set_visible(False)

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from seltda.report.images import Thumbnails
-from seltda.report.inputs import RunInputs, num
+from seltda.report.inputs import RunInputs, metric_label, num
 
 MAX_PAIRS_PER_IMAGE = 20
 
@@ -20,8 +20,12 @@ def gallery(inputs: RunInputs, thumbs: Thumbnails, size: int, seed: int) -> dict
     if not sources or size <= 0:
         return None
     names: set[str] = set()
-    for path, _ in sources:  # first pass: only the image names, so a big pool stays cheap
-        names.update(item["image"] for item in inputs.objects(path) if isinstance(item.get("image"), str))
+    with_kept: set[str] = set()
+    for path, kind in sources:  # first pass: only the image names, so a big pool stays cheap
+        found = {item["image"] for item in inputs.objects(path) if isinstance(item.get("image"), str)}
+        names.update(found)
+        if kind == "kept":
+            with_kept = found
     if not names:
         return None
     chosen = sorted(random.Random(seed).sample(sorted(names), min(size, len(names))))
@@ -45,7 +49,12 @@ def gallery(inputs: RunInputs, thumbs: Thumbnails, size: int, seed: int) -> dict
                 "rejected": sum(p["kind"] == "rejected" for p in entries),
             }
         )
-    return {"items": items, "pool": len(names), "has_rejected": inputs.rejected_file.is_file()}
+    return {
+        "items": items,
+        "pool": len(names),
+        "with_kept": len(with_kept),
+        "has_rejected": inputs.rejected_file.is_file(),
+    }
 
 
 def _pair(item: Mapping[str, Any], kind: str) -> dict[str, Any]:
@@ -66,7 +75,11 @@ def _pair(item: Mapping[str, Any], kind: str) -> dict[str, Any]:
 
 
 def examples(inputs: RunInputs, thumbs: Thumbnails, count: int, seed: int) -> dict[str, Any] | None:
-    """Seeded test questions the student gets right and the baseline wrong, and the reverse."""
+    """Seeded test questions the student scores higher on than the baseline, and the reverse.
+
+    The scores are the evaluations' own `per_question` (the run's metric, 0-100), so a metric with
+    partial credit (VQA accuracy on questions with few answers) still shows its disagreements.
+    """
     base_eval, student_eval = inputs.baseline_eval, inputs.student_eval
     if base_eval is None or student_eval is None or count <= 0:
         return None
@@ -74,8 +87,8 @@ def examples(inputs: RunInputs, thumbs: Thumbnails, count: int, seed: int) -> di
     if not base_scores or not student_scores:
         return None
     common = [q for q in base_scores if q in student_scores]
-    wins = [q for q in common if student_scores[q] >= 99.9 and base_scores[q] <= 1e-9]
-    losses = [q for q in common if student_scores[q] <= 1e-9 and base_scores[q] >= 99.9]
+    wins = [q for q in common if student_scores[q] > base_scores[q]]
+    losses = [q for q in common if student_scores[q] < base_scores[q]]
     rng = random.Random(seed)
     picked_wins = rng.sample(wins, min(count, len(wins)))
     picked_losses = rng.sample(losses, min(count, len(losses)))
@@ -107,5 +120,6 @@ def examples(inputs: RunInputs, thumbs: Thumbnails, count: int, seed: int) -> di
         "n_wins": len(wins),
         "n_losses": len(losses),
         "n_common": len(common),
+        "metric": metric_label(student_eval.metric),
         "test_records_found": bool(records) or not wanted,
     }

@@ -14,7 +14,7 @@ import yaml
 
 from seltda.report import plots, samples
 from seltda.report.images import Thumbnails
-from seltda.report.inputs import RunInputs, as_dict, num, read_inputs
+from seltda.report.inputs import RunInputs, as_dict, metric_label, num, read_inputs
 
 __all__ = ["build_context"]
 
@@ -94,9 +94,18 @@ def headline(inputs: RunInputs) -> dict[str, Any] | None:
         "n": int(n) if n is not None else None,
         "missing_baseline": num(baseline.get("missing")),
         "missing_seltda": num(seltda.get("missing")),
+        "exact_baseline": num(baseline.get("exact_match")),
+        "exact_seltda": num(seltda.get("exact_match")),
+        "metric_label": run_metric_label(inputs),
         "verdict": verdict,
         "verdict_class": verdict_class,
     }
+
+
+def run_metric_label(inputs: RunInputs) -> str:
+    """The name of the metric the run's accuracies are in (the evaluations' `metric`)."""
+    metrics = [_arm(inputs, arm).get("metric") for arm in ("baseline", "seltda")]
+    return metric_label(next((m for m in metrics if isinstance(m, str)), None))
 
 
 def _format_p(p_value: float | None, resamples: float | None) -> str | None:
@@ -133,7 +142,10 @@ def per_type(inputs: RunInputs, figures: dict[str, bytes]) -> dict[str, Any] | N
     main = tables[0]["rows"]
     if any(r["baseline"] is not None or r["seltda"] is not None for r in main):
         figures["accuracy_per_type"] = plots.accuracy_per_type_plot(
-            [r["type"] for r in main], [r["baseline"] for r in main], [r["seltda"] for r in main]
+            [r["type"] for r in main],
+            [r["baseline"] for r in main],
+            [r["seltda"] for r in main],
+            ylabel=f"{run_metric_label(inputs)} (%)",
         )
     return {"tables": tables}
 

@@ -182,3 +182,15 @@ class CurveLayout:
     def data(self) -> Path:
         """The demo's exported data, shared by every point."""
         return self.root / "data"
+
+
+def run_markers(folder: Path) -> tuple[Path, ...]:
+    """The files of which one marks a folder as a seltda run (or curve) folder: a run's config and
+    metrics, a curve's table."""
+    run = RunLayout(folder)
+    return run.config, run.metrics, CurveLayout(folder).json
+
+
+def is_run_folder(folder: Path) -> bool:
+    """Whether `folder` holds a seltda run or curve (any of `run_markers`)."""
+    return any(path.is_file() for path in run_markers(folder))

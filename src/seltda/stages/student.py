@@ -15,7 +15,7 @@ from seltda.core.records import Record, read_records
 from seltda.models import load_adapter, load_vqa
 from seltda.run.stage import read_stage, stage_complete
 from seltda.stages.student_config import StudentConfig
-from seltda.stages.train import fit_stage
+from seltda.stages.train import RecordFiles, fit_stage, record_files
 
 
 def mix(real: Sequence[Record], synthetic: Sequence[Record], ratio: float, seed: int) -> list[Record]:
@@ -34,14 +34,16 @@ def soft_targets(record: Record, max_answers: int) -> tuple[list[str], list[floa
 
 
 def train_student(
-    train_files: Sequence[Path],
+    train_files: RecordFiles,
     image_root: Path,
     out_dir: Path,
     cfg: StudentConfig,
     synthetic_file: Path | None = None,
     synthetic_image_root: Path | None = None,
 ) -> dict:
-    """Fine-tune `cfg.model` for VQA on real (+ synthetic) records; resumable. Returns training metrics."""
+    """Fine-tune `cfg.model` for VQA on one or more real records files (+ synthetic records); resumable.
+    Returns training metrics."""
+    train_files = record_files(train_files)
     out_dir = Path(out_dir)
     if stage_complete(out_dir):
         return read_stage(out_dir)["metrics"]

@@ -7,7 +7,6 @@ question and a weighted answer list.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 from seltda.core.records import read_records
@@ -15,11 +14,11 @@ from seltda.models import load_adapter, load_vqg
 from seltda.qa_text import format_target
 from seltda.run.stage import read_stage, stage_complete
 from seltda.stages.teacher_config import TeacherConfig
-from seltda.stages.train import fit_stage
+from seltda.stages.train import RecordFiles, fit_stage, record_files
 
 
 def train_teacher(
-    train_files: Path | Sequence[Path],
+    train_files: RecordFiles,
     image_root: Path,
     out_dir: Path,
     cfg: TeacherConfig,
@@ -31,7 +30,7 @@ def train_teacher(
     `synthetic_file` (pseudo-labels of an earlier round, images under `synthetic_image_root`) is added
     to the real records when a later round's teacher also learns from them.
     """
-    train_files = [train_files] if isinstance(train_files, str | Path) else list(train_files)
+    train_files = record_files(train_files)
     out_dir = Path(out_dir)
     if stage_complete(out_dir):
         return read_stage(out_dir)["metrics"]

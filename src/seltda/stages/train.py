@@ -8,6 +8,7 @@ saved. Only the main process writes files.
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -31,6 +32,14 @@ from seltda.stages.train_log import use_compact_log
 
 ADAPTER_DIR = "adapter"  # LoRA runs: the adapter alone, next to the merged model
 AUTO_CACHE_IMAGES = 20_000  # above this, images are decoded lazily (memory stays bounded)
+
+RecordFiles = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
+"""What the training stages take as their records: one file or a list of files."""
+
+
+def record_files(files: RecordFiles) -> list[str | os.PathLike[str]]:
+    """``files`` as a list: one path becomes a one-item list."""
+    return [files] if isinstance(files, str | os.PathLike) else list(files)
 
 
 class ImageRecords(Dataset):
