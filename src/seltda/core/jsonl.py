@@ -22,12 +22,16 @@ def write_jsonl(path: Path, rows: Iterable[Any], compact: bool = False) -> Path:
 
 
 def iter_jsonl(
-    path: Path, missing_ok: bool = False, error: type[SeltdaInputError] = SeltdaInputError
+    path: Path,
+    missing_ok: bool = False,
+    error: type[SeltdaInputError] = SeltdaInputError,
+    skipped: list[int] | None = None,
 ) -> Iterator[tuple[int, Any]]:
     """(line number, parsed value) for each non-blank line; a broken line raises `error` naming file, line
     and column (``file:LINE:COLUMN: invalid JSON: ...``, as `read_json`), or the byte that is not UTF-8.
 
     `missing_ok`: a missing file yields nothing instead of raising. A UTF-8 byte-order mark is skipped.
+    `skipped`: a reader that must survive broken lines (the report) gets their numbers here instead.
     """
     path = Path(path)
     if missing_ok and not path.exists():
@@ -43,6 +47,9 @@ def iter_jsonl(
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
+                if skipped is not None:
+                    skipped.append(number)
+                    continue
                 raise error(f"{path}:{number}: not valid UTF-8 (byte {exc.start + 1})") from exc
             if number == 1:
                 line = line.removeprefix("\ufeff")
@@ -51,6 +58,9 @@ def iter_jsonl(
             try:
                 yield number, json.loads(line.rstrip("\r\n"))  # columns counted on this line
             except json.JSONDecodeError as exc:
+                if skipped is not None:
+                    skipped.append(number)
+                    continue
                 raise error(f"{path}:{number}:{exc.colno}: invalid JSON: {exc.msg}") from exc
 
 

@@ -302,4 +302,5 @@ def write_model_cards(cfg: RunConfig, base: str, metrics: RunMetrics) -> None:
         },
     }
     for role, folder in RunLayout(cfg.out).trained().items():
-        write_model_card(folder, role, base, str(cfg.train), settings[role], metrics)
+        test = str(cfg.test) if cfg.test is not None else None
+        write_model_card(folder, role, base, str(cfg.train), settings[role], metrics, test_data=test)

@@ -7,7 +7,6 @@ images' in the run's config.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from seltda.core.fileio import SeltdaInputError, read_json
+from seltda.core.jsonl import iter_jsonl
 from seltda.core.records import Record, read_records
 from seltda.run.artifacts import Comparison, Evaluation, RunMetrics
 from seltda.run.layout import TRAINER_LOG, CurveLayout, RunLayout
@@ -74,24 +74,17 @@ class RunInputs:
 
         The report reads model output it must survive: a broken line is noted, never fatal.
         """
-        bad = 0
+        skipped: list[int] = []
         try:
-            with path.open(encoding="utf-8-sig", errors="replace") as handle:
-                for line in handle:
-                    if not line.strip():
-                        continue
-                    try:
-                        item = json.loads(line)
-                    except ValueError:
-                        item = None
-                    if isinstance(item, dict):
-                        yield item
-                    else:
-                        bad += 1
-        except OSError as exc:
+            for _, item in iter_jsonl(path, skipped=skipped):
+                if isinstance(item, dict):
+                    yield item
+                else:
+                    skipped.append(0)
+        except SeltdaInputError as exc:
             self.problems.append(f"{path}: unreadable ({exc})")
-        if bad:
-            self.problems.append(f"{path}: {bad} line(s) skipped (not JSON objects)")
+        if skipped:
+            self.problems.append(f"{path}: {len(skipped)} line(s) skipped (not JSON objects)")
 
     def test_records(self, wanted: set[str]) -> dict[str, Record]:
         """The test records with these question ids (none when the test file is gone)."""
