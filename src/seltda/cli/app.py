@@ -33,6 +33,9 @@ def main() -> None:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # weight loading and saving bars: one line per stage is enough
+    import datasets
+
+    datasets.disable_progress_bars()  # the pseudo-label dataset copy's saving bars
     try:
         app()
     except KeyboardInterrupt:

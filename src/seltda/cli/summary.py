@@ -35,6 +35,7 @@ def print_summary(metrics: dict, out: Path) -> None:
         console.print(type_table({"baseline": metrics["baseline"], "SelTDA": metrics["seltda"]}))
         gain = metrics["gain"]
         base, student = metrics["baseline"], metrics["seltda"]
+        print_warnings(base)
         exact = [arm.get("exact_match", float("nan")) for arm in (base, student)]
         console.print(
             f"accuracy by the {base.get('metric') or 'vqa'} metric; exact match: baseline {exact[0]:.2f}, "
