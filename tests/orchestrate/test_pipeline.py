@@ -90,8 +90,9 @@ def test_demo_hands_its_section_to_run_and_writes_nothing_itself(tmp_path, monke
     monkeypatch.setattr(demo_run, "demo_run_config", lambda c: (run_cfg, []))
     calls = []
 
-    def fake_run(config, score, demo=None):
+    def fake_run(config, score, demo=None, force=False):
         calls.append((config, demo))
+        assert force is False
         return {"pseudolabels": {}, "demo": demo}
 
     monkeypatch.setattr(demo_run, "run", fake_run)

@@ -14,17 +14,14 @@ from seltda.cli.summary import console, print_summary, write_and_show_report
 from seltda.demo.config import DemoConfig
 from seltda.demo.pretrain.config import PretrainConfig
 
+FORCE_HELP = "retrain the finished stages whose settings changed, and what follows them"
+
 
 @user_errors
 def run(
     config: Annotated[Path, typer.Argument(help="YAML run config (see README)")],
     rounds: Annotated[int | None, typer.Option(help="SelTDA rounds (default: the config's, 1)")] = None,
-    force: Annotated[
-        bool,
-        typer.Option(
-            "--force", help="retrain the finished stages whose settings changed, and what follows them"
-        ),
-    ] = False,
+    force: Annotated[bool, typer.Option("--force", help=FORCE_HELP)] = False,
 ) -> None:
     """Run the whole chain on your data: teacher, pseudo-labels, baseline, student, evaluation."""
     from seltda.orchestrate.pipeline import load_run_config
@@ -44,13 +41,14 @@ def demo(
     from_scratch: Annotated[
         bool, typer.Option("--from-scratch", help="random weights instead of the pretrained tiny BLIP")
     ] = False,
+    force: Annotated[bool, typer.Option("--force", help=FORCE_HELP)] = False,
 ) -> None:
     """SelTDA vs baseline on the embedded easy-VQA default with the tiny BLIP."""
     from seltda.demo.run import demo as run_demo
 
     if from_scratch:
         cfg = cfg.model_copy(update={"base": "scratch"})
-    print_summary(run_demo(cfg), cfg.out)
+    print_summary(run_demo(cfg, force=force), cfg.out)
     write_and_show_report(cfg.out)
 
 

@@ -75,14 +75,14 @@ def demo_run_config(cfg: DemoConfig) -> tuple[RunConfig, list[Record]]:
     return run_cfg, [r for r in train if r.image in pool]
 
 
-def demo(cfg: DemoConfig) -> dict:
-    """Run SelTDA against the baseline on easy-VQA."""
+def demo(cfg: DemoConfig, force: bool = False) -> dict:
+    """Run SelTDA against the baseline on easy-VQA (`force`: retrain stages whose settings changed)."""
     run_cfg, truth = demo_run_config(cfg)
 
     def score(synthetic: list[Record]) -> dict:
         return easyvqa.pseudolabel_accuracy(synthetic, truth)
 
-    return run(run_cfg, score, demo=cfg.model_dump(mode="json"))
+    return run(run_cfg, score, demo=cfg.model_dump(mode="json"), force=force)
 
 
 def demo_runner(base: DemoConfig, data_dir: Path) -> PointRunner:
