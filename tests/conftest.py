@@ -178,3 +178,22 @@ def aokvqa_items() -> list[dict]:
             "rationales": ["The cake says 30.", "There is a 30 on the cake.", "The candles show 30."],
         },
     ]
+
+
+def tiny_run_config(dataset: dict, base_model: Path, out: Path, **changes):
+    """A whole run on the tiny dataset with 2-step training: the shape every pipeline test starts from."""
+    from seltda.orchestrate.run_config import RunConfig
+
+    settings = dict(
+        out=out,
+        train=dataset["train"],
+        images=dataset["root"],
+        unlabeled_images=dataset["root"] / "images",
+        test=dataset["train"],
+        model=str(base_model),
+        teacher={"max_steps": 2, "batch_size": 4, "save_steps": 1},
+        student={"max_steps": 2, "batch_size": 4, "save_steps": 1},
+        pseudolabel={"per_image": 2},
+    )
+    settings.update(changes)
+    return RunConfig(**settings)

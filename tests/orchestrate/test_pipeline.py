@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from conftest import tiny_run_config
+
 from seltda.core import fileio
-from seltda.orchestrate.pipeline import RunConfig, run
+from seltda.orchestrate.pipeline import run
 from seltda.report import write_report
 from seltda.run.artifacts import Evaluation
 from seltda.run.stage import read_stage
@@ -33,19 +35,7 @@ def _spy_writes_and_evaluation_reads(monkeypatch) -> tuple[list[Path], list[Path
 def test_two_rounds_keep_each_round_in_its_own_folder(dataset, tiny_model, tmp_path, monkeypatch):
     writes, reads = _spy_writes_and_evaluation_reads(monkeypatch)
     out = tmp_path / "run"
-    cfg = RunConfig(
-        out=out,
-        train=dataset["train"],
-        images=dataset["root"],
-        unlabeled_images=dataset["root"] / "images",
-        test=dataset["train"],
-        model=str(tiny_model),
-        teacher={"max_steps": 2, "batch_size": 4, "save_steps": 1},
-        student={"max_steps": 2, "batch_size": 4, "save_steps": 1},
-        pseudolabel={"per_image": 2},
-        rounds=2,
-        teacher_on_pseudolabels=True,
-    )
+    cfg = tiny_run_config(dataset, tiny_model, out, rounds=2, teacher_on_pseudolabels=True)
     metrics = run(cfg, score_pseudolabels=lambda synthetic: {"accuracy": 50.0, "generated": len(synthetic)})
     # metrics.json is written once, holds what run returned; nothing this run wrote was read back
     assert writes.count(out / "metrics.json") == 1 and reads == []

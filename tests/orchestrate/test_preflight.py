@@ -8,26 +8,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import tiny_run_config
 
 from seltda.core.fileio import SeltdaInputError
-from seltda.orchestrate.pipeline import RunConfig, load_run_config, run
+from seltda.orchestrate.pipeline import load_run_config, run
 from seltda.run.stage import read_stage
-
-
-def _config(dataset: dict, tiny_model: Path, out: Path, **changes) -> RunConfig:
-    settings = dict(
-        out=out,
-        train=dataset["train"],
-        images=dataset["root"],
-        unlabeled_images=dataset["root"] / "images",
-        test=dataset["train"],
-        model=str(tiny_model),
-        teacher={"max_steps": 2, "batch_size": 4, "save_steps": 1},
-        student={"max_steps": 2, "batch_size": 4, "save_steps": 1},
-        pseudolabel={"per_image": 2},
-    )
-    settings.update(changes)
-    return RunConfig(**settings)
 
 
 @pytest.mark.parametrize(
@@ -43,7 +28,7 @@ def _config(dataset: dict, tiny_model: Path, out: Path, **changes) -> RunConfig:
 def test_a_bad_input_stops_the_run_before_anything_is_written(dataset, tiny_model, tmp_path, change, message):
     out = tmp_path / "run"
     with pytest.raises(SeltdaInputError, match=message.replace(".", r"\.")):
-        run(_config(dataset, tiny_model, out, **change))
+        run(tiny_run_config(dataset, tiny_model, out, **change))
     assert not out.exists()  # nothing trained, nothing written
 
 
@@ -51,7 +36,7 @@ def test_an_empty_pool_is_an_error_not_a_silent_baseline(dataset, tiny_model, tm
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(SeltdaInputError, match="no images in"):
-        run(_config(dataset, tiny_model, tmp_path / "run", unlabeled_images=empty))
+        run(tiny_run_config(dataset, tiny_model, tmp_path / "run", unlabeled_images=empty))
 
 
 def test_a_config_without_test_must_say_so(dataset, tmp_path):
@@ -73,17 +58,17 @@ def test_a_rerun_with_a_changed_setting_is_refused_or_retrained_never_relabelled
 ):
     out = tmp_path / "run"
     # min_score 0 keeps no pair (a mean log-probability is negative): the run says so
-    first = run(_config(dataset, tiny_model, out, pseudolabel={"per_image": 2, "min_score": 0.0}))
+    first = run(tiny_run_config(dataset, tiny_model, out, pseudolabel={"per_image": 2, "min_score": 0.0}))
     assert first["pseudolabels"]["funnel"]["kept"] == 0
     assert any("kept no pair" in w for w in first["warnings"])
     frozen = {p: _md5(p) for p in (out / "config.yaml", out / "metrics.json", out / "student" / "README.md")}
     weights = _md5(out / "student" / "model.safetensors")
 
     # the same config again: nothing retrained, no stage time rewritten as 0 s
-    again = run(_config(dataset, tiny_model, out, pseudolabel={"per_image": 2, "min_score": 0.0}))
+    again = run(tiny_run_config(dataset, tiny_model, out, pseudolabel={"per_image": 2, "min_score": 0.0}))
     assert again["timings_seconds"] == first["timings_seconds"]
 
-    changed = _config(
+    changed = tiny_run_config(
         dataset,
         tiny_model,
         out,
