@@ -60,3 +60,14 @@ def parse_generation(text: str) -> ParsedQA | None:
     counts = Counter(mentions)
     answers = distinct_answers(mentions)
     return ParsedQA(question, answers, [counts[a] / len(mentions) for a in answers], tuple(mentions))
+
+
+def answer_prompt(question: str) -> str:
+    """The start of a target that the teacher continues to answer a given question."""
+    return f"Question: {question.strip()} Answer:"
+
+
+def first_answer(question: str, continuation: str) -> str:
+    """The teacher's first answer in its continuation of `answer_prompt(question)`; "" when none parses."""
+    parsed = parse_generation(f"{answer_prompt(question)} {continuation.strip()}")
+    return parsed.answers[0] if parsed is not None else ""

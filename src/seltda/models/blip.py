@@ -17,6 +17,7 @@ from transformers import BlipForConditionalGeneration, BlipForQuestionAnswering,
 from seltda.models.base import missing_model, quiet_loading
 from seltda.models.sampling import NucleusSampler, per_image, sampling_options
 from seltda.models.shared_image_attention import shared_image_attention
+from seltda.qa_text import answer_prompt, first_answer
 
 
 def _load(model_class, name: str):
@@ -192,6 +193,36 @@ class BlipAdapter:
     @staticmethod
     def vqg_loss(model: BlipForConditionalGeneration, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return model(**batch).loss
+
+    @torch.inference_mode()
+    def teacher_answer(
+        self,
+        model: BlipForConditionalGeneration,
+        pixel_values: torch.Tensor,
+        questions: Sequence[str],
+        max_new_tokens: int = 16,
+    ) -> list[str]:
+        """The teacher's greedy first answer to each given question: the text decoder continues
+        `Question: <q> Answer:` (one image row per question).
+
+        Rows are left-padded; `generate` derives each row's positions from the mask, and BLIP's
+        `generate` puts BOS in column 0 and drops the last column ([SEP] in every left-padded row), so the
+        BOS that starts each row is set here."""
+        encoded = self.tokenizer(
+            [answer_prompt(q) for q in questions], padding="longest", padding_side="left", return_tensors="pt"
+        )
+        ids = encoded["input_ids"]
+        ids = torch.where(ids == self.tokenizer.cls_token_id, self.tokenizer.bos_token_id, ids)
+        output = model.generate(
+            pixel_values=pixel_values,
+            input_ids=ids.to(pixel_values.device),
+            attention_mask=encoded["attention_mask"].to(pixel_values.device),
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            num_beams=1,
+        )
+        new = self.tokenizer.batch_decode(output[:, ids.shape[1] - 1 :], skip_special_tokens=True)
+        return [first_answer(q, text) for q, text in zip(questions, new, strict=True)]
 
     @torch.inference_mode()
     def sample_questions(

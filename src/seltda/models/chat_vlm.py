@@ -25,6 +25,7 @@ from seltda.core.fileio import SeltdaInputError
 from seltda.core.records import majority
 from seltda.models.base import missing_model, quiet_loading
 from seltda.models.sampling import NucleusSampler, per_image, sampling_options
+from seltda.qa_text import answer_prompt, first_answer
 
 VQG_INSTRUCTION = "Ask one question about this image and answer it, as: Question: <question> Answer: <answer>"
 PALIGEMMA_VQA_PREFIX = "answer en "
@@ -262,6 +263,37 @@ class VlmAdapter:
     @staticmethod
     def vqg_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return model(**batch).loss
+
+    def _prefilled_batch(self, images: Sequence[Image.Image], prefills: Sequence[str]) -> dict:
+        """Question-generation inputs whose assistant turn starts with `prefills`: the training rendering
+        (`vqg_batch`'s) cut after each prefill (chat), or the prefill as PaliGemma's suffix without its EOS."""
+        if not self.chat:
+            batch = self._prefix_batch(images, [self.vqg_instruction] * len(prefills), prefills)
+            batch.pop("labels", None)
+            text_keys = ("input_ids", "attention_mask", "token_type_ids")  # left-padded: EOS ends every row
+            return {key: value[:, :-1] if key in text_keys else value for key, value in batch.items()}
+        texts = []
+        for prefill in prefills:
+            _, full = self._render(self.vqg_instruction, prefill)
+            texts.append(full[: full.rindex(prefill) + len(prefill)])
+        return self._encode(images, texts)
+
+    @torch.inference_mode()
+    def teacher_answer(
+        self,
+        model: torch.nn.Module,
+        pixel_values: Sequence[Image.Image],
+        questions: Sequence[str],
+        max_new_tokens: int = 16,
+    ) -> list[str]:
+        """The teacher's greedy first answer to each given question: its assistant turn, pre-filled with
+        `Question: <q> Answer:`, continued (one image per question)."""
+        inputs = _to_model(model, self._prefilled_batch(pixel_values, [answer_prompt(q) for q in questions]))
+        output = model.generate(
+            **inputs, **self._stops(model), do_sample=False, num_beams=1, max_new_tokens=max_new_tokens
+        )
+        new = self.tokenizer.batch_decode(output[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+        return [first_answer(q, text) for q, text in zip(questions, new, strict=True)]
 
     @torch.inference_mode()
     def sample_questions(
