@@ -423,3 +423,24 @@ def test_pool_labeling_prepares_prompts_in_loader_workers(tiny_vlm: Path, tmp_pa
         out = tmp_path / f"workers{workers}"
         outputs.append((out / "pseudolabels.jsonl").read_text() + (out / "rejected.jsonl").read_text())
     assert outputs[0] == outputs[1] and outputs[0]
+
+
+def test_the_teacher_answers_given_questions(tiny_vlm: Path, dataset: dict):
+    """`teacher_answer` pre-fills the assistant turn (PaliGemma: the suffix) with `Question: q Answer:` as the
+    teacher was trained, and greedy decoding is deterministic; the stage answers every readable question."""
+    from seltda.stages.teacher_answers import teacher_answers
+
+    adapter = load_adapter(str(tiny_vlm))
+    prefilled = adapter._prefilled_batch(
+        adapter.prepare_images([Image.new("RGB", (32, 32))]), ["Question: q Answer:"]
+    )
+    trained = adapter.vqg_batch(
+        adapter.prepare_images([Image.new("RGB", (32, 32))]), ["Question: q Answer: red"]
+    )
+    ids, full = prefilled["input_ids"][0].tolist(), trained["input_ids"][0].tolist()
+    assert full[: len(ids)] == ids and len(full) > len(ids)  # the training text, cut after the prefill
+    records = dataset["records"][:5]
+    answers = teacher_answers(str(tiny_vlm), records, dataset["root"], batch_size=2, max_new_tokens=4)
+    assert set(answers) == {r.question_id for r in records}
+    assert all(isinstance(answer, str) for answer in answers.values())
+    assert teacher_answers(str(tiny_vlm), records, dataset["root"], batch_size=5, max_new_tokens=4) == answers

@@ -266,7 +266,7 @@ class VlmAdapter:
 
     def _prefilled_batch(self, images: Sequence[Image.Image], prefills: Sequence[str]) -> dict:
         """Question-generation inputs whose assistant turn starts with `prefills`: the training rendering
-        (`vqg_batch`'s) cut after each prefill (chat), or the prefill as PaliGemma's suffix without its EOS."""
+        (`vqg_batch`'s) cut after each prefill (chat), or the prefill as PaliGemma's suffix minus its EOS."""
         if not self.chat:
             batch = self._prefix_batch(images, [self.vqg_instruction] * len(prefills), prefills)
             batch.pop("labels", None)
