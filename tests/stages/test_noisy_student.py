@@ -165,7 +165,8 @@ def spy_training(monkeypatch) -> dict:
 
 
 def run(dataset, tiny_model, out, **changes):
-    cfg = StudentConfig(model=str(tiny_model), max_steps=3, batch_size=4, save_steps=100, **changes)
+    changes = {"max_steps": 3, **changes}
+    cfg = StudentConfig(model=str(tiny_model), batch_size=4, save_steps=100, **changes)
     metrics = train_student([dataset["train"]], dataset["root"], out, cfg)
     return metrics, (out / "model.safetensors").read_bytes()
 
@@ -194,3 +195,15 @@ def test_noise_off_trains_as_before(dataset, tiny_model, tmp_path, monkeypatch):
     _, again = run(dataset, tiny_model, tmp_path / "again", synthetic_ratio=0)
     _, noisy = run(dataset, tiny_model, tmp_path / "noisy", noise=True, synthetic_ratio=0)
     assert again == plain and noisy != plain
+
+
+def test_loader_workers_draw_what_the_main_process_draws(dataset, tiny_model, tmp_path, monkeypatch):
+    """Two epochs (6 steps each): the workers see each epoch's number, so the draws match a run without
+    workers (a stale epoch would repeat the first epoch's draws and change the weights)."""
+    options = {"noise": True, "synthetic_ratio": 0, "max_steps": 8}
+    _, main = run(dataset, tiny_model, tmp_path / "main", **options)
+    _, workers = run(dataset, tiny_model, tmp_path / "workers", dataloader_workers=2, **options)
+    assert workers == main
+    monkeypatch.setattr(StudentNoise, "on_epoch_begin", lambda *args, **kwargs: None)
+    _, first_epoch_draws = run(dataset, tiny_model, tmp_path / "stale", **options)
+    assert first_epoch_draws != main
