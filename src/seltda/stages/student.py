@@ -14,6 +14,7 @@ from pathlib import Path
 from seltda.core.records import Record, read_records
 from seltda.models import load_adapter, load_vqa
 from seltda.run.stage import read_stage, stage_complete
+from seltda.stages.augment import StudentNoise
 from seltda.stages.student_config import StudentConfig
 from seltda.stages.train import RecordFiles, fit_stage, record_files
 
@@ -31,6 +32,11 @@ def soft_targets(record: Record, max_answers: int) -> tuple[list[str], list[floa
     weights = list(record.answer_weights().items())[:max_answers]
     total = sum(w for _, w in weights)
     return [a for a, _ in weights], [w / total for _, w in weights]
+
+
+def example_key(record: Record) -> str:
+    """What names a training example for its augmentation draws."""
+    return f"{record.source}/{record.question_id}/{record.image}"
 
 
 def train_student(
@@ -58,14 +64,21 @@ def train_student(
         max_question_tokens=cfg.max_question_tokens,
         max_answer_tokens=cfg.max_answer_tokens,
     )
+    model = load_vqa(cfg.model)
+    noise = StudentNoise(model, cfg.dropout, cfg.seed) if cfg.noise else None
     sources = [(real, image_root)]
     if synthetic:
         sources.append((synthetic, synthetic_image_root or image_root))
 
     def collate(items: list) -> dict:
         targets = [soft_targets(item["record"], cfg.max_answers) for item in items]
+        images = [item["pixel_values"] for item in items]
+        if noise:  # Noisy Student: a fresh draw per example and epoch
+            images = [
+                noise.augment_example(item["pixel_values"], example_key(item["record"])) for item in items
+            ]
         return adapter.vqa_batch(
-            adapter.batch_images([item["pixel_values"] for item in items]),
+            adapter.batch_images(images),
             [item["record"].question for item in items],
             [answers for answers, _ in targets],
             [weights for _, weights in targets],
@@ -79,12 +92,13 @@ def train_student(
         "student" if synthetic else "baseline",
         cfg,
         adapter,
-        load_vqa(cfg.model),
+        model,
         sources,
         collate,
         adapter.vqa_loss,
         counts,
         start,
+        callbacks=[noise] if noise else [],
         train_files=[str(p) for p in train_files],
         synthetic_file=str(synthetic_file) if synthetic_file else None,
     )

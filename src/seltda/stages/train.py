@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 from torch.utils.data import Dataset
-from transformers import Trainer, TrainingArguments
+from transformers import Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoint
 
@@ -273,6 +273,7 @@ def train(
     loss_fn: Callable[[Any, dict], torch.Tensor],
     cfg: TrainingConfig,
     out_dir: Path,
+    callbacks: Sequence[TrainerCallback] = (),
 ) -> tuple[Trainer, dict[str, Any]]:
     """Train with the Trainer, resuming from the last checkpoint in `out_dir/checkpoints` if any.
 
@@ -286,7 +287,7 @@ def train(
     parameters = parameter_counts(model)
     args = training_arguments(cfg, out_dir)
     trainer = LossTrainer(
-        model=model, args=args, train_dataset=dataset, data_collator=collator, loss_fn=loss_fn
+        model, args, data_collator=collator, train_dataset=dataset, callbacks=list(callbacks), loss_fn=loss_fn
     )
     use_compact_log(trainer, out_dir.name)
     checkpoint = last_checkpoint(out_dir / "checkpoints")
@@ -364,6 +365,7 @@ def fit_stage(
     loss_fn: Callable[[Any, dict], torch.Tensor],
     counts: Callable[[list[ImageRecords]], dict[str, int]],
     start: float,
+    callbacks: Sequence[TrainerCallback] = (),
     **inputs: Any,
 ) -> dict[str, Any]:
     """What a training stage does once its records are read: the records with their images (one dataset
@@ -371,8 +373,8 @@ def fit_stage(
 
     `collate` receives the items whose image could be read; `counts(parts)` gives the stage's record
     counts, written into its metrics before the skipped images and the stage's seconds (since `start`);
-    `inputs` are written into the marker beside the config and metrics. Every process calls this; all
-    return once the stage is marked complete.
+    `inputs` are written into the marker beside the config and metrics; `callbacks` go to the Trainer.
+    Every process calls this; all return once the stage is marked complete.
     """
     from torch.utils.data import ConcatDataset
 
@@ -382,7 +384,7 @@ def fit_stage(
     def collate_readable(items: list) -> dict:
         return collate([item for item in items if item is not None])
 
-    trainer, metrics = train(model, ConcatDataset(parts), collate_readable, loss_fn, cfg, out_dir)
+    trainer, metrics = train(model, ConcatDataset(parts), collate_readable, loss_fn, cfg, out_dir, callbacks)
     save_trained(trainer, adapter.processor, out_dir)
     metrics.update(
         **counts(parts),
