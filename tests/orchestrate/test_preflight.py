@@ -87,3 +87,18 @@ def test_a_rerun_with_a_changed_setting_is_refused_or_retrained_never_relabelled
     recorded = yaml.safe_load((out / "config.yaml").read_text())
     assert recorded["student"]["max_steps"] == 3
     assert json.loads((out / "metrics.json").read_text())["timings_seconds"]["student"] > 0
+
+
+def test_a_folder_made_before_a_setting_existed_is_not_stale(dataset, tiny_model, tmp_path):
+    from seltda.orchestrate.preflight import stale_stages
+
+    cfg = tiny_run_config(dataset, tiny_model, tmp_path / "run")
+    recorded = cfg.model_dump(mode="json")
+    for newer in ("replicates", "candidates", "dev_fraction"):  # absent from an older config.yaml
+        recorded.pop(newer)
+    recorded["student"].pop("noise")
+    (cfg.out / "baseline").mkdir(parents=True)
+    (cfg.out / "baseline" / "seltda_stage.json").write_text("{}")
+    (cfg.out / "config.yaml").write_text(yaml.safe_dump(recorded))
+    assert stale_stages(cfg) == {}
+    assert "baseline" in stale_stages(cfg.model_copy(update={"dev_fraction": 0.3}))

@@ -29,6 +29,62 @@ def print_warnings(result: dict) -> None:
         console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
 
 
+def _gain_cell(gain: dict | None) -> str:
+    if not gain:
+        return ""
+    text = f"{gain['diff']:+.2f} [{gain['ci_low']:+.2f}, {gain['ci_high']:+.2f}]"
+    return text + (
+        f" (seeds {', '.join(f'{g:+.2f}' for g in gain['per_replicate'])})" if gain["replicates"] > 1 else ""
+    )
+
+
+def _accuracy_cell(mean: float | None, per_replicate: list[float]) -> str:
+    if mean is None:
+        return "-"
+    return f"{mean:.2f}" + (
+        f" ({', '.join(f'{a:.2f}' for a in per_replicate)})" if len(per_replicate) > 1 else ""
+    )
+
+
+def arms_table(metrics: dict) -> Table:
+    """Every arm on dev and test, its gains over the baseline, and which one is shipped."""
+    table = Table("arm", "dev", "test", "dev gain [95% CI]", "test gain [95% CI]", title="arms")
+    shipped = (metrics.get("shipped") or {}).get("arm")
+    for name, arm in metrics["arms"].items():
+        label = (
+            f"[bold]{name} (shipped)"
+            if name == shipped
+            else name + ("" if arm["candidate"] else " (reference)")
+        )
+        table.add_row(
+            label,
+            _accuracy_cell(arm.get("dev"), arm.get("dev_per_replicate", [])),
+            _accuracy_cell(arm.get("test"), arm.get("test_per_replicate", [])),
+            _gain_cell(arm.get("gain_dev")),
+            _gain_cell(arm.get("gain_test")),
+        )
+    return table
+
+
+def print_verdict(metrics: dict) -> None:
+    """The arms, what was shipped and why."""
+    if metrics.get("arms"):
+        console.print(arms_table(metrics))
+        covers = {
+            g["covers"]
+            for a in metrics["arms"].values()
+            for g in (a.get("gain_test"), a.get("gain_dev"))
+            if g
+        }
+        for text in sorted(covers):
+            console.print(f"intervals cover: {text}", soft_wrap=True)
+    shipped = metrics.get("shipped")
+    if shipped:
+        console.print(f"[bold]shipped:[/] {shipped['arm']} ({shipped['model']})", soft_wrap=True)
+    if metrics.get("verdict"):
+        console.print(f"[bold]verdict:[/] {metrics['verdict']}", soft_wrap=True)
+
+
 def print_summary(metrics: dict, out: Path) -> None:
     """The end-of-run table: baseline vs SelTDA, pseudo-labels, stage times."""
     if "baseline" in metrics:
@@ -54,6 +110,7 @@ def print_summary(metrics: dict, out: Path) -> None:
             f"pseudo-label accuracy vs ground truth: {truth['accuracy']:.2f} "
             f"({truth['scored']} of {truth['generated']} pairs scorable; {per_type})"
         )
+    print_verdict(metrics)
     times = ", ".join(f"{k} {v:.0f}s" for k, v in metrics["timings_seconds"].items())
     console.print(f"stage times: {times}")
     console.print(f"run folder: {out} ({RunLayout(out).metrics.name})")

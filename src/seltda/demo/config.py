@@ -39,6 +39,14 @@ class DemoConfig(BaseModel):
         1, ge=1, description="SelTDA rounds (round r's teacher starts from round r-1's student)"
     )
     plain_recipe: bool = Field(False, description="the paper's recipe: no confidence filter, no yes/no cap")
+    replicates: int = Field(1, ge=1, description="models trained per arm (seeds seed, seed+1, ...)")
+    candidates: list[str] | None = Field(
+        None, description="recipes that may be shipped (default: the run's, seltda and aimed)"
+    )
+    references: list[str] = Field([], description="recipes reported beside them, never shipped (e.g. plain)")
+    dev_fraction: float | None = Field(
+        None, ge=0, lt=1, description="labeled images held out as dev (default: the run's, 0.2)"
+    )
     data_dir: Path | None = Field(
         None, description="where easy-VQA is exported (default: OUT/data; curves share one)"
     )

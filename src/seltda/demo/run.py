@@ -70,6 +70,9 @@ def demo_run_config(cfg: DemoConfig) -> tuple[RunConfig, list[Record]]:
         ),
         student=StudentConfig(**training),
         rounds=cfg.rounds,
+        replicates=cfg.replicates,
+        references=cfg.references,
+        **{key: value for key in ("candidates", "dev_fraction") if (value := getattr(cfg, key)) is not None},
     )
     pool = set(unlabeled.read_text().splitlines())
     return run_cfg, [r for r in train if r.image in pool]

@@ -16,6 +16,7 @@ from typing import Any
 
 from seltda.core.fileio import SeltdaInputError, atomic_write_bytes, atomic_write_json, atomic_write_text
 from seltda.core.records import read_records
+from seltda.eval.intervals import seed_aware_gain
 from seltda.eval.metrics import paired_bootstrap
 from seltda.orchestrate.pipeline import RunConfig, load_run_config, run
 from seltda.orchestrate.split import write_split
@@ -100,8 +101,74 @@ def _labeled_questions(point: RunLayout) -> int | None:
         return None
 
 
+SHIPPED = "shipped"
+
+
+def _mean_scores(paths: Sequence[Path]) -> dict[str, float] | None:
+    """The per-question scores averaged over an arm's replicates (None when one is missing)."""
+    if not paths or not all(p.is_file() for p in paths):
+        return None
+    maps = [Evaluation.read(p).per_question for p in paths]
+    common = set(maps[0]).intersection(*maps[1:])
+    return {q: statistics.fmean(m[q] for m in maps) for q in common}
+
+
+def _arm_scores(
+    point: RunLayout, metrics: RunMetrics, arm: str
+) -> tuple[float, dict[str, float] | None] | None:
+    """One point's test accuracy of an arm (mean over its replicates; `shipped`: the shipped model) and
+    its per-question scores."""
+    if arm == SHIPPED:
+        shipped = metrics.shipped
+        if shipped is None or shipped.accuracy is None:
+            return None
+        return shipped.accuracy, _mean_scores([point.arm_eval(shipped.arm, shipped.replicate)])
+    summary = (metrics.arms or {}).get(arm)
+    if summary is not None and summary.test is not None:
+        paths = [point.arm_eval(arm, k) for k in range(1, len(summary.test_per_replicate) + 1)]
+        return summary.test, _mean_scores(paths)
+    legacy = {"baseline": metrics.baseline, "seltda": metrics.seltda}.get(arm)  # runs before arms existed
+    if legacy is None:
+        return None
+    return legacy.accuracy, _mean_scores([point.arm_eval(arm)])
+
+
+def arms_and_gains(out: Path, fraction: float, by_seed: dict[int, RunMetrics]) -> tuple[dict, dict]:
+    """`arms` ({name: {mean, per_seed}}) and `gains` over the baseline ({name: {mean, per_seed, ci}}, the
+    interval over seeds and test questions, `eval.intervals.seed_aware_gain`) of one fraction."""
+    names = ["baseline"]
+    for metrics in by_seed.values():
+        names += [n for n in (metrics.arms or {"seltda": None}) if n not in names]
+    names.append(SHIPPED)
+    scores: dict[str, dict[int, tuple[float, dict | None]]] = {}
+    for seed, metrics in sorted(by_seed.items()):
+        point = CurveLayout(out).point(fraction, seed)
+        for name in names:
+            found = _arm_scores(point, metrics, name)
+            if found is not None:
+                scores.setdefault(name, {})[seed] = found
+    arms = {
+        name: {"mean": statistics.fmean(a for a, _ in s.values()), "per_seed": [a for a, _ in s.values()]}
+        for name, s in scores.items()
+    }
+    gains = {}
+    baseline = scores.get("baseline", {})
+    for name, by in scores.items():
+        seeds = [s for s in by if s in baseline]
+        if name == "baseline" or not seeds:
+            continue
+        per_seed = [by[s][0] - baseline[s][0] for s in seeds]
+        gain: dict[str, Any] = {"mean": statistics.fmean(per_seed), "per_seed": per_seed, "seeds": seeds}
+        if all(by[s][1] and baseline[s][1] for s in seeds):
+            interval = seed_aware_gain([baseline[s][1] for s in seeds], [by[s][1] for s in seeds])
+            gain.update(ci=[interval["ci_low"], interval["ci_high"]], covers=interval["covers"])
+        gains[name] = gain
+    return arms, gains
+
+
 def summarize(out: Path, points: dict[float, dict[int, RunMetrics]]) -> dict:
-    """Mean and seed spread of both arms per fraction, the pooled gain and the pseudo-label accuracy."""
+    """Per fraction: every arm's test accuracy per seed, each gain over the baseline with an interval over
+    seeds and questions, the legacy baseline/SelTDA columns and the pseudo-label accuracy."""
     rows = []
     for fraction, by_seed in sorted(points.items()):
         row: dict[str, Any] = {"fraction": fraction, "seeds": sorted(by_seed)}
@@ -120,6 +187,7 @@ def summarize(out: Path, points: dict[float, dict[int, RunMetrics]]) -> dict:
         if "baseline" in row and "seltda" in row:
             row["gain"] = row["seltda"] - row["baseline"]
             row["pooled_gain"] = _pooled_gain(out, fraction, sorted(by_seed))
+        row["arms"], row["gains"] = arms_and_gains(out, fraction, by_seed)
         rows.append(row)
     return {"rows": rows}
 
@@ -142,4 +210,17 @@ def curve_table(summary: dict) -> str:
             f"{row.get('gain', float('nan')):+.2f} | {ci} | "
             f"{'n/a' if truth is None else f'{truth:.1f}'} |"
         )
+    lines += ["", "Gains over the baseline, mean over seeds, 95% CI over seeds and test questions:", ""]
+    lines += [
+        "| labeled fraction | arm | test accuracy | gain | 95% CI | per seed |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in summary["rows"]:
+        for name, gain in row.get("gains", {}).items():
+            ci = gain.get("ci")
+            lines.append(
+                f"| {row['fraction']:g} | {name} | {row['arms'][name]['mean']:.2f} | {gain['mean']:+.2f} | "
+                f"{f'[{ci[0]:+.2f}, {ci[1]:+.2f}]' if ci else 'n/a'} | "
+                f"{', '.join(f'{g:+.2f}' for g in gain['per_seed'])} |"
+            )
     return "\n".join(lines) + "\n"

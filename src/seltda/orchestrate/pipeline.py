@@ -24,8 +24,10 @@ from seltda.formats import write_hf_dataset
 from seltda.models.registry import PRETRAINED_TINY
 from seltda.models.tiny_blip import SCRATCH_TINY, build_tiny_blip
 from seltda.models.vocabulary import VocabularyExtension, extend_vocabulary
+from seltda.orchestrate.arms import arms_of, evaluate_once, planned_trainings, train_arm
 from seltda.orchestrate.preflight import check_inputs, clear_stale, refuse_stale
 from seltda.orchestrate.run_config import RunConfig, load_run_config  # noqa: F401  (re-exported)
+from seltda.orchestrate.selection import compare_arms, prepare_selection
 from seltda.orchestrate.stage_clock import StageClock, console
 from seltda.publish.modelcard import write_model_card
 from seltda.qa_text import format_target
@@ -40,7 +42,6 @@ from seltda.run.artifacts import (
 from seltda.run.layout import RoundLayout, RunLayout
 from seltda.run.pseudolabels import Manifest, PseudoLabelFolder
 from seltda.run.stage import stage_complete, write_stage
-from seltda.stages.evaluate import evaluate
 from seltda.stages.pseudolabel import pseudolabel
 from seltda.stages.student import train_student
 from seltda.stages.teacher import train_teacher
@@ -87,14 +88,6 @@ def base_name(cfg: RunConfig) -> str:
     return str(RunLayout(cfg.out).base) if fitted else str(cfg.model)
 
 
-def _evaluate_once(model: Path, cfg: RunConfig, out_file: Path) -> Evaluation:
-    """The model's evaluation: read back when a previous run finished it, else run (and written) now."""
-    if out_file.exists():
-        return Evaluation.read(out_file)
-    result = evaluate(str(model), cfg.test, cfg.test_images or cfg.images, out_file, cfg.evaluate)
-    return Evaluation.model_validate(result)
-
-
 def run(
     cfg: RunConfig,
     score_pseudolabels: Callable[[list[Record]], dict] | None = None,
@@ -119,44 +112,44 @@ def run(
     else:
         refuse_stale(resolved)
     previous = RunMetrics.read(layout.metrics).timings_seconds if layout.metrics.is_file() else {}
-    per_round = 3 + (cfg.test is not None)
-    clock = StageClock(2 + (cfg.test is not None) + per_round * cfg.rounds, previous)
     layout.root.mkdir(parents=True, exist_ok=True)
+    warnings: list[str] = []
+    work, dev = prepare_selection(cfg, layout, warnings)  # `work`: cfg training on the train part only
+    aiming = dev is not None and any(r.aimed for r, _ in cfg.recipes())
+    per_round = 3 + (cfg.test is not None)
+    stages = 2 + (cfg.test is not None) + per_round * cfg.rounds + planned_trainings(cfg) + aiming + 1
+    clock = StageClock(stages, previous)
     base = clock.run(
-        "base", stage_complete(layout.base) or base_name(cfg) != str(layout.base), build_base_model, cfg
+        "base", stage_complete(layout.base) or base_name(cfg) != str(layout.base), build_base_model, work
     )
-    cfg = _stage_models(cfg, base)
+    cfg, work = _stage_models(cfg, base), _stage_models(work, base)
     atomic_write_text(layout.config, yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
     atomic_write_json(layout.env, environment_info())
-    baseline_cfg = cfg.student.model_copy(update={"synthetic_ratio": 0.0})
-    clock.run(
-        "baseline",
-        stage_complete(layout.baseline),
-        train_student,
-        [cfg.train],
-        cfg.images,
-        layout.baseline,
-        baseline_cfg,
-    )
+    arms = arms_of(cfg, layout)
+    train_arm(arms[0], work, work.train, work.images, clock, skip_first=False, only_first=True)
     baseline = None
-    warnings: list[str] = []
     if cfg.test is not None:
         baseline = clock.run(
             "eval_baseline",
             layout.baseline_eval.is_file(),
-            _evaluate_once,
+            evaluate_once,
             layout.baseline,
+            cfg.test,
+            cfg.test_images or cfg.images,
             cfg,
             layout.baseline_eval,
         )
     else:
-        warnings.append("no test records (test: null): neither model was evaluated")
+        warnings.append("no test records (test: null): the models were not evaluated on test")
     rounds = []
     for number in range(1, cfg.rounds + 1):
         previous = layout.round(number - 1) if number > 1 else None
         rounds.append(
-            _seltda_round(cfg, layout, layout.round(number), previous, baseline, clock, score_pseudolabels)
+            _seltda_round(work, layout, layout.round(number), previous, baseline, clock, score_pseudolabels)
         )
+    known = {layout.baseline_eval: baseline, layout.student_eval: rounds[0].evaluation}
+    known = {path: evaluation for path, evaluation in known.items() if evaluation is not None}
+    selection = compare_arms(work, layout, arms, dev, rounds[0].pool_root, clock, warnings, known)
     first = rounds[0]
     metrics = RunMetrics(pseudolabels=first.pseudolabels)
     if baseline is not None and first.evaluation is not None:
@@ -178,6 +171,8 @@ def run(
             )
             for r in rounds
         ]
+    metrics.arms, metrics.shipped, metrics.verdict, metrics.teacher_types = selection
+    console.print(f"[bold]verdict:[/] {metrics.verdict}")
     metrics.timings_seconds = clock.timings
     warnings += [w for r in rounds for w in r.warnings]
     for warning in warnings:
@@ -198,6 +193,7 @@ class _RoundResult:
     evaluation: Evaluation | None = None  # the student's, when the run has test records
     gain: Comparison | None = None
     warnings: list[str] = field(default_factory=list)
+    pool_root: Path | None = None  # where the pseudo-labels' images are
 
 
 def _seltda_round(
@@ -266,7 +262,7 @@ def _seltda_round(
     summary = PseudolabelSummary(**manifest.model_dump(mode="json", include={"images", "funnel", "drops"}))
     if score_pseudolabels is not None:
         summary.accuracy_vs_truth = score_pseudolabels(read_records(synthetic_file))
-    result = _RoundResult(layout, summary)
+    result = _RoundResult(layout, summary, pool_root=pool_root)
     if not manifest.funnel.get("kept"):
         result.warnings.append(
             f"round {layout.number}: pseudo-labeling kept no pair ({_funnel(manifest.funnel)}): the student "
@@ -276,8 +272,10 @@ def _seltda_round(
         student = clock.run(
             "eval_student" + suffix,
             layout.student_eval.is_file(),
-            _evaluate_once,
+            evaluate_once,
             layout.student,
+            cfg.test,
+            cfg.test_images or cfg.images,
             cfg,
             layout.student_eval,
         )
@@ -301,6 +299,11 @@ def write_model_cards(cfg: RunConfig, base: str, metrics: RunMetrics) -> None:
             "pseudolabel": cfg.pseudolabel.model_dump(mode="json"),
         },
     }
-    for role, folder in RunLayout(cfg.out).trained().items():
-        test = str(cfg.test) if cfg.test is not None else None
+    test = str(cfg.test) if cfg.test is not None else None
+    trained = RunLayout(cfg.out).trained()
+    for role, folder in trained.items():
         write_model_card(folder, role, base, str(cfg.train), settings[role], metrics, test_data=test)
+    shipped = metrics.shipped
+    if shipped is not None and Path(shipped.model) not in trained.values():  # another arm or replicate
+        role = "baseline" if shipped.arm == "baseline" else "student"
+        write_model_card(Path(shipped.model), role, base, str(cfg.train), settings[role], metrics, test)

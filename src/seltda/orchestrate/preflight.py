@@ -7,11 +7,13 @@ recorded with the new ones and names the finished stages they would change.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 from seltda.core.fileio import SeltdaInputError
 from seltda.core.records import read_records
@@ -25,7 +27,7 @@ from seltda.run.stage import stage_complete
 from seltda.stages.pseudolabel.pool import list_images
 
 # which settings each stage's result depends on (the run's resolved config, top-level keys)
-_BASE = ("train", "images", "model", "tiny", "seed")
+_BASE = ("train", "images", "model", "tiny", "seed", "dev", "dev_images", "dev_fraction")
 _TEACHER = (*_BASE, "teacher", "teacher_on_pseudolabels")
 _PSEUDOLABELS = (*_TEACHER, "unlabeled_images", "unlabeled_list", "pseudolabel")
 STAGE_SETTINGS: dict[str, tuple[str, ...]] = {
@@ -34,6 +36,7 @@ STAGE_SETTINGS: dict[str, tuple[str, ...]] = {
     "pseudolabels": _PSEUDOLABELS,
     "student": (*_PSEUDOLABELS, "student"),
     "evaluation": (*_PSEUDOLABELS, "student", "test", "test_images", "evaluate"),
+    "arms": (*_PSEUDOLABELS, "student", "evaluate", "replicates", "candidates", "references"),
 }
 
 
@@ -86,6 +89,11 @@ def _changed(old: Any, new: Any, prefix: str) -> list[str]:
     return [] if old == new else [f"{prefix.rstrip('.')}: {old!r} -> {new!r}"]
 
 
+def _replicate_folders(layout: RunLayout) -> list[Path]:
+    """The folders of replicates k >= 2 (`baseline-r2/`, `student-r2/`)."""
+    return sorted(p for p in layout.root.glob("*-r[0-9]*") if p.is_dir())
+
+
 def stale_stages(resolved: RunConfig) -> dict[str, list[str]]:
     """The finished stages of `resolved.out` whose recorded settings differ from `resolved`'s.
 
@@ -95,6 +103,10 @@ def stale_stages(resolved: RunConfig) -> dict[str, list[str]]:
     if not layout.config.is_file():
         return {}
     recorded = yaml.safe_load(layout.config.read_text(encoding="utf-8")) or {}
+    # settings added to seltda since the folder was made compare as their defaults (when one was renamed or
+    # removed since, what was recorded is compared as it is)
+    with contextlib.suppress(ValidationError):
+        recorded = RunConfig.model_validate(recorded).model_dump(mode="json")
     current = resolved.model_dump(mode="json")
     finished = {
         "baseline": stage_complete(layout.baseline),
@@ -102,6 +114,7 @@ def stale_stages(resolved: RunConfig) -> dict[str, list[str]]:
         "pseudolabels": PseudoLabelFolder(layout.round(1).pseudolabels).manifest.is_file(),
         "student": stage_complete(layout.round(1).student),
         "evaluation": layout.baseline_eval.is_file(),
+        "arms": layout.arms.is_dir() or bool(_replicate_folders(layout)),
     }
     stale = {}
     for stage, keys in STAGE_SETTINGS.items():
@@ -135,8 +148,10 @@ def clear_stale(resolved: RunConfig) -> list[Path]:
     layout = RunLayout(resolved.out)
     first = layout.round(1)
     doomed: list[Path] = [layout.metrics, layout.eval_dir, first.eval_dir]
+    if stale:  # every other arm and replicate trains after the stages above
+        doomed += [layout.arms, *_replicate_folders(layout)]
     if "baseline" in stale:
-        doomed.append(layout.baseline)
+        doomed += [layout.baseline, layout.selection]
     chain = [("teacher", first.teacher), ("pseudolabels", first.pseudolabels), ("student", first.student)]
     for index, (stage, _) in enumerate(chain):
         if stage in stale:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from seltda.core.errors import describe_validation
 from seltda.core.fileio import SeltdaInputError
 from seltda.models.tiny_blip import TinyBlipConfig
+from seltda.orchestrate.recipes import OWN, Recipe, resolve_recipe
 from seltda.stages.evaluate import EvaluateConfig
 from seltda.stages.pseudolabel.config import PseudoLabelConfig
 from seltda.stages.student_config import StudentConfig
@@ -40,6 +41,42 @@ class RunConfig(BaseModel):
         1, ge=1
     )  # rounds >= 2: the last student starts a new teacher, which relabels the pool
     teacher_on_pseudolabels: bool = False  # later rounds' teachers also learn from the previous pseudo-labels
+    dev: Path | None = Field(
+        None, description="validation records that choose what is shipped (default: held out of `train`)"
+    )
+    dev_images: Path | None = Field(None, description="image root of the dev records (default: `images`)")
+    dev_fraction: float = Field(
+        0.2,
+        ge=0,
+        lt=1,
+        description="without `dev`: the share of the labeled images (with all their questions) held out as "
+        "dev; 0: no dev, nothing is chosen",
+    )
+    replicates: int = Field(
+        1, ge=1, description="models trained per arm with seeds seed, seed+1, ...: intervals with seed noise"
+    )
+    candidates: list[str | Recipe] = Field(
+        [OWN, "aimed"], description="recipes that may be shipped (built-in names or written out)"
+    )
+    references: list[str | Recipe] = Field(
+        [], description="recipes trained and reported beside the candidates, never shipped (e.g. plain)"
+    )
+
+    @field_validator("candidates", "references")
+    @classmethod
+    def _known_recipes(cls, recipes: list[str | Recipe]) -> list[str | Recipe]:
+        names = [resolve_recipe(r).name for r in recipes]  # unknown names fail here, with the known ones
+        if len(set(names)) != len(names):
+            raise ValueError(f"a recipe is named twice: {names}")
+        return recipes
+
+    def recipes(self) -> list[tuple[Recipe, bool]]:
+        """Every recipe of the run with whether it is a candidate; the run's own first when present."""
+        named = [(resolve_recipe(r), True) for r in self.candidates]
+        named += [(resolve_recipe(r), False) for r in self.references]
+        seen: set[str] = set()
+        unique = [(r, c) for r, c in named if not (r.name in seen or seen.add(r.name))]
+        return sorted(unique, key=lambda item: item[0].name != OWN)
 
 
 def load_run_config(path: Path) -> RunConfig:

@@ -45,3 +45,18 @@ def write_split(
             paths["pool"], "".join(f"{image}\n" for image in sorted({r.image for r in records}))
         )
     return paths
+
+
+def hold_out_dev(
+    records: Sequence[Record], fraction: float, seed: int = 0
+) -> tuple[list[Record], list[Record]]:
+    """Split labeled records by image into (train, dev): `fraction` of the images, with all their questions,
+    go to dev (at least one image, and at least one stays for training). ([], []) for dev when the records
+    hold fewer than two images or `fraction` is 0."""
+    images = sorted({r.image for r in records})
+    if fraction <= 0 or len(images) < 2:
+        return list(records), []
+    random.Random(f"dev-{seed}").shuffle(images)
+    count = min(len(images) - 1, max(1, round(fraction * len(images))))
+    dev_images = set(images[:count])
+    return [r for r in records if r.image not in dev_images], [r for r in records if r.image in dev_images]

@@ -100,6 +100,29 @@ def _evidence(metrics: RunMetrics) -> str:
     return "\n".join(lines) or "No evaluation was run."
 
 
+def _shipped(model_dir: Path, metrics: RunMetrics) -> str | None:
+    """Whether this model is the one the run shipped, and the verdict that says why."""
+    if metrics.verdict is None:
+        return None
+    shipped = metrics.shipped
+    if shipped is not None and Path(shipped.model).resolve() == Path(model_dir).resolve():
+        head = f"**This is the model seltda shipped for this run** (arm `{shipped.arm}`)."
+    elif shipped is not None:
+        head = f"This model is not the one seltda shipped: that is `{shipped.model}` (arm `{shipped.arm}`)."
+    else:
+        head = "seltda shipped no model for this run."
+    lines = [head, f"Verdict: {metrics.verdict}."]
+    for name, arm in (metrics.arms or {}).items():
+        gain = arm.gain_dev
+        dev = f"{arm.dev:.2f}" if arm.dev is not None else "n/a"
+        test = f"{arm.test:.2f}" if arm.test is not None else "n/a"
+        text = f"- `{name}`: dev {dev}, test {test}"
+        if gain is not None:
+            text += f"; dev gain {gain.diff:+.2f} [{gain.ci_low:+.2f}, {gain.ci_high:+.2f}]"
+        lines.append(text)
+    return "\n".join(lines)
+
+
 def write_model_card(
     model_dir: Path,
     role: str,
@@ -136,6 +159,7 @@ def write_model_card(
             f"from `{base_model}` on `{dataset}`"
             + (f", evaluated on `{test_data}`." if test_data is not None else "."),
             "## Evidence\n\n" + _evidence(metrics),
+            *([f"## Shipped?\n\n{shipped}"] if (shipped := _shipped(Path(model_dir), metrics)) else []),
             "## Settings\n\n```yaml\n" + "\n".join(f"{k}: {v}" for k, v in settings.items()) + "\n```",
         ]
     )

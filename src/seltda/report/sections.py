@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from seltda.report import plots, samples
+from seltda.report.arms import verdict
 from seltda.report.images import Thumbnails
 from seltda.report.inputs import RunInputs, as_dict, metric_label, num, read_inputs
 
@@ -31,6 +32,7 @@ def build_context(
         "run_name": inputs.run_dir.resolve().name,
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "headline": headline(inputs),
+        "verdict": verdict(inputs),
         "learning_curve": learning_curve(inputs, figures),
         "rounds": rounds(inputs),
         "per_type": per_type(inputs, figures),

@@ -143,6 +143,48 @@ class SuiteArms(BaseModel):
     seltda: dict[str, Any] | None = None
 
 
+class Gain(BaseModel):
+    """An arm's gain over the baseline (`eval.intervals.seed_aware_gain`): mean over replicates, its interval
+    and what noise the interval covers, and each replicate's gain."""
+
+    model_config = ConfigDict(extra="allow")
+
+    diff: float
+    ci_low: float
+    ci_high: float
+    per_replicate: list[float] = []
+    replicates: int = 1
+    n: int | None = None
+    covers: str | None = None
+
+
+class ArmSummary(BaseModel):
+    """One arm of a run (the baseline or a recipe's student): its models and their dev and test scores."""
+
+    model_config = ConfigDict(extra="allow")
+
+    recipe: str | None = None  # a sentence: what the arm is
+    candidate: bool = True  # may be shipped (references are reported only)
+    models: list[str] = []  # one folder per replicate
+    pseudolabels: int | None = None  # synthetic records it could draw from
+    dev: float | None = None  # mean accuracy over replicates
+    dev_per_replicate: list[float] = []
+    test: float | None = None
+    test_per_replicate: list[float] = []
+    gain_dev: Gain | None = None  # over the baseline
+    gain_test: Gain | None = None
+
+
+class Shipped(BaseModel):
+    """What the run hands over: the arm chosen on dev, its best replicate on dev, and its test accuracy."""
+
+    arm: str
+    model: str
+    replicate: int = 1  # which of the arm's replicates `model` is
+    accuracy: float | None = None  # test accuracy of that model
+    dev_accuracy: float | None = None
+
+
 class RunMetrics(Artifact):
     """`metrics.json`: the run's evidence, written once by `orchestrate.pipeline.run`."""
 
@@ -153,6 +195,10 @@ class RunMetrics(Artifact):
     suites: dict[str, SuiteArms] | None = None
     rounds: list[RoundSummary] | None = None
     timings_seconds: dict[str, float] = {}
+    arms: dict[str, ArmSummary] | None = None  # baseline and every recipe's student, on dev and test
+    shipped: Shipped | None = None
+    verdict: str | None = None  # why `shipped` was chosen, in a sentence
+    teacher_types: dict[str, dict[str, Any]] | None = None  # per question type on dev: teacher vs baseline
     demo: dict[str, Any] | None = None  # the demo's settings (`seltda demo`)
     warnings: list[str] = []  # what the run could not do as asked (nothing kept, no test set, ...)
 

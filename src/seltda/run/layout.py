@@ -86,6 +86,47 @@ class RunLayout:
         return self.root / "base"
 
     @property
+    def selection(self) -> Path:
+        """The labeled records split by image: `train.jsonl` (every model trains on it), `dev.jsonl`
+        (held out to choose what is shipped)."""
+        return self.root / "selection"
+
+    @property
+    def selection_train(self) -> Path:
+        return self.selection / "train.jsonl"
+
+    @property
+    def selection_dev(self) -> Path:
+        return self.selection / "dev.jsonl"
+
+    @property
+    def arms(self) -> Path:
+        """Recipes other than the run's own: `arms/<recipe>/pseudolabels/` and `arms/<recipe>/student/`."""
+        return self.root / "arms"
+
+    def arm_model(self, arm: str, replicate: int = 1) -> Path:
+        """An arm's model folder: `baseline/`, `student/` (the run's own recipe, `seltda`) or
+        `arms/<arm>/student/`; replicate k >= 2 beside it with `-r<k>` appended."""
+        folder = {"baseline": self.baseline, "seltda": self.student}.get(arm, self.arms / arm / "student")
+        return folder if replicate == 1 else folder.with_name(f"{folder.name}-r{replicate}")
+
+    def arm_pseudolabels(self, arm: str) -> Path:
+        return self.pseudolabels if arm == "seltda" else self.arms / arm / "pseudolabels"
+
+    def arm_eval(self, arm: str, replicate: int = 1, split: str = "test") -> Path:
+        """`eval/<arm>[-r<k>].json` on the test records (`eval/baseline.json`, `eval/student.json` for the
+        first replicates, as before), `eval/dev/<arm>[-r<k>].json` on dev."""
+        if split == "test" and replicate == 1 and arm in ("baseline", "seltda"):
+            return self.baseline_eval if arm == "baseline" else self.student_eval
+        name = arm if replicate == 1 else f"{arm}-r{replicate}"
+        return (self.eval_dir if split == "test" else self.eval_dir / split) / f"{name}.json"
+
+    @property
+    def teacher_dev(self) -> Path:
+        """The teacher's answers to the dev questions, scored per question type against the baseline's."""
+        return self.eval_dir / "dev" / "teacher.json"
+
+    @property
     def baseline(self) -> Path:
         return self.root / "baseline"
 

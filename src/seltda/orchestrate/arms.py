@@ -1,0 +1,167 @@
+"""The arms a run compares: the baseline and each recipe's student, each trained `replicates` times.
+
+Replicate k of every arm trains with seed `seed + k - 1`, so replicate k of the baseline and of a student
+form a pair. Every arm's models are evaluated on dev (when the run has dev records) and on the test records;
+the run's own recipe (`seltda`) reuses round 1's pseudo-labels and student.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from seltda.core.fileio import atomic_write_json
+from seltda.core.records import read_records, write_records
+from seltda.eval.question_types import TypeIndex
+from seltda.orchestrate.aim import aim
+from seltda.orchestrate.recipes import OWN, Recipe
+from seltda.orchestrate.run_config import RunConfig
+from seltda.orchestrate.stage_clock import StageClock
+from seltda.run.artifacts import Evaluation
+from seltda.run.layout import RunLayout
+from seltda.run.pseudolabels import RUN_KEYS, Manifest, PseudoLabelFolder
+from seltda.run.stage import stage_complete
+from seltda.stages.evaluate import evaluate
+from seltda.stages.pseudolabel.merge import merge
+from seltda.stages.student import train_student
+
+BASELINE = "baseline"
+
+
+@dataclass
+class Arm:
+    """An arm: its name, whether it may be shipped, its models (one per replicate) and their scores."""
+
+    name: str
+    candidate: bool
+    recipe: Recipe | None  # None: the baseline
+    models: list[Path]
+    synthetic: Path | None = None
+    dev: list[Evaluation] = field(default_factory=list)
+    test: list[Evaluation] = field(default_factory=list)
+
+
+def evaluate_once(model: Path, records: Path, images: Path, cfg: RunConfig, out_file: Path) -> Evaluation:
+    """The model's evaluation: read back when a previous run finished it, else run (and written) now."""
+    if out_file.exists():
+        return Evaluation.read(out_file)
+    return Evaluation.model_validate(evaluate(str(model), records, images, out_file, cfg.evaluate))
+
+
+def arms_of(cfg: RunConfig, layout: RunLayout) -> list[Arm]:
+    """The baseline then every recipe (the run's own first), with their replicates' model folders."""
+    replicates = range(1, cfg.replicates + 1)
+    arms = [Arm(BASELINE, True, None, [layout.arm_model(BASELINE, k) for k in replicates])]
+    for recipe, candidate in cfg.recipes():
+        arms.append(
+            Arm(recipe.name, candidate, recipe, [layout.arm_model(recipe.name, k) for k in replicates])
+        )
+    return arms
+
+
+def synthetic_records(
+    arm: Arm, cfg: RunConfig, layout: RunLayout, margins: dict | None, index: TypeIndex
+) -> Path | None:
+    """The arm's pseudo-labels file: the run's own merge, a merge with the recipe's filters (from the same
+    shards, no new sampling), and for aimed recipes only the types the teacher knows (needs dev margins)."""
+    own = PseudoLabelFolder(layout.pseudolabels)
+    recipe = arm.recipe
+    if recipe is None or (not recipe.refilters and not recipe.aimed):
+        return own.records
+    folder = PseudoLabelFolder(layout.arm_pseudolabels(recipe.name))
+    if folder.records.is_file():
+        return folder.records
+    source = own.records
+    if recipe.refilters:
+        manifest = Manifest.read(own.manifest)
+        run = {key: getattr(manifest, key) for key in RUN_KEYS if getattr(manifest, key, None) is not None}
+        filtered = folder.root / "filtered" if recipe.aimed else folder.root
+        merge(
+            filtered, manifest.shards, recipe.pseudolabel_config(cfg.pseudolabel), run, shards_from=own.root
+        )
+        source = PseudoLabelFolder(filtered).records
+    if recipe.aimed:
+        if margins is None:
+            return None  # no dev: the arm cannot be aimed
+        kept, summary = aim(read_records(source), margins, index)
+        atomic_write_json(folder.root / "aim.json", summary)
+        write_records(folder.records, kept)
+    return folder.records
+
+
+def train_arm(
+    arm: Arm,
+    cfg: RunConfig,
+    train_file: Path,
+    pool_root: Path,
+    clock: StageClock,
+    skip_first: bool = False,
+    only_first: bool = False,
+) -> None:
+    """Train the arm's replicates (`skip_first`: replicate 1 was trained by round 1; `only_first`: the
+    baseline's first, before the rounds)."""
+    recipe_cfg = arm.recipe.student_config(cfg.student) if arm.recipe else cfg.student
+    if arm.recipe is None:
+        recipe_cfg = recipe_cfg.model_copy(update={"synthetic_ratio": 0.0})
+    for k, folder in enumerate(arm.models, start=1):
+        if (k == 1 and skip_first) or (k > 1 and only_first):
+            continue
+        suffix = "" if k == 1 else f"_r{k}"
+        name = arm.name if arm.name == BASELINE else f"student_{arm.name}"
+        clock.run(
+            name + suffix,
+            stage_complete(folder),
+            train_student,
+            [train_file],
+            cfg.images,
+            folder,
+            recipe_cfg.model_copy(update={"seed": cfg.seed + k - 1}),
+            synthetic_file=arm.synthetic if arm.recipe else None,
+            synthetic_image_root=pool_root,
+        )
+
+
+def _splits(cfg: RunConfig, dev: tuple[Path, Path] | None) -> dict[str, tuple[Path, Path]]:
+    splits = {"dev": dev} if dev is not None else {}
+    if cfg.test is not None:
+        splits["test"] = (cfg.test, cfg.test_images or cfg.images)
+    return splits
+
+
+def evaluated(arms: Sequence[Arm], cfg: RunConfig, layout: RunLayout, dev: tuple[Path, Path] | None) -> bool:
+    """Whether every model of every arm has its evaluations on file (a rerun only reads them)."""
+    return all(
+        layout.arm_eval(arm.name, k, split).is_file()
+        for arm in arms
+        for k in range(1, len(arm.models) + 1)
+        for split in _splits(cfg, dev)
+    )
+
+
+def evaluate_arms(
+    arms: Sequence[Arm],
+    cfg: RunConfig,
+    layout: RunLayout,
+    dev: tuple[Path, Path] | None,
+    known: dict[Path, Evaluation],
+) -> None:
+    """Every model of every arm on dev (`dev`: records and image root) and on the test records. `known`:
+    the evaluations this process already holds, by file (filled with the new ones; none is read back)."""
+    splits = _splits(cfg, dev)
+    for arm in arms:
+        arm.dev, arm.test = [], []
+        for k, model in enumerate(arm.models, start=1):
+            if not stage_complete(model):
+                continue
+            for split, (records, images) in splits.items():
+                out = layout.arm_eval(arm.name, k, split)
+                if out not in known:
+                    known[out] = evaluate_once(model, records, images, cfg, out)
+                getattr(arm, split).append(known[out])
+
+
+def planned_trainings(cfg: RunConfig) -> int:
+    """The training stages the arms add to round 1's (the baseline's replicates, every recipe's)."""
+    own = 1 if any(r.name == OWN for r, _ in cfg.recipes()) else 0
+    return (cfg.replicates - 1) * (1 + own) + len(cfg.recipes()) * cfg.replicates - own * cfg.replicates

@@ -1,0 +1,90 @@
+"""The recipes a run can compare: each one turns the same teacher's samples into a student.
+
+A recipe changes the merge filters of the pseudo-labels (`pseudolabel`: fields of `PseudoLabelConfig`),
+the student's settings (`student`: fields of `StudentConfig`), or aims the pseudo-labels at the question
+types where the teacher answers the dev questions better than the baseline does (`aimed`). `seltda` is the
+run's own settings; the others are written relative to it. A run config names built-in recipes or writes
+its own (`{name: ratio2, student: {synthetic_ratio: 2}}`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from seltda.stages.pseudolabel.config import PseudoLabelConfig
+from seltda.stages.student_config import StudentConfig
+
+OWN = "seltda"  # the run's own recipe: its `pseudolabel` and `student` settings as written
+MERGE_FIELDS = ("keep_top_fraction", "max_yes_no_share", "min_score", "max_answer_words")
+
+
+class Recipe(BaseModel):
+    """One way of making a student from the teacher's samples."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", description="the arm's name (a folder name)")
+    description: str = Field("", description="what the recipe does, in a sentence")
+    pseudolabel: dict[str, Any] = Field({}, description=f"merge-filter overrides ({', '.join(MERGE_FIELDS)})")
+    student: dict[str, Any] = Field({}, description="student setting overrides (StudentConfig fields)")
+    aimed: bool = Field(
+        False, description="keep only pairs of question types where the teacher beats the baseline on dev"
+    )
+
+    def pseudolabel_config(self, own: PseudoLabelConfig) -> PseudoLabelConfig:
+        unknown = sorted(set(self.pseudolabel) - set(MERGE_FIELDS))
+        if unknown:
+            raise ValueError(
+                f"recipe {self.name!r}: pseudolabel can override only the merge filters "
+                f"({', '.join(MERGE_FIELDS)}), not {', '.join(unknown)}"
+            )
+        return PseudoLabelConfig.model_validate({**own.model_dump(), **self.pseudolabel})
+
+    def student_config(self, own: StudentConfig) -> StudentConfig:
+        return StudentConfig.model_validate({**own.model_dump(), **self.student})
+
+    @property
+    def refilters(self) -> bool:
+        """Whether its pseudo-labels differ from the run's own merge (a merge of its own is needed)."""
+        return bool(self.pseudolabel)
+
+
+BUILTIN: dict[str, Recipe] = {
+    recipe.name: recipe
+    for recipe in (
+        Recipe(name=OWN, description="the run's own pseudo-label filters and student settings"),
+        Recipe(
+            name="plain",
+            description="the paper's recipe: every parsed pair (no confidence filter, no yes/no cap), 1:1",
+            pseudolabel={"keep_top_fraction": None, "max_yes_no_share": None, "min_score": None},
+            student={"synthetic_ratio": 1.0},
+        ),
+        Recipe(
+            name="aimed",
+            description="the run's own filters, then only question types where the teacher answers the "
+            "dev questions at least as well as the baseline",
+            aimed=True,
+        ),
+        Recipe(
+            name="noisy",
+            description="the run's own pseudo-labels, Noisy Student training (input augmentation, dropout)",
+            student={"noise": True},
+        ),
+        Recipe(
+            name="ratio2",
+            description="the run's own pseudo-labels, 2 synthetic records per real one",
+            student={"synthetic_ratio": 2.0},
+        ),
+    )
+}
+
+
+def resolve_recipe(recipe: str | Recipe) -> Recipe:
+    """A recipe by name (built-in) or as written."""
+    if isinstance(recipe, Recipe):
+        return recipe
+    if recipe not in BUILTIN:
+        raise ValueError(f"unknown recipe {recipe!r}: built-in ones are {', '.join(BUILTIN)}")
+    return BUILTIN[recipe]

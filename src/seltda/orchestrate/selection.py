@@ -1,0 +1,100 @@
+"""Choosing on dev: the dev records (the user's, or labeled images held out), then every arm trained,
+evaluated on dev and test, and the verdict (`orchestrate.verdict`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from seltda.core.records import read_records, write_records
+from seltda.eval.question_types import TypeIndex
+from seltda.orchestrate.aim import teacher_dev_margins
+from seltda.orchestrate.arms import BASELINE, Arm, evaluate_arms, evaluated, synthetic_records, train_arm
+from seltda.orchestrate.recipes import OWN
+from seltda.orchestrate.run_config import RunConfig
+from seltda.orchestrate.split import hold_out_dev
+from seltda.orchestrate.stage_clock import StageClock
+from seltda.orchestrate.verdict import choose, summarize
+from seltda.run.artifacts import ArmSummary, Evaluation, Shipped
+from seltda.run.layout import RunLayout
+
+Dev = tuple[Path, Path]  # records, image root
+
+
+def prepare_selection(cfg: RunConfig, layout: RunLayout, warnings: list[str]) -> tuple[RunConfig, Dev | None]:
+    """The config the models train with (its `train` without the held-out dev images) and the dev records.
+
+    With `dev:` the user's records choose and every model trains on all of `train`. Otherwise
+    `dev_fraction` of the labeled images (with all their questions) are held out into
+    `selection/dev.jsonl` and the rest written to `selection/train.jsonl`.
+    """
+    if cfg.dev is not None:
+        return cfg, (cfg.dev, cfg.dev_images or cfg.images)
+    if cfg.dev_fraction <= 0:
+        warnings.append("no dev records (dev_fraction: 0): nothing was chosen between the arms")
+        return cfg, None
+    if not layout.selection_dev.is_file():
+        train, dev = hold_out_dev(read_records(cfg.train), cfg.dev_fraction, cfg.seed)
+        if not dev:
+            warnings.append("the labeled records hold one image: no dev split, nothing was chosen")
+            return cfg, None
+        write_records(layout.selection_train, train)
+        write_records(layout.selection_dev, dev)
+    return cfg.model_copy(update={"train": layout.selection_train}), (layout.selection_dev, cfg.images)
+
+
+def _count(path: Path | None) -> int | None:
+    if path is None or not path.is_file():
+        return None
+    with path.open("rb") as handle:
+        return sum(1 for line in handle if line.strip())
+
+
+def compare_arms(
+    cfg: RunConfig,
+    layout: RunLayout,
+    arms: list[Arm],
+    dev: Dev | None,
+    pool_root: Path | None,
+    clock: StageClock,
+    warnings: list[str],
+    known: dict[Path, Evaluation],
+) -> tuple[dict[str, ArmSummary], Shipped | None, str, dict[str, Any] | None]:
+    """Train every arm's remaining replicates, evaluate all on dev and test, choose; returns `metrics.json`'s
+    `arms`, `shipped`, `verdict` and `teacher_types` (the teacher's per-type dev margins, when measured).
+    `known`: the evaluations the pipeline already holds (by file)."""
+    baseline = arms[0]
+    train_arm(baseline, cfg, cfg.train, cfg.images, clock, skip_first=True)
+    index = TypeIndex(read_records(cfg.train))
+    margins = None
+    if dev is not None and any(a.recipe is not None and a.recipe.aimed for a in arms):
+        evaluate_arms([baseline], cfg, layout, dev, known)
+        margins = clock.run(
+            "teacher_dev",
+            layout.teacher_dev.is_file(),
+            teacher_dev_margins,
+            layout.teacher,
+            read_records(dev[0]),
+            dev[1],
+            [e.per_question for e in baseline.dev],
+            index,
+            layout.teacher_dev,
+            cfg.evaluate.metric,
+            cfg.teacher.max_pixels,
+        )
+    trained = [baseline]
+    for arm in arms[1:]:
+        arm.synthetic = synthetic_records(arm, cfg, layout, margins, index)
+        if arm.synthetic is None:
+            warnings.append(
+                f"recipe {arm.name} aims at the teacher's strengths on dev, and the run has no dev"
+            )
+            continue
+        train_arm(arm, cfg, cfg.train, pool_root or cfg.images, clock, skip_first=arm.name == OWN)
+        trained.append(arm)
+    done = evaluated(trained, cfg, layout, dev)
+    clock.run("evaluate_arms", done, evaluate_arms, trained, cfg, layout, dev, known)
+    counts = {arm.name: _count(arm.synthetic) for arm in trained if arm.name != BASELINE}
+    summaries = summarize(trained, {k: v for k, v in counts.items() if v is not None})
+    shipped, verdict = choose(trained, summaries)
+    return summaries, shipped, verdict, margins

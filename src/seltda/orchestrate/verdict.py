@@ -1,0 +1,103 @@
+"""What a run ships, and why: the candidate that beats the baseline on dev beyond noise, else the baseline.
+
+Every arm's gain over the baseline is measured on dev and on test with `eval.intervals.seed_aware_gain`
+(seed noise included when the run has replicates). Only dev chooses: among the candidates whose dev gain's
+interval lies above 0, the largest dev gain wins; its replicate with the best dev accuracy is shipped.
+When none does, the baseline is shipped and the verdict says so. The test figures are reported, never used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from seltda.eval.intervals import seed_aware_gain
+from seltda.orchestrate.arms import BASELINE, Arm
+from seltda.run.artifacts import ArmSummary, Evaluation, Gain, Shipped
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return round(sum(values) / len(values), 2) if values else None
+
+
+def _gain(baseline: Sequence[Evaluation], arm: Sequence[Evaluation]) -> Gain | None:
+    pairs = min(len(baseline), len(arm))
+    if pairs == 0:
+        return None
+    result = seed_aware_gain(
+        [e.per_question for e in baseline[:pairs]], [e.per_question for e in arm[:pairs]]
+    )
+    return Gain.model_validate(result)
+
+
+def summarize(arms: Sequence[Arm], pseudolabel_counts: dict[str, int]) -> dict[str, ArmSummary]:
+    """`metrics.json`'s `arms`: each arm's models, dev and test accuracies and gains over the baseline."""
+    baseline = next(a for a in arms if a.name == BASELINE)
+    summaries = {}
+    for arm in arms:
+        summary = ArmSummary(
+            recipe=arm.recipe.description if arm.recipe else "the same training on the real records only",
+            candidate=arm.candidate,
+            models=[str(m) for m in arm.models],
+            pseudolabels=pseudolabel_counts.get(arm.name),
+            dev=_mean([e.accuracy for e in arm.dev]),
+            dev_per_replicate=[e.accuracy for e in arm.dev],
+            test=_mean([e.accuracy for e in arm.test]),
+            test_per_replicate=[e.accuracy for e in arm.test],
+        )
+        if arm.name != BASELINE:
+            summary.gain_dev = _gain(baseline.dev, arm.dev)
+            summary.gain_test = _gain(baseline.test, arm.test)
+        summaries[arm.name] = summary
+    return summaries
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.2f}"
+
+
+def _interval(gain: Gain) -> str:
+    return f"{_signed(gain.diff)} [{_signed(gain.ci_low)}, {_signed(gain.ci_high)}]"
+
+
+def choose(arms: Sequence[Arm], summaries: dict[str, ArmSummary]) -> tuple[Shipped | None, str]:
+    """The shipped model and the verdict sentence."""
+    baseline = summaries[BASELINE]
+    if baseline.dev is None:
+        return None, (
+            "no dev records, so nothing was chosen: the test comparison is evidence, not a choice "
+            "(set `dev:` or `dev_fraction` > 0 to let seltda choose)"
+        )
+    judged = {
+        name: s
+        for name, s in summaries.items()
+        if name != BASELINE and s.candidate and s.gain_dev is not None
+    }
+    winners = {name: s for name, s in judged.items() if s.gain_dev.ci_low > 0}
+    dev_n = baseline.gain_dev.n if baseline.gain_dev else None
+    questions = next((s.gain_dev.n for s in judged.values()), dev_n)
+    where = f"on {questions} dev questions" if questions else "on dev"
+    if winners:
+        name = max(winners, key=lambda n: winners[n].gain_dev.diff)
+        reason = (
+            f"shipping {name}: it beats the baseline {where} by {_interval(winners[name].gain_dev)} "
+            f"({winners[name].gain_dev.covers})"
+        )
+    else:
+        name = BASELINE
+        best = max(judged, key=lambda n: judged[n].gain_dev.diff, default=None)
+        tried = (
+            f"the best, {best}, gains {_interval(judged[best].gain_dev)} ({judged[best].gain_dev.covers})"
+            if best
+            else "no candidate was trained"
+        )
+        reason = f"shipping the baseline: no candidate beats it {where} beyond noise; {tried}"
+    arm = next(a for a in arms if a.name == name)
+    best_k = max(range(len(arm.dev)), key=lambda k: arm.dev[k].accuracy)
+    shipped = Shipped(
+        arm=name,
+        model=str(arm.models[best_k]),
+        replicate=best_k + 1,
+        accuracy=arm.test[best_k].accuracy if len(arm.test) > best_k else None,
+        dev_accuracy=arm.dev[best_k].accuracy,
+    )
+    return shipped, reason

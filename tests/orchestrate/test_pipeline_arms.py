@@ -1,0 +1,78 @@
+"""A run's arms: a dev split held out of the labeled images, replicates, recipes, and the verdict."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import tiny_run_config
+
+from seltda.core.records import read_records, write_records
+from seltda.orchestrate.pipeline import run
+from seltda.report import write_report
+from seltda.run.stage import read_stage
+
+
+def test_replicates_and_recipes_are_trained_on_the_train_part_and_chosen_on_dev(
+    dataset, tiny_model, tmp_path
+):
+    out = tmp_path / "run"
+    cfg = tiny_run_config(dataset, tiny_model, out, replicates=2, references=["plain"], test=dataset["train"])
+    metrics = run(cfg)
+    train, dev = (
+        read_records(out / "selection" / "train.jsonl"),
+        read_records(out / "selection" / "dev.jsonl"),
+    )
+    assert len({r.image for r in dev}) == 2 and len({r.image for r in train}) == 10  # 20% of 12 images
+    assert not {r.image for r in train} & {r.image for r in dev}
+    # every model trains on the train part only; replicate k trains with seed + k - 1
+    for folder in ("baseline", "baseline-r2", "student", "student-r2", "teacher", "arms/aimed/student-r2"):
+        assert read_stage(out / folder)["train_files"] == [str(out / "selection" / "train.jsonl")]
+    assert read_stage(out / "student-r2")["config"]["seed"] == cfg.seed + 1
+    assert read_stage(out / "arms" / "plain" / "student")["config"]["synthetic_ratio"] == 1.0
+    assert (out / "arms" / "plain" / "pseudolabels" / "manifest.json").is_file()  # re-merged, not resampled
+    arms = metrics["arms"]
+    assert list(arms) == ["baseline", "seltda", "aimed", "plain"]
+    assert arms["plain"]["candidate"] is False and arms["aimed"]["candidate"] is True
+    for name in ("seltda", "aimed", "plain"):
+        assert len(arms[name]["dev_per_replicate"]) == 2 and len(arms[name]["test_per_replicate"]) == 2
+        assert arms[name]["gain_dev"]["replicates"] == 2 and arms[name]["gain_dev"]["n"] == len(dev)
+        assert arms[name]["gain_test"]["covers"] == "training seeds and test questions"
+    margins = json.loads((out / "eval" / "dev" / "teacher.json").read_text())["margins"]
+    assert metrics["teacher_types"] == margins and set(margins) <= {"shape", "color"}
+    shipped = metrics["shipped"]
+    assert shipped["arm"] in ("baseline", "seltda", "aimed") and metrics["verdict"].startswith("shipping")
+    assert shipped["model"] in arms[shipped["arm"]]["models"]
+    card = out.parent / shipped["model"] if not shipped["model"].startswith("/") else Path(shipped["model"])
+    assert "This is the model seltda shipped" in (card / "README.md").read_text()
+    others = [
+        m
+        for a in arms.values()
+        for m in a["models"]
+        if m != shipped["model"] and (Path(m) / "README.md").exists()
+    ]
+    assert others and all("not the one seltda shipped" in (Path(m) / "README.md").read_text() for m in others)
+    html = write_report(out)["html"].read_text()
+    assert 'id="arms-table"' in html and metrics["verdict"].split(":")[0] in html
+    assert 'id="teacher-types-table"' in html
+
+
+def test_user_dev_records_choose_and_every_model_trains_on_all_of_train(dataset, tiny_model, tmp_path):
+    out = tmp_path / "run"
+    dev_file = tmp_path / "dev.jsonl"
+    write_records(dev_file, dataset["records"][:6])
+    cfg = tiny_run_config(dataset, tiny_model, out, dev=dev_file, candidates=["seltda"])
+    metrics = run(cfg)
+    assert not (out / "selection").exists()
+    assert read_stage(out / "baseline")["train_files"] == [str(dataset["train"])]
+    assert metrics["arms"]["seltda"]["gain_dev"]["n"] == 6 and list(metrics["arms"]) == ["baseline", "seltda"]
+
+
+def test_without_dev_nothing_is_shipped_and_the_run_says_so(dataset, tiny_model, tmp_path):
+    cfg = tiny_run_config(dataset, tiny_model, tmp_path / "run", dev_fraction=0)
+    metrics = run(cfg)
+    assert metrics["shipped"] is None or "shipped" not in metrics
+    assert "nothing was chosen" in metrics["verdict"]
+    assert any("dev_fraction: 0" in w for w in metrics["warnings"])
+    assert any("aims at the teacher's strengths" in w for w in metrics["warnings"])
+    assert list(metrics["arms"]) == ["baseline", "seltda"]

@@ -1,0 +1,109 @@
+"""Choosing on dev: a candidate ships only when it beats the baseline on dev beyond noise."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from seltda.core.records import Record
+from seltda.eval.question_types import TypeIndex
+from seltda.orchestrate.aim import aim, type_margins
+from seltda.orchestrate.arms import Arm
+from seltda.orchestrate.split import hold_out_dev
+from seltda.orchestrate.verdict import choose, summarize
+from seltda.run.artifacts import Evaluation
+
+
+def _evaluation(right: int, total: int = 200, offset: int = 0) -> Evaluation:
+    """`right` of `total` questions answered correctly (those from `offset` on, wrapping)."""
+    correct = {(offset + i) % total for i in range(right)}
+    per_question = {f"q{i:03d}": 100.0 * (i in correct) for i in range(total)}
+    accuracy = round(100 * right / total, 2)
+    return Evaluation(
+        model="m",
+        data="d",
+        accuracy=accuracy,
+        exact_match=accuracy,
+        n=total,
+        missing=0,
+        per_question=per_question,
+    )
+
+
+def _arms(baseline_right: int, candidate_right: int, replicates: int = 1, offset: int = 0) -> list[Arm]:
+    base = Arm("baseline", True, None, [Path(f"baseline-{k}") for k in range(replicates)])
+    cand = Arm("seltda", True, object(), [Path(f"student-{k}") for k in range(replicates)])
+    base.dev = [_evaluation(baseline_right) for _ in range(replicates)]
+    cand.dev = [_evaluation(candidate_right + k, offset=offset) for k in range(replicates)]
+    base.test, cand.test = [_evaluation(100)] * replicates, [_evaluation(110)] * replicates
+    cand.recipe = type("R", (), {"description": "own"})()
+    return [base, cand]
+
+
+def test_a_clear_dev_gain_ships_the_candidate_and_its_best_replicate():
+    arms = _arms(100, 160, replicates=2)  # +30 points on dev, every question the baseline got right kept
+    summaries = summarize(arms, {"seltda": 50})
+    shipped, verdict = choose(arms, summaries)
+    assert shipped.arm == "seltda" and shipped.model == "student-1"  # 161 right beats 160
+    assert shipped.dev_accuracy == 80.5 and shipped.accuracy == 55.0
+    assert summaries["seltda"].gain_dev.ci_low > 0 and summaries["seltda"].pseudolabels == 50
+    assert verdict.startswith("shipping seltda") and "training seeds and test questions" in verdict
+
+
+def test_a_gain_within_noise_ships_the_baseline_and_says_why():
+    arms = _arms(100, 104, offset=50)  # +2 points on 200 dev questions, 50 answered differently: noise
+    summaries = summarize(arms, {})
+    shipped, verdict = choose(arms, summaries)
+    assert shipped.arm == "baseline" and shipped.model == "baseline-0"
+    assert "no candidate beats it on 200 dev questions beyond noise" in verdict and "seltda" in verdict
+    assert "test questions only" in verdict  # one replicate: the interval says what it covers
+
+
+def test_a_reference_is_never_shipped():
+    arms = _arms(100, 180)
+    arms[1].candidate = False
+    shipped, _ = choose(arms, summarize(arms, {}))
+    assert shipped.arm == "baseline"
+
+
+def test_without_dev_nothing_is_chosen():
+    arms = _arms(100, 180)
+    for arm in arms:
+        arm.dev = []
+    shipped, verdict = choose(arms, summarize(arms, {}))
+    assert shipped is None and "nothing was chosen" in verdict
+
+
+def _record(qid, image, question, answer, kind=None):
+    return Record(question_id=qid, image=image, question=question, answers=[answer], question_type=kind)
+
+
+def test_dev_is_held_out_by_image_with_all_its_questions():
+    records = [_record(f"{i}-{j}", f"img{i}.png", "q?", "a") for i in range(10) for j in range(3)]
+    train, dev = hold_out_dev(records, 0.2, seed=0)
+    assert len({r.image for r in dev}) == 2 and len(dev) == 6 and len(train) == 24
+    assert not {r.image for r in dev} & {r.image for r in train}
+    assert hold_out_dev(records, 0.2, seed=0) == (train, dev)
+    assert hold_out_dev(records, 0.2, seed=1) != (train, dev)
+    assert hold_out_dev(records[:3], 0.5)[1] == []  # one image: nothing to hold out
+    assert len({r.image for r in hold_out_dev(records[:6], 0.9)[0]}) == 1  # one image always trains
+
+
+def test_aimed_pseudo_labels_drop_the_types_the_teacher_answers_worse():
+    dev = [_record(f"s{i}", "a.png", "What shape?", "circle", "shape") for i in range(12)]
+    dev += [_record(f"y{i}", "a.png", "Is there a circle?", "yes", "yes/no") for i in range(12)]
+    dev += [_record(f"c{i}", "a.png", "What color?", "red", "color") for i in range(5)]
+    teacher = {r.question_id: r.answers[0] if r.question_type != "yes/no" else "no" for r in dev}
+    teacher.update({f"s{i}": "square" for i in range(3)})  # 9 of 12 shapes right
+    baseline = {r.question_id: 100.0 if r.question_type == "yes/no" else 0.0 for r in dev}
+    index = TypeIndex(dev)
+    margins = type_margins(dev, teacher, [baseline], index, metric="exact")
+    assert margins["shape"] == {"n": 12, "teacher": 75.0, "baseline": 0.0, "margin": 75.0}
+    assert margins["yes/no"]["margin"] == -100.0 and margins["color"]["n"] == 5
+    synthetic = [
+        _record("p1", "u.png", "Which shape is it?", "circle"),
+        _record("p2", "u.png", "Is there a red shape?", "yes"),
+        _record("p3", "u.png", "What color is it?", "red"),  # too few dev questions to judge: kept
+    ]
+    kept, summary = aim(synthetic, margins, index)
+    assert [r.question_id for r in kept] == ["p1", "p3"]
+    assert summary["dropped_types"] == ["yes/no"] and summary["dropped"] == {"yes/no": 1}
