@@ -136,6 +136,15 @@ def test_stage_commands_chain_on_own_data(dataset, tiny_model, tmp_path):
     )
     assert result.exit_code == 0 and "95% CI" in result.output
     assert json.loads((tmp_path / "c.json").read_text())["n_common"] == 24
+    single = json.loads((tmp_path / "c.json").read_text())
+    assert single["covers"].startswith("test questions only")
+    evals = [tmp_path / "baseline.json", tmp_path / "student.json"]
+    result = invoke("compare", evals[0], evals[0], evals[1], evals[1], "--out", tmp_path / "c2.json")
+    assert result.exit_code == 0 and "per replicate" in result.output, result.output
+    paired = json.loads((tmp_path / "c2.json").read_text())
+    assert paired["replicates"] == 2 and paired["covers"] == "training seeds and test questions"
+    assert paired["diff"] == single["diff"] and paired["per_replicate"] == [round(single["diff"], 4)] * 2
+    assert invoke("compare", *evals, evals[0]).exit_code != 0  # A's and B's must pair up
 
 
 def test_run_config_on_own_data(dataset, tiny_model, tmp_path):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from seltda.core.records import Record
 from seltda.eval.question_types import TypeIndex
 from seltda.orchestrate.aim import aim, type_margins
@@ -97,8 +99,15 @@ def test_aimed_pseudo_labels_drop_the_types_the_teacher_answers_worse():
     baseline = {r.question_id: 100.0 if r.question_type == "yes/no" else 0.0 for r in dev}
     index = TypeIndex(dev)
     margins = type_margins(dev, teacher, [baseline], index, metric="exact")
-    assert margins["shape"] == {"n": 12, "teacher": 75.0, "baseline": 0.0, "margin": 75.0}
-    assert margins["yes/no"]["margin"] == -100.0 and margins["color"]["n"] == 5
+    assert {k: v for k, v in margins["shape"].items() if k != "margin_ci"} == {
+        "n": 12,
+        "teacher": 75.0,
+        "baseline": 0.0,
+        "margin": 75.0,
+    }
+    low, high = margins["shape"]["margin_ci"]  # 75 +- 1.96 * sd(9 x 100, 3 x 0) / sqrt(12)
+    assert (low, high) == pytest.approx((75 - 1.96 * 45.23 / 12**0.5, 75 + 1.96 * 45.23 / 12**0.5), abs=0.01)
+    assert margins["yes/no"]["margin_ci"] == [-100.0, -100.0] and margins["color"]["n"] == 5
     synthetic = [
         _record("p1", "u.png", "Which shape is it?", "circle"),
         _record("p2", "u.png", "Is there a red shape?", "yes"),
@@ -107,3 +116,10 @@ def test_aimed_pseudo_labels_drop_the_types_the_teacher_answers_worse():
     kept, summary = aim(synthetic, margins, index)
     assert [r.question_id for r in kept] == ["p1", "p3"]
     assert summary["dropped_types"] == ["yes/no"] and summary["dropped"] == {"yes/no": 1}
+    # a negative margin within noise keeps its pairs: 12 shape questions, the teacher 1 answer behind
+    teacher.update({f"s{i}": "square" for i in range(12)})
+    teacher.update({f"s{i}": "circle" for i in range(11)})
+    baseline.update({f"s{i}": 100.0 for i in range(12)})
+    close = type_margins(dev, teacher, [baseline], index, metric="exact")["shape"]
+    assert close["margin"] < 0 < close["margin_ci"][1]
+    assert [r.question_id for r in aim(synthetic, {"shape": close}, index)[0]] == ["p1", "p2", "p3"]

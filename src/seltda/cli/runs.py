@@ -21,6 +21,10 @@ FORCE_HELP = "retrain the finished stages whose settings changed, and what follo
 def run(
     config: Annotated[Path, typer.Argument(help="YAML run config (see README)")],
     rounds: Annotated[int | None, typer.Option(help="SelTDA rounds (default: the config's, 1)")] = None,
+    replicates: Annotated[
+        int | None,
+        typer.Option(help="models trained per arm, seeds seed..seed+K-1 (default: the config's, 1)"),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help=FORCE_HELP)] = False,
 ) -> None:
     """Run the whole chain on your data: teacher, pseudo-labels, baseline, student, evaluation."""
@@ -28,8 +32,9 @@ def run(
     from seltda.orchestrate.pipeline import run as run_pipeline
 
     cfg = load_run_config(config)
-    if rounds is not None:
-        cfg = cfg.model_copy(update={"rounds": rounds})
+    updates = {key: value for key, value in (("rounds", rounds), ("replicates", replicates)) if value}
+    if updates:
+        cfg = type(cfg).model_validate({**cfg.model_dump(), **updates})
     print_summary(run_pipeline(cfg, force=force), cfg.out)
     write_and_show_report(cfg.out)
 

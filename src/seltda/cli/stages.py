@@ -148,24 +148,37 @@ def score(
 
 @user_errors
 def compare(
-    a: Annotated[Path, typer.Argument(help="evaluation JSON of model A (e.g. the baseline)")],
-    b: Annotated[Path, typer.Argument(help="evaluation JSON of model B (e.g. SelTDA)")],
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="evaluation JSONs: model A's then model B's (A.json B.json; with replicates, "
+            "A1.json A2.json B1.json B2.json, replicate k of A paired with replicate k of B)"
+        ),
+    ],
     out: Annotated[Path | None, typer.Option(help="write the comparison JSON here")] = None,
     resamples: Annotated[int, typer.Option(help="bootstrap resamples")] = 10000,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
 ) -> None:
-    """Paired bootstrap 95% CI of accuracy(B) - accuracy(A) on the same questions."""
+    """Accuracy(B) - accuracy(A) with its 95% CI: a paired bootstrap over questions for one model each;
+    with replicates (independently trained seeds), an interval that includes the seed spread."""
+    from seltda.eval.intervals import seed_aware_gain
     from seltda.eval.metrics import compare_scores
 
-    result = compare_scores(
-        read_json(a)["per_question"], read_json(b)["per_question"], n_resamples=resamples, seed=seed
-    )
+    if len(files) < 2 or len(files) % 2:
+        raise typer.BadParameter(f"give A's and B's evaluations, as many of each; got {len(files)} files")
+    k = len(files) // 2
+    scores = [read_json(path)["per_question"] for path in files]
+    result = seed_aware_gain(scores[:k], scores[k:], n_resamples=resamples, seed=seed)
+    if k == 1:
+        result = {**compare_scores(scores[0], scores[1], n_resamples=resamples, seed=seed), **result}
     if out:
         atomic_write_json(out, result)
-    console.print(
-        f"B - A = {result['diff']:+.2f} points, 95% CI [{result['ci_low']:+.2f}, {result['ci_high']:+.2f}], "
-        f"p = {result['p_value']:.3f}, {result['n_common']} questions"
-    )
+    line = f"B - A = {result['diff']:+.2f} points, 95% CI [{result['ci_low']:+.2f}, {result['ci_high']:+.2f}]"
+    if k == 1:
+        line += f", p = {result['p_value']:.3f}"
+    else:
+        line += f"; per replicate {', '.join(f'{g:+.2f}' for g in result['per_replicate'])}"
+    console.print(f"{line}, {result['n']} questions; the interval covers {result['covers']}", soft_wrap=True)
 
 
 @user_errors

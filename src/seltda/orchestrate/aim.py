@@ -1,14 +1,17 @@
 """Pseudo-labels aimed where the baseline is weak (beyond the paper; cf. DataEnvGym's skill targeting).
 
 On the dev records, the teacher answers each question (decoding continues `Question: <q> Answer:`) and
-the baseline answers it too; per question type, the margin is the teacher's accuracy minus the baseline's.
-The `aimed` recipe keeps the pseudo-labels of the types where the margin is not negative: a teacher that
-answers a type worse than the baseline would only teach the student its mistakes there. Types with fewer
-than `MIN_QUESTIONS` dev questions are kept (too few to judge).
+the baseline answers it too; per question type, the margin is the teacher's accuracy minus the baseline's,
+with a 95% interval over the type's dev questions (paired). The `aimed` recipe drops the pseudo-labels of
+the types where the teacher answers worse than the baseline beyond that noise (the interval lies below 0):
+there it would only teach the student its mistakes. Types with fewer than `MIN_QUESTIONS` dev questions,
+or a margin within noise, keep their pairs (the run's own recipe decides for them).
 """
 
 from __future__ import annotations
 
+import math
+import statistics
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,29 +33,32 @@ def type_margins(
     metric: str = "auto",
 ) -> dict[str, dict[str, Any]]:
     """Per question type on dev: `n`, the teacher's and the baseline's accuracy (mean over the baseline's
-    replicates) and `margin` = teacher - baseline, in points."""
+    replicates), `margin` = teacher - baseline in points, and its 95% interval `margin_ci` (paired,
+    normal approximation)."""
     teacher = score_predictions(dev, teacher_answers, metric)["per_question"]
     groups: dict[str, list[str]] = {}
     for record in dev:
         groups.setdefault(index.type_of(record), []).append(record.question_id)
     margins = {}
     for kind, ids in sorted(groups.items()):
-        teacher_acc = sum(teacher[q] for q in ids) / len(ids)
-        base_acc = sum(scores.get(q, 0.0) for scores in baseline_scores for q in ids) / (
-            len(ids) * len(baseline_scores)
-        )
+        base = [statistics.fmean(scores.get(q, 0.0) for scores in baseline_scores) for q in ids]
+        deltas = [teacher[q] - b for q, b in zip(ids, base, strict=True)]
+        margin = statistics.fmean(deltas)
+        half = 1.96 * statistics.stdev(deltas) / math.sqrt(len(ids)) if len(ids) > 1 else math.inf
         margins[kind] = {
             "n": len(ids),
-            "teacher": round(teacher_acc, 2),
-            "baseline": round(base_acc, 2),
-            "margin": round(teacher_acc - base_acc, 2),
+            "teacher": round(statistics.fmean(teacher[q] for q in ids), 2),
+            "baseline": round(statistics.fmean(base), 2),
+            "margin": round(margin, 2),
+            "margin_ci": [round(margin - half, 2), round(margin + half, 2)],
         }
     return margins
 
 
 def aimed_types(margins: dict[str, dict[str, Any]]) -> set[str]:
-    """The types whose pseudo-labels the aimed recipe drops (enough dev questions, negative margin)."""
-    return {k for k, m in margins.items() if m["n"] >= MIN_QUESTIONS and m["margin"] < 0}
+    """The types whose pseudo-labels the aimed recipe drops: enough dev questions, and the teacher worse than
+    the baseline beyond noise (the margin's interval below 0)."""
+    return {k for k, m in margins.items() if m["n"] >= MIN_QUESTIONS and m["margin_ci"][1] < 0}
 
 
 def aim(

@@ -15,7 +15,7 @@ from seltda.core.fileio import atomic_write_json
 from seltda.core.records import read_records, write_records
 from seltda.eval.question_types import TypeIndex
 from seltda.orchestrate.aim import aim
-from seltda.orchestrate.recipes import OWN, Recipe
+from seltda.orchestrate.recipes import Recipe
 from seltda.orchestrate.run_config import RunConfig
 from seltda.orchestrate.stage_clock import StageClock
 from seltda.run.artifacts import Evaluation
@@ -163,5 +163,5 @@ def evaluate_arms(
 
 def planned_trainings(cfg: RunConfig) -> int:
     """The training stages the arms add to round 1's (the baseline's replicates, every recipe's)."""
-    own = 1 if any(r.name == OWN for r, _ in cfg.recipes()) else 0
-    return (cfg.replicates - 1) * (1 + own) + len(cfg.recipes()) * cfg.replicates - own * cfg.replicates
+    # the baseline's replicates after the first, the run's own recipe's after round 1's, every other's
+    return (cfg.replicates - 1) * 2 + (len(cfg.recipes()) - 1) * cfg.replicates

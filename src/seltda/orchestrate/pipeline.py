@@ -172,7 +172,6 @@ def run(
             for r in rounds
         ]
     metrics.arms, metrics.shipped, metrics.verdict, metrics.teacher_types = selection
-    console.print(f"[bold]verdict:[/] {metrics.verdict}")
     metrics.timings_seconds = clock.timings
     warnings += [w for r in rounds for w in r.warnings]
     for warning in warnings:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from seltda.core.errors import describe_validation
 from seltda.core.fileio import SeltdaInputError
@@ -65,18 +65,25 @@ class RunConfig(BaseModel):
     @field_validator("candidates", "references")
     @classmethod
     def _known_recipes(cls, recipes: list[str | Recipe]) -> list[str | Recipe]:
-        names = [resolve_recipe(r).name for r in recipes]  # unknown names fail here, with the known ones
-        if len(set(names)) != len(names):
-            raise ValueError(f"a recipe is named twice: {names}")
+        for recipe in recipes:
+            resolve_recipe(recipe)  # an unknown name fails here, with the known ones
         return recipes
 
+    @model_validator(mode="after")
+    def _each_recipe_once(self) -> RunConfig:
+        names = [resolve_recipe(r).name for r in [*self.candidates, *self.references]]
+        if len(set(names)) != len(names):
+            raise ValueError(f"a recipe is named twice in candidates and references: {names}")
+        return self
+
     def recipes(self) -> list[tuple[Recipe, bool]]:
-        """Every recipe of the run with whether it is a candidate; the run's own first when present."""
+        """Every recipe of the run with whether it is a candidate, the run's own first: round 1 always
+        trains it (`student/`), so it is reported as a reference when it is not a candidate."""
         named = [(resolve_recipe(r), True) for r in self.candidates]
         named += [(resolve_recipe(r), False) for r in self.references]
-        seen: set[str] = set()
-        unique = [(r, c) for r, c in named if not (r.name in seen or seen.add(r.name))]
-        return sorted(unique, key=lambda item: item[0].name != OWN)
+        if all(r.name != OWN for r, _ in named):
+            named.insert(0, (resolve_recipe(OWN), False))
+        return sorted(named, key=lambda item: item[0].name != OWN)
 
 
 def load_run_config(path: Path) -> RunConfig:

@@ -36,3 +36,9 @@ class StageClock:
         else:
             self.timings[name] = round(time.perf_counter() - start, 2)
         return result
+
+    def skip(self, name: str, why: str, count: int = 1) -> None:
+        """Stages that will not run (their numbers are passed, so the count stays right)."""
+        for _ in range(count):
+            self.number += 1
+            console.print(f"[bold][{self.number}/{self.total}] {name}[/] (skipped: {why})")
