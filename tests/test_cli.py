@@ -163,7 +163,11 @@ def test_run_config_on_own_data(dataset, tiny_model, tmp_path):
     result = invoke("run", tmp_path / "run.yaml")
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert {"baseline", "seltda", "pseudolabels", "gain"} <= set(metrics)
+    assert {"baseline", "seltda", "pseudolabels", "gain", "arms", "shipped", "verdict"} <= set(metrics)
+    # the summary names what is shipped and why, and what the intervals cover
+    output = " ".join(result.output.split())
+    assert f"shipped: {metrics['shipped']['arm']}" in output and "verdict:" in output
+    assert "intervals cover: test questions only" in output
     assert (tmp_path / "run" / "config.yaml").exists() and (tmp_path / "run" / "env.json").exists()
     from huggingface_hub import ModelCard
 
