@@ -11,7 +11,7 @@ from rich.markup import escape
 
 from seltda.cli.errors import user_errors
 from seltda.core.fileio import atomic_write_json
-from seltda.formats import aokvqa, rsvqa, vqa_family, vqa_v2
+from seltda.formats import aokvqa, aqua, rsvqa, vqa_family, vqa_v2
 from seltda.formats.registry import ConversionResult, convert
 from seltda.formats.results import read_predictions
 
@@ -162,7 +162,9 @@ def vqa_rephrasings_command(
     annotations: Annotated[Path, typer.Option(help="annotations JSON (v2_mscoco_valrep2014_humans_og_...)")],
     out: Out,
     image_template: Annotated[str, typer.Option(help="image path template")] = vqa_v2.DEFAULT_IMAGE_TEMPLATE,
-    subtype: Annotated[str, typer.Option(help="{subtype} value: the COCO folder")] = "val2014",
+    subtype: Annotated[
+        str, typer.Option(help="{subtype} value: the COCO folder")
+    ] = vqa_family.REPHRASINGS_SUBTYPE,
 ) -> None:
     """VQA-Rephrasings: groups of rephrased questions (group_id = the original's id) for CS(k)."""
     _report(
@@ -241,7 +243,9 @@ def aqua_command(
     path: Annotated[Path, typer.Argument(help="AQUA split JSON (AQUA/test.json)")],
     out: Out,
     id_offset: Annotated[int, typer.Option(help="first question id (SelTDA numbers splits on)")] = 0,
-    image_template: Annotated[str, typer.Option(help="image path template ({image})")] = "{image}",
+    image_template: Annotated[
+        str, typer.Option(help="image path template ({image})")
+    ] = aqua.DEFAULT_IMAGE_TEMPLATE,
     keep_question: Annotated[bool, typer.Option(help="do not append the missing '?'")] = False,
 ) -> None:
     """AQUA / ArtVQA: one answer per question (exact match), question type = external knowledge or not."""
@@ -277,8 +281,10 @@ def rsvqa_command(
         Path, typer.Argument(help="folder with <prefix>_split_<split>_{questions,answers,images}.json")
     ],
     out: Out,
-    split: Annotated[str, typer.Option(help="split: train, val or test")] = "test",
-    prefix: Annotated[str, typer.Option(help="file prefix: LR (low resolution) or USGS (high)")] = "LR",
+    split: Annotated[str, typer.Option(help="split: train, val or test")] = rsvqa.DEFAULT_SPLIT,
+    prefix: Annotated[
+        str, typer.Option(help="file prefix: LR (low resolution) or USGS (high)")
+    ] = rsvqa.DEFAULT_PREFIX,
     image_template: Annotated[str, typer.Option(help="image path template")] = rsvqa.DEFAULT_IMAGE_TEMPLATE,
 ) -> None:
     """RSVQA-LR (or HR): active questions, question type = 'type' (exact match metric)."""

@@ -26,10 +26,11 @@ from seltda.formats._common import (
     load_json,
 )
 
-__all__ = ["EXTERNAL", "NO_EXTERNAL", "read_aqua", "yes_no_or_other"]
+__all__ = ["DEFAULT_IMAGE_TEMPLATE", "EXTERNAL", "NO_EXTERNAL", "read_aqua", "yes_no_or_other"]
 
 EXTERNAL = "external knowledge"
 NO_EXTERNAL = "no external knowledge"
+DEFAULT_IMAGE_TEMPLATE = "{image}"  # SemArt's file name, relative to its Images/ folder
 
 
 def yes_no_or_other(answer: str) -> str:
@@ -40,7 +41,7 @@ def yes_no_or_other(answer: str) -> str:
 def read_aqua(
     path: str | os.PathLike[str],
     id_offset: int = 0,
-    image_template: str = "{image}",
+    image_template: str = DEFAULT_IMAGE_TEMPLATE,
     add_question_mark: bool = True,
 ) -> list[Record]:
     """Convert an AQUA split: question ids are ``id_offset`` + the item's index (SelTDA numbers train,

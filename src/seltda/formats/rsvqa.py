@@ -29,15 +29,17 @@ from seltda.formats._common import (
     load_json,
 )
 
-__all__ = ["DEFAULT_IMAGE_TEMPLATE", "read_rsvqa"]
+__all__ = ["DEFAULT_IMAGE_TEMPLATE", "DEFAULT_PREFIX", "DEFAULT_SPLIT", "read_rsvqa"]
 
 DEFAULT_IMAGE_TEMPLATE = "{img_id}.tif"
+DEFAULT_SPLIT = "test"
+DEFAULT_PREFIX = "LR"  # the high-resolution set: "USGS"
 
 
 def read_rsvqa(
     path: str | os.PathLike[str],
-    split: str = "test",
-    prefix: str = "LR",
+    split: str = DEFAULT_SPLIT,
+    prefix: str = DEFAULT_PREFIX,
     image_template: str = DEFAULT_IMAGE_TEMPLATE,
 ) -> list[Record]:
     """Convert the active questions of ``<path>/<prefix>_split_<split>_*.json`` in question-file order.

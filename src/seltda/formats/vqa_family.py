@@ -27,6 +27,7 @@ from seltda.formats.vqa_v2 import DEFAULT_IMAGE_TEMPLATE, read_vqa_v2
 
 __all__ = [
     "ADVQA_IMAGE_TEMPLATE",
+    "REPHRASINGS_SUBTYPE",
     "VQA_CE_FLAGS",
     "read_advqa",
     "read_vqa_ce",
