@@ -11,7 +11,7 @@ from rich.markup import escape
 
 from seltda.cli.errors import user_errors
 from seltda.core.fileio import atomic_write_json
-from seltda.formats import aokvqa, vqa_v2
+from seltda.formats import aokvqa, aqua, rsvqa, vqa_family, vqa_v2
 from seltda.formats.registry import ConversionResult, convert
 from seltda.formats.results import read_predictions
 
@@ -147,6 +147,148 @@ def hf_dataset_command(
             **options,
         )
     )
+
+
+Subtype = Annotated[str | None, typer.Option(help="{subtype} value (default: data_subtype)")]
+ImagesOut = Annotated[Path | None, typer.Option(help="image folder (default: <out folder>/images)")]
+
+
+@convert_app.command("vqa-rephrasings")
+@user_errors
+def vqa_rephrasings_command(
+    questions: Annotated[
+        Path, typer.Option(help="questions JSON (v2_OpenEnded_mscoco_valrep2014_humans_og_questions.json)")
+    ],
+    annotations: Annotated[Path, typer.Option(help="annotations JSON (v2_mscoco_valrep2014_humans_og_...)")],
+    out: Out,
+    image_template: Annotated[str, typer.Option(help="image path template")] = vqa_v2.DEFAULT_IMAGE_TEMPLATE,
+    subtype: Annotated[
+        str, typer.Option(help="{subtype} value: the COCO folder")
+    ] = vqa_family.REPHRASINGS_SUBTYPE,
+) -> None:
+    """VQA-Rephrasings: groups of rephrased questions (group_id = the original's id) for CS(k)."""
+    _report(
+        convert(
+            "vqa-rephrasings",
+            out,
+            questions=questions,
+            annotations=annotations,
+            image_template=image_template,
+            subtype=subtype,
+        )
+    )
+
+
+@convert_app.command("vqa-ce")
+@user_errors
+def vqa_ce_command(
+    questions: Annotated[Path, typer.Option(help="VQA v2 val questions JSON")],
+    annotations: Annotated[Path, typer.Option(help="VQA v2 val annotations JSON")],
+    out: Out,
+    counterexamples: Annotated[Path | None, typer.Option(help="counterexamples.json (question ids)")] = None,
+    hard: Annotated[Path | None, typer.Option(help="hard.json (question ids)")] = None,
+    easy: Annotated[Path | None, typer.Option(help="easy.json (default: neither of the others)")] = None,
+    subset: Annotated[
+        str, typer.Option(help="keep 'all' (flagged) or only 'counterexamples', 'hard' or 'easy'")
+    ] = "all",
+    image_template: Annotated[str, typer.Option(help="image path template")] = vqa_v2.DEFAULT_IMAGE_TEMPLATE,
+    subtype: Subtype = None,
+) -> None:
+    """VQA-CE: VQA v2 val flagged counterexample / hard / easy."""
+    _report(
+        convert(
+            "vqa-ce",
+            out,
+            questions=questions,
+            annotations=annotations,
+            counterexamples=counterexamples,
+            hard=hard,
+            easy=easy,
+            subset=subset,
+            image_template=image_template,
+            subtype=subtype,
+        )
+    )
+
+
+@convert_app.command("advqa")
+@user_errors
+def advqa_command(
+    questions: Annotated[
+        Path, typer.Option(help="questions JSON (v1_OpenEnded_mscoco_val2017_advqa_questions.json)")
+    ],
+    annotations: Annotated[Path, typer.Option(help="annotations JSON (v1_mscoco_val2017_advqa_annotations)")],
+    out: Out,
+    image_template: Annotated[
+        str, typer.Option(help="image path template")
+    ] = vqa_family.ADVQA_IMAGE_TEMPLATE,
+    subtype: Subtype = None,
+) -> None:
+    """AdVQA: VQA v2-style questions + annotations (VQA metric)."""
+    _report(
+        convert(
+            "advqa",
+            out,
+            questions=questions,
+            annotations=annotations,
+            image_template=image_template,
+            subtype=subtype,
+        )
+    )
+
+
+@convert_app.command("aqua")
+@user_errors
+def aqua_command(
+    path: Annotated[Path, typer.Argument(help="AQUA split JSON (AQUA/test.json)")],
+    out: Out,
+    id_offset: Annotated[int, typer.Option(help="first question id (SelTDA numbers splits on)")] = 0,
+    image_template: Annotated[
+        str, typer.Option(help="image path template ({image})")
+    ] = aqua.DEFAULT_IMAGE_TEMPLATE,
+    keep_question: Annotated[bool, typer.Option(help="do not append the missing '?'")] = False,
+) -> None:
+    """AQUA / ArtVQA: one answer per question (exact match), question type = external knowledge or not."""
+    _report(
+        convert(
+            "aqua",
+            out,
+            path=path,
+            id_offset=id_offset,
+            image_template=image_template,
+            add_question_mark=not keep_question,
+        )
+    )
+
+
+@convert_app.command("pathvqa")
+@user_errors
+def pathvqa_command(
+    path: Annotated[Path, typer.Argument(help="parquet file, or a folder of them (one split)")],
+    out: Out,
+    images_out: ImagesOut = None,
+    id_offset: Annotated[int, typer.Option(help="first question id")] = 0,
+) -> None:
+    """PathVQA from its parquet copy; writes each distinct image once (exact match metric)."""
+    options: dict[str, Any] = {"images_out": images_out} if images_out is not None else {}
+    _report(convert("pathvqa", out, path=path, id_offset=id_offset, **options))
+
+
+@convert_app.command("rsvqa")
+@user_errors
+def rsvqa_command(
+    path: Annotated[
+        Path, typer.Argument(help="folder with <prefix>_split_<split>_{questions,answers,images}.json")
+    ],
+    out: Out,
+    split: Annotated[str, typer.Option(help="split: train, val or test")] = rsvqa.DEFAULT_SPLIT,
+    prefix: Annotated[
+        str, typer.Option(help="file prefix: LR (low resolution) or USGS (high)")
+    ] = rsvqa.DEFAULT_PREFIX,
+    image_template: Annotated[str, typer.Option(help="image path template")] = rsvqa.DEFAULT_IMAGE_TEMPLATE,
+) -> None:
+    """RSVQA-LR (or HR): active questions, question type = 'type' (exact match metric)."""
+    _report(convert("rsvqa", out, path=path, split=split, prefix=prefix, image_template=image_template))
 
 
 @convert_app.command("results")

@@ -12,9 +12,13 @@ from typing import Any
 from seltda.core.records import write_records
 from seltda.formats._common import FormatError
 from seltda.formats.aokvqa import read_aokvqa
+from seltda.formats.aqua import read_aqua
 from seltda.formats.hf_dataset import HfConversion, read_hf_dataset
+from seltda.formats.pathvqa import read_pathvqa
 from seltda.formats.reference import read_reference
+from seltda.formats.rsvqa import read_rsvqa
 from seltda.formats.table import read_table
+from seltda.formats.vqa_family import read_advqa, read_vqa_ce, read_vqa_rephrasings
 from seltda.formats.vqa_v2 import read_vqa_v2
 
 __all__ = ["ALIASES", "FORMATS", "ConversionResult", "FormatSpec", "convert", "resolve_format"]
@@ -53,6 +57,12 @@ FORMATS: dict[str, FormatSpec] = {
         FormatSpec("reference", read_reference, "SelTDA/BLIP reference JSON list"),
         FormatSpec("table", read_table, "CSV/TSV table (PathVQA, VQA-RAD exports)"),
         FormatSpec("hf-dataset", read_hf_dataset, "datasets folder saved with save_to_disk"),
+        FormatSpec("vqa-rephrasings", read_vqa_rephrasings, "VQA-Rephrasings questions + annotations JSON"),
+        FormatSpec("vqa-ce", read_vqa_ce, "VQA v2 val + VQA-CE subset id lists"),
+        FormatSpec("advqa", read_advqa, "AdVQA questions + annotations JSON"),
+        FormatSpec("aqua", read_aqua, "AQUA (ArtVQA) JSON list"),
+        FormatSpec("pathvqa", read_pathvqa, "PathVQA parquet (the datasets copy)"),
+        FormatSpec("rsvqa", read_rsvqa, "RSVQA-LR/HR split JSON files"),
     )
 }
 ALIASES = {
@@ -62,6 +72,10 @@ ALIASES = {
     "csv": "table",
     "tsv": "table",
     "hf": "hf-dataset",
+    "vqa-rep": "vqa-rephrasings",
+    "vqace": "vqa-ce",
+    "artvqa": "aqua",
+    "rsvqa-lr": "rsvqa",
 }
 
 
@@ -77,12 +91,12 @@ def resolve_format(fmt: str) -> FormatSpec:
 def convert(fmt: str, out: str | os.PathLike[str], **options: Any) -> ConversionResult:
     """Read a dataset with the format's reader (``options`` are its keyword arguments) and write records.
 
-    ``hf-dataset`` also writes images: ``images_out`` defaults to ``<out folder>/images``, and the
-    record image paths are relative to it.
+    ``hf-dataset`` and ``pathvqa`` also write images: ``images_out`` defaults to ``<out folder>/images``,
+    and the record image paths are relative to it.
     """
     spec = resolve_format(fmt)
     out = Path(out)
-    if spec.name == "hf-dataset":
+    if "images_out" in inspect.signature(spec.reader).parameters:
         options.setdefault("images_out", out.parent / "images")
     _check_options(spec, options)
     result = spec.reader(**options)
