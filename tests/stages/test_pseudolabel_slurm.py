@@ -64,6 +64,9 @@ def test_given_values_win_over_the_environment():
     # one value given, the other read from the array
     mixed = job_task(16, None, _array(5, 0, 7, 1, 8))
     assert (mixed.num_tasks, mixed.task_index, mixed.source) == (16, 5, "given+slurm")
+    # one task given: each array task labels the whole pool (e.g. one array task per teacher)
+    whole = job_task(1, None, _array(5, 0, 7, 1, 8))
+    assert (whole.num_tasks, whole.task_index, whole.source) == (1, 0, "given")
 
 
 @pytest.mark.parametrize(

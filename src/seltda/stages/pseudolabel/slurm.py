@@ -95,11 +95,14 @@ def array_task(env: Mapping[str, str] | None = None) -> tuple[int, int] | None:
 
 
 def job_task(num_tasks: int | None, task_index: int | None, env: Mapping[str, str] | None = None) -> JobTask:
-    """This job's task: each value given wins, one left at None is the Slurm array's (else 1 task, index 0).
+    """This job's task: each value given wins, one left at None is the Slurm array's (else 1 task, index 0;
+    `num_tasks=1` alone is index 0, so `--num-tasks 1` makes each array task label the whole pool).
 
     Refused: an index outside `[0, num_tasks)`.
     """
     env = os.environ if env is None else env
+    if num_tasks == 1 and task_index is None:  # one task given: it runs everything, whatever the array
+        task_index = 0
     array = array_task(env) if num_tasks is None or task_index is None else None
     if array is None:
         source = "single" if num_tasks is None and task_index is None else "given"
