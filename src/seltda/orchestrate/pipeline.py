@@ -48,13 +48,15 @@ from seltda.stages.teacher import train_teacher
 
 
 def _stage_models(cfg: RunConfig, base: str) -> RunConfig:
-    """Point every stage at the base VLM and the run's seed."""
+    """Point every stage at the base VLM and the run's seed; a run labels its pool in one job, even inside
+    a Slurm array (one run per array task)."""
     updates = {"model": base, "seed": cfg.seed}
+    one_job = {"num_tasks": cfg.pseudolabel.num_tasks or 1, "task_index": cfg.pseudolabel.task_index or 0}
     return cfg.model_copy(
         update={
             "teacher": cfg.teacher.model_copy(update=updates),
             "student": cfg.student.model_copy(update=updates),
-            "pseudolabel": cfg.pseudolabel.model_copy(update={"seed": cfg.seed}),
+            "pseudolabel": cfg.pseudolabel.model_copy(update={"seed": cfg.seed, **one_job}),
         }
     )
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from seltda.core.fileio import atomic_write_json, read_json
 
@@ -45,6 +45,26 @@ class PseudoLabelFolder:
         return self.shards / f"shard-{index:05d}.rejected.jsonl"
 
 
+class ShardWriter(BaseModel):
+    """Who wrote a shard: its job's task (`task_index` of `num_tasks`; `tasks_from`: given, slurm,
+    given+slurm or single), its process's rank among those launched together, the Slurm array task
+    (`JOBID_TASKID`) and the host."""
+
+    num_tasks: int
+    task_index: int
+    tasks_from: str
+    rank: int = 0
+    ranks: int = 1
+    slurm_array: str | None = None
+    host: str | None = None
+
+
+class WriterShards(ShardWriter):
+    """One writer and the shards it wrote (the manifest's `writers`)."""
+
+    shards: list[int]
+
+
 class ShardStats(BaseModel):
     """One shard's counts (`shards/shard-NNNNN.json`); written last, it marks the shard complete."""
 
@@ -58,6 +78,7 @@ class ShardStats(BaseModel):
     records: int
     roundtrip_model: str | None = None
     dtype: str = "unrecorded"  # shards written before the sampling dtype was recorded
+    writer: ShardWriter | None = None  # shards written before writers were recorded
 
     def write(self, path: Path) -> Path:
         return atomic_write_json(path, self.model_dump(mode="json"))
@@ -94,6 +115,7 @@ class Manifest(BaseModel):
     sampling_dtypes: list[str]
     questions_per_image: float
     env: dict[str, Any]
+    writers: list[WriterShards] = Field(default_factory=list)  # by writer; unrecorded shards left out
 
     def to_json(self) -> dict[str, Any]:
         """The file's content: the run keys only when known, then the rest in field order."""

@@ -1,8 +1,8 @@
 """SelTDA step 2: the teacher labels unlabeled images.
 
 `pool` lists and loads the images, `shard` labels one shard (shard filters, round-trip answers), `filters`
-holds the filters, `merge` runs the merge filters and writes the manifest, `launch` decides which shards
-this process runs and merges.
+holds the filters, `merge` runs the merge filters and writes the manifest, `slurm` finds this job's task
+(given, or from a Slurm array), `launch` decides which shards this process runs and merges.
 """
 
 from seltda.run.pseudolabels import Manifest, PseudoLabelOutcome, ShardStats

@@ -43,8 +43,18 @@ class PseudoLabelConfig(BaseModel):
     )
     max_pixels: int | None = Field(None, description="dynamic-resolution VLMs: downscale larger images")
     image_column: str = Field("image", description="image column when the pool is a saved `datasets` folder")
-    num_tasks: int = Field(1, ge=1, description="split shards across this many independent jobs")
-    task_index: int = Field(0, ge=0, description="this job's index in [0, num_tasks)")
+    num_tasks: int | None = Field(
+        None,
+        ge=1,
+        description="split shards across this many independent jobs (None: the Slurm array's task count "
+        "inside a job array, else 1)",
+    )
+    task_index: int | None = Field(
+        None,
+        ge=0,
+        description="this job's index in [0, num_tasks) (None: its position in the Slurm array inside a "
+        "job array, else 0)",
+    )
 
     @classmethod
     def plain(cls, **kwargs) -> PseudoLabelConfig:

@@ -5,15 +5,18 @@ on a rerun, so a killed run resumes without loss or duplicates. Each image is en
 the N samples come from `num_return_sequences`. Outputs are parsed and filtered; `manifest.json` reports
 the funnel (generated -> parsed -> each filter -> kept).
 
-Who runs which shards: independent jobs (e.g. a Slurm array) pass `num_tasks`/`task_index`; processes
-started together (`torchrun`, `accelerate launch`) split the shards by rank (accelerate's `PartialState`),
-and after a barrier the main process merges.
+Who runs which shards: independent jobs split them by `num_tasks`/`task_index` (task t runs shards
+k with k % num_tasks == t), given or read from a Slurm job array (`slurm.job_task`); processes started
+together (`torchrun`, `accelerate launch`, accelerate's `PartialState`) deal their task's shards among
+their ranks, and after a barrier the main process merges. Whichever job finds every shard complete merges.
+Each shard's stats record which task and rank wrote it; the manifest lists them (`writers`).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import socket
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -21,13 +24,15 @@ from pathlib import Path
 import torch
 from accelerate import PartialState
 
+from seltda.core.fileio import SeltdaInputError
 from seltda.core.progress import track
 from seltda.models import load_adapter, load_vqg
-from seltda.run.pseudolabels import PseudoLabelFolder, PseudoLabelOutcome
+from seltda.run.pseudolabels import PseudoLabelFolder, PseudoLabelOutcome, ShardWriter
 from seltda.stages.pseudolabel.config import PseudoLabelConfig
 from seltda.stages.pseudolabel.merge import merge
 from seltda.stages.pseudolabel.pool import load_pool
 from seltda.stages.pseudolabel.shard import RoundTrip, inference_dtype, run_shard, shard_paths
+from seltda.stages.pseudolabel.slurm import job_task
 
 
 def process_state() -> PartialState:
@@ -38,11 +43,27 @@ def process_state() -> PartialState:
     return PartialState(cpu=not torch.cuda.is_available())
 
 
-def launcher_tasks(cfg: PseudoLabelConfig, state: PartialState) -> PseudoLabelConfig:
-    """Under `torchrun`/`accelerate launch` each process takes its own shards (unless tasks are given)."""
-    if cfg.num_tasks == 1 and state.num_processes > 1:
-        return cfg.model_copy(update={"num_tasks": state.num_processes, "task_index": state.process_index})
-    return cfg
+def shard_writer(cfg: PseudoLabelConfig, state: PartialState) -> ShardWriter:
+    """This process's place: its job's task (`num_tasks`/`task_index`, else the Slurm array's, else the
+    only task) and its rank among the processes launched together."""
+    task = job_task(cfg.num_tasks, cfg.task_index)
+    return ShardWriter(
+        num_tasks=task.num_tasks,
+        task_index=task.task_index,
+        tasks_from=task.source,
+        rank=state.process_index,
+        ranks=state.num_processes,
+        slurm_array=task.slurm_array,
+        host=socket.gethostname(),
+    )
+
+
+def runs_shard(index: int, writer: ShardWriter) -> bool:
+    """Shard `index` is this process's: its task's (`index % num_tasks`), and among the task's shards
+    (the `index // num_tasks`-th) dealt round-robin to the ranks. With one task, rank r runs the shards
+    k with k % ranks == r; each task's share is the same whatever the other tasks' rank counts."""
+    mine = index % writer.num_tasks == writer.task_index
+    return mine and (index // writer.num_tasks) % writer.ranks == writer.rank
 
 
 def pseudolabel(
@@ -58,9 +79,16 @@ def pseudolabel(
     Merges once every shard is done; otherwise reports this task's or this rank's shards done.
     """
     state = process_state()
-    cfg = launcher_tasks(cfg or PseudoLabelConfig(), state)
+    cfg = cfg or PseudoLabelConfig()
+    writer = shard_writer(cfg, state)
+    cfg = cfg.model_copy(update={"num_tasks": writer.num_tasks, "task_index": writer.task_index})
     out_dir = Path(out_dir)
     start = time.perf_counter()
+    if fresh and writer.num_tasks > 1:
+        raise SeltdaInputError(
+            f"relabeling afresh in task {writer.task_index} of {writer.num_tasks} would delete the other "
+            "tasks' shards: delete the shards folder once before starting the tasks, and let them resume"
+        )
     if fresh:
         if state.is_main_process and PseudoLabelFolder(out_dir).shards.exists():
             shutil.rmtree(PseudoLabelFolder(out_dir).shards)
@@ -68,9 +96,7 @@ def pseudolabel(
     pool = load_pool(Path(image_root), out_dir, image_list, cfg.image_column)
     shards = [pool.images[i : i + cfg.shard_size] for i in range(0, len(pool.images), cfg.shard_size)]
     todo = [
-        i
-        for i in range(len(shards))
-        if i % cfg.num_tasks == cfg.task_index and not shard_paths(out_dir, i)[1].exists()
+        i for i in range(len(shards)) if runs_shard(i, writer) and not shard_paths(out_dir, i)[1].exists()
     ]
     if todo:
         device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -84,7 +110,16 @@ def pseudolabel(
             )
         for index in track(todo, description="pseudo-labeling shards"):
             run_shard(
-                index, shards[index], pool.root, model, adapter, cfg, str(teacher_dir), out_dir, roundtrip
+                index,
+                shards[index],
+                pool.root,
+                model,
+                adapter,
+                cfg,
+                str(teacher_dir),
+                out_dir,
+                roundtrip,
+                writer,
             )
     if state.num_processes > 1:  # launched together: the main process merges once all are done
         state.wait_for_everyone()

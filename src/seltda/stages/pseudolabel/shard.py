@@ -15,7 +15,7 @@ from seltda.core.jsonl import write_jsonl
 from seltda.core.records import Provenance, Record, write_records
 from seltda.models import ModelAdapter, load_adapter, load_vqa
 from seltda.qa_text import parse_generation
-from seltda.run.pseudolabels import PseudoLabelFolder, ShardStats
+from seltda.run.pseudolabels import PseudoLabelFolder, ShardStats, ShardWriter
 from seltda.stages.pseudolabel.config import PseudoLabelConfig
 from seltda.stages.pseudolabel.filters import Filter, Sample, build_filters, rejection_row
 from seltda.stages.pseudolabel.pool import decoding_workers, image_batches, size_ordered
@@ -131,8 +131,10 @@ def run_shard(
     teacher: str,
     out_dir: Path,
     roundtrip: RoundTrip | None = None,
+    writer: ShardWriter | None = None,
 ) -> ShardStats:
-    """Label one shard and write it atomically: records first, then its stats (the completion mark)."""
+    """Label one shard and write it atomically: records first, then its stats (the completion mark,
+    with `writer`: which task and process wrote it)."""
     torch.manual_seed(cfg.seed * 1_000_003 + index)
     unreadable: Counter[str] = Counter()
     records: list[Record] = []
@@ -175,6 +177,7 @@ def run_shard(
         records=len(records),
         roundtrip_model=cfg.roundtrip_model,
         dtype=str(parameter.dtype).removeprefix("torch."),
+        writer=writer,
     )
     records_path, stats_path = shard_paths(out_dir, index)
     write_records(records_path, records)
