@@ -5,7 +5,8 @@ its cache repeated for the N samples (`VlmAdapter.one_prefill`, models/chat_samp
 The model is a tiny random LLaVA whose prompt holds 256 image tokens (128 px images, 8 px patches), with
 SmolLM2's tokenizer and a small language model whose output layer is scaled up so that its next-token
 distribution is peaked as a trained model's (on a flat one the nucleus is the whole vocabulary and the
-sampler's sort, not the model, would be timed); every sample runs to `--max-new-tokens`. Prints images/s of each path (median of alternating repeats) and their ratio.
+sampler's sort, not the model, would be timed); every sample runs to `--max-new-tokens`. Prints images/s
+of each path (median of alternating repeats) and their ratio.
 
     python benchmarks/chat_prefill.py --images 48 --batch-size 8 --per-image 3
 """
