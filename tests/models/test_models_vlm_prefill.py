@@ -11,7 +11,17 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from test_models_vlm import FAMILIES, build_idefics3, chat_tokenizer, qwen2_vl_processor_class, tiny_vlm
+from test_models_vlm import (
+    FAMILIES,
+    IDEFICS3_TEMPLATE,
+    build_idefics3,
+    chat_tokenizer,
+    idefics3_parts,
+    qwen2_vl_processor_class,
+    save,
+    text_config,
+    tiny_vlm,
+)
 
 from seltda.models import load_adapter, load_vqg
 from seltda.models.chat_sampling import ONE_PREFILL_TYPES, shares_prefill
@@ -21,6 +31,7 @@ __all__ = ["chat_tokenizer", "tiny_vlm"]  # the session fixtures this module use
 
 VISION_TOWERS = {
     "idefics3": "vision_model",
+    "smolvlm": "vision_model",
     "qwen2_vl": "visual",
     "paligemma": "vision_tower",
     "llava": "vision_tower",
@@ -88,8 +99,30 @@ def first_steps() -> Iterator[list[tuple[torch.Tensor, torch.Tensor]]]:
         NucleusSampler.__call__ = original
 
 
+@pytest.fixture(scope="module")
+def tiny_smolvlm(tmp_path_factory: pytest.TempPathFactory, chat_tokenizer: Path) -> Path:
+    """SmolVLM: Idefics3's architecture under its own model type (and Idefics3's processor here)."""
+    from transformers import SmolVLMConfig, SmolVLMForConditionalGeneration
+
+    processor, tokenizer, vision = idefics3_parts(chat_tokenizer, IDEFICS3_TEMPLATE)
+    config = SmolVLMConfig(
+        vision_config=vision,
+        text_config=dict(text_config(tokenizer), model_type="llama"),
+        image_token_id=processor.image_token_id,
+        scale_factor=2,
+    )
+    torch.manual_seed(0)
+    model = SmolVLMForConditionalGeneration(config)
+    return save(tmp_path_factory.mktemp("smolvlm"), model, processor, tokenizer, "<end_of_utterance>")
+
+
 def test_every_tiny_family_takes_the_one_prefill_path():
-    assert set(FAMILIES) <= ONE_PREFILL_TYPES
+    assert set(FAMILIES) | {"smolvlm"} == ONE_PREFILL_TYPES
+
+
+def test_smolvlm_is_prefilled_once_with_the_same_samples(tiny_smolvlm: Path):
+    test_each_image_is_encoded_and_prefilled_once(tiny_smolvlm)
+    test_same_samples_and_scores_as_repeated_inputs(tiny_smolvlm)
 
 
 def test_each_image_is_encoded_and_prefilled_once(tiny_vlm: Path):
