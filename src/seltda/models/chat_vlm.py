@@ -24,6 +24,7 @@ from transformers import AutoModelForImageTextToText, AutoProcessor
 from seltda.core.fileio import SeltdaInputError
 from seltda.core.records import majority
 from seltda.models.base import missing_model, quiet_loading
+from seltda.models.chat_sampling import prefill_once, shares_prefill
 from seltda.models.sampling import NucleusSampler, per_image, sampling_options
 from seltda.qa_text import answer_prompt, first_answer
 
@@ -103,6 +104,7 @@ class VlmAdapter:
     max_target_tokens: int = 48
     max_pixels: int | None = None  # downscale larger images (dynamic-resolution models: fewer image tokens)
     image_tokens_vary: bool = True  # dynamic resolution: a batch pads every image to its largest one
+    one_prefill: bool = True  # N samples from one prefill per image (models/chat_sampling.py) where supported
     vqg_instruction: str = VQG_INSTRUCTION
     chat: bool = field(init=False)
     end_of_turn: int | None = field(init=False)
@@ -308,7 +310,9 @@ class VlmAdapter:
     ) -> list[list[tuple[str, float]]]:
         """N sampled `Question: ... Answer: ...` texts per image, each with its mean token log-probability.
 
-        Takes the images, or their `sampling_inputs` prepared by a loader worker."""
+        Takes the images, or their `sampling_inputs` prepared by a loader worker. Each image is encoded and
+        its prompt prefilled once, its cache repeated for the N samples (`one_prefill`, on the model types
+        of `chat_sampling.ONE_PREFILL_TYPES`); otherwise `generate` repeats the inputs N times."""
         if not isinstance(pixel_values, PromptBatch):
             pixel_values = self.sampling_inputs(pixel_values)
         inputs = _to_model(model, pixel_values)
@@ -323,9 +327,11 @@ class VlmAdapter:
             min_new_tokens,
             prompt_padding=None if padding is None else padding.repeat_interleave(num_samples),
         )
-        sequences = model.generate(
-            **inputs, **stops, **sampling_options(sampler, self.max_target_tokens, num_samples)
-        )
+        options = sampling_options(sampler, self.max_target_tokens, num_samples)
+        if num_samples > 1 and self.one_prefill and shares_prefill(model):
+            inputs = prefill_once(model, inputs, num_samples)  # rows: image i's sample j at i*N+j
+            options["num_return_sequences"] = 1  # sampling kept on: the same random draws as repeated rows
+        sequences = model.generate(**inputs, **stops, **options)
         new = sequences[:, inputs["input_ids"].shape[1] :]
         texts = [text.strip() for text in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
         return per_image(texts, sampler.mean_logprobs(new), num_samples)
