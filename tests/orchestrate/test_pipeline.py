@@ -68,7 +68,7 @@ def test_two_rounds_keep_each_round_in_its_own_folder(dataset, tiny_model, tmp_p
         for path in out.rglob("*.json")
         if "eval" in path.relative_to(out).parts and path.name not in ("compare.json", "teacher.json")
     }
-    assert {out / "eval" / "baseline.json", out / "eval" / "dev" / "aimed.json"} <= evaluations
+    assert {out / "eval" / "baseline.json", out / "eval" / "dev" / "seltda.json"} <= evaluations
     assert second / "eval" / "student.json" in evaluations
     assert sorted(reads) == sorted(evaluations)  # each finished evaluation read back once
 

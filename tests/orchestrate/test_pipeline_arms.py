@@ -26,22 +26,24 @@ def test_replicates_and_recipes_are_trained_on_the_train_part_and_chosen_on_dev(
     assert len({r.image for r in dev}) == 2 and len({r.image for r in train}) == 10  # 20% of 12 images
     assert not {r.image for r in train} & {r.image for r in dev}
     # every model trains on the train part only; replicate k trains with seed + k - 1
-    for folder in ("baseline", "baseline-r2", "student", "student-r2", "teacher", "arms/aimed/student-r2"):
+    for folder in ("baseline", "baseline-r2", "student", "student-r2", "teacher", "arms/plain/student-r2"):
         assert read_stage(out / folder)["train_files"] == [str(out / "selection" / "train.jsonl")]
     assert read_stage(out / "student-r2")["config"]["seed"] == cfg.seed + 1
     assert read_stage(out / "arms" / "plain" / "student")["config"]["synthetic_ratio"] == 1.0
     assert (out / "arms" / "plain" / "pseudolabels" / "manifest.json").is_file()  # re-merged, not resampled
     arms = metrics["arms"]
-    assert list(arms) == ["baseline", "seltda", "aimed", "plain"]
-    assert arms["plain"]["candidate"] is False and arms["aimed"]["candidate"] is True
-    for name in ("seltda", "aimed", "plain"):
+    # the untrained teacher's samples do not parse: the aimed recipe keeps nothing and is not trained
+    assert list(arms) == ["baseline", "seltda", "plain"] and not (out / "arms" / "aimed" / "student").exists()
+    assert any("aimed was not trained: no pseudo-label kept" in w for w in metrics["warnings"])
+    assert arms["plain"]["candidate"] is False and arms["seltda"]["candidate"] is True
+    for name in ("seltda", "plain"):
         assert len(arms[name]["dev_per_replicate"]) == 2 and len(arms[name]["test_per_replicate"]) == 2
         assert arms[name]["gain_dev"]["replicates"] == 2 and arms[name]["gain_dev"]["n"] == len(dev)
         assert arms[name]["gain_test"]["covers"] == "training seeds and test questions"
     margins = json.loads((out / "eval" / "dev" / "teacher.json").read_text())["margins"]
     assert metrics["teacher_types"] == margins and set(margins) <= {"shape", "color"}
     shipped = metrics["shipped"]
-    assert shipped["arm"] in ("baseline", "seltda", "aimed") and metrics["verdict"].startswith("shipping")
+    assert shipped["arm"] in ("baseline", "seltda") and metrics["verdict"].startswith("shipping")
     assert shipped["model"] in arms[shipped["arm"]]["models"]
     card = out.parent / shipped["model"] if not shipped["model"].startswith("/") else Path(shipped["model"])
     assert "This is the model seltda shipped" in (card / "README.md").read_text()
@@ -74,5 +76,5 @@ def test_without_dev_nothing_is_shipped_and_the_run_says_so(dataset, tiny_model,
     assert metrics["shipped"] is None or "shipped" not in metrics
     assert "nothing was chosen" in metrics["verdict"]
     assert any("dev_fraction: 0" in w for w in metrics["warnings"])
-    assert any("aims at the teacher's strengths" in w for w in metrics["warnings"])
+    assert any("aimed was not trained: no dev records" in w for w in metrics["warnings"])
     assert list(metrics["arms"]) == ["baseline", "seltda"]

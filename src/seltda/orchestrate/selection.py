@@ -17,6 +17,7 @@ from seltda.orchestrate.stage_clock import StageClock
 from seltda.orchestrate.verdict import choose, summarize
 from seltda.run.artifacts import ArmSummary, Evaluation, Shipped
 from seltda.run.layout import RunLayout
+from seltda.run.pseudolabels import PseudoLabelFolder
 
 Dev = tuple[Path, Path]  # records, image root
 
@@ -48,6 +49,25 @@ def _count(path: Path | None) -> int | None:
         return None
     with path.open("rb") as handle:
         return sum(1 for line in handle if line.strip())
+
+
+def _untrainable(arm: Arm, layout: RunLayout) -> str | None:
+    """Why an aimed arm would not be worth training (None: train it)."""
+    recipe = arm.recipe
+    if recipe is None or not recipe.aimed:
+        return None
+    if arm.synthetic is None:
+        return "no dev records: it aims at the teacher's strengths on dev"
+    kept = _count(arm.synthetic)
+    if not kept:
+        return (
+            "no pseudo-label kept: on dev the teacher answers every question type worse than the baseline "
+            "(teacher_types in metrics.json); it would be the baseline"
+        )
+    own = _count(PseudoLabelFolder(layout.pseudolabels).records)
+    if not recipe.refilters and not recipe.student and kept == own:
+        return f"no question type dropped: it would be the {OWN} arm (the same pseudo-labels and settings)"
+    return None
 
 
 def compare_arms(
@@ -85,10 +105,10 @@ def compare_arms(
     trained = [baseline]
     for arm in arms[1:]:
         arm.synthetic = synthetic_records(arm, cfg, layout, margins, index)
-        if arm.synthetic is None:
-            warnings.append(
-                f"recipe {arm.name} aims at the teacher's strengths on dev, and the run has no dev"
-            )
+        skip = _untrainable(arm, layout)
+        if skip is not None:
+            warnings.append(f"recipe {arm.name} was not trained: {skip}")
+            clock.skip(f"student_{arm.name}", skip.split(":")[0], len(arm.models))
             continue
         train_arm(arm, cfg, cfg.train, pool_root or cfg.images, clock, skip_first=arm.name == OWN)
         trained.append(arm)
