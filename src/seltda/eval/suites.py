@@ -24,15 +24,20 @@ def _mean(values: Sequence[float]) -> float:
     return round(sum(values) / len(values), 2) if values else 0.0
 
 
-def rephrasing(
-    records: Sequence[Record], per_question: Mapping[str, float], answers: Mapping[str, str]
-) -> dict:
-    """Accuracy and consistency over groups of rephrased questions (groups of two or more)."""
+def rephrasing_groups(records: Sequence[Record]) -> dict[str, list[Record]]:
+    """The groups of rephrased questions: records sharing a `group_id`, groups of two or more."""
     groups: dict[str, list[Record]] = defaultdict(list)
     for record in records:
         if record.group_id is not None:
             groups[record.group_id].append(record)
-    groups = {k: v for k, v in groups.items() if len(v) > 1}
+    return {k: v for k, v in groups.items() if len(v) > 1}
+
+
+def rephrasing(
+    records: Sequence[Record], per_question: Mapping[str, float], answers: Mapping[str, str]
+) -> dict:
+    """Accuracy and consistency over groups of rephrased questions (groups of two or more)."""
+    groups = rephrasing_groups(records)
     members = [r for group in groups.values() for r in group]
     consistent = correct = 0
     for group in groups.values():
@@ -50,6 +55,19 @@ def rephrasing(
     }
 
 
+def consensus_shares(
+    groups: Mapping[str, Sequence[Record]], per_question: Mapping[str, float], k: int
+) -> dict[str, float]:
+    """Each group's share (percent) of its k-question subsets all answered correctly, for the groups of k
+    or more questions: the per-group figures whose mean is ``CS(k)``."""
+    shares = {}
+    for name, group in groups.items():
+        if len(group) >= k:
+            correct = sum(per_question.get(r.question_id, 0.0) > 0 for r in group)
+            shares[name] = 100 * math.comb(correct, k) / math.comb(len(group), k)
+    return shares
+
+
 def consensus_scores(
     groups: Sequence[Sequence[Record]],
     per_question: Mapping[str, float],
@@ -61,15 +79,12 @@ def consensus_scores(
     A group of n questions with c correct has C(c, k) correct subsets out of C(n, k); groups with fewer than
     k questions are left out of CS(k), and a CS(k) with no such group is left out of the result.
     """
+    named = {str(index): group for index, group in enumerate(groups)}
     result = {}
     for k in sizes:
-        shares = []
-        for group in groups:
-            if len(group) >= k:
-                correct = sum(per_question.get(r.question_id, 0.0) > 0 for r in group)
-                shares.append(math.comb(correct, k) / math.comb(len(group), k))
+        shares = consensus_shares(named, per_question, k)
         if shares:
-            result[f"CS({k})"] = round(100 * sum(shares) / len(shares), 2)
+            result[f"CS({k})"] = round(sum(shares.values()) / len(shares), 2)
     return result
 
 
@@ -111,4 +126,29 @@ def run_suites(
         suite = numeric(records, per_question)
         if suite["n"]:
             result["numeric"] = suite
+    return result
+
+
+def suite_units(
+    records: Sequence[Record], per_question: Mapping[str, float], names=SUITES
+) -> dict[str, dict[str, float]]:
+    """The figures of the suites a table compares models on, each as the scores of its units (questions,
+    or groups for ``CS(k)``) whose mean is the figure: ``rephrasing CS(k)``, ``flag:<flag>``, ``numeric``.
+    A gain over them can be bootstrapped over those units (`eval.intervals`)."""
+    result: dict[str, dict[str, float]] = {}
+    if "rephrasing" in names:
+        groups = rephrasing_groups(records)
+        for k in CONSENSUS_SIZES:
+            shares = consensus_shares(groups, per_question, k)
+            if shares:
+                result[f"rephrasing CS({k})"] = shares
+    if "flagged" in names:
+        for flag in sorted({flag for record in records for flag in record.flags}):
+            result[f"flag:{flag}"] = {
+                r.question_id: per_question.get(r.question_id, 0.0) for r in records if flag in r.flags
+            }
+    if "numeric" in names:
+        numbers = {r.question_id: per_question.get(r.question_id, 0.0) for r in records if is_numeric(r)}
+        if numbers:
+            result["numeric"] = numbers
     return result

@@ -93,9 +93,11 @@ def score(
     out_file: Path | None,
     suites=SUITES,
     metric: str = EvaluateConfig.model_fields["metric"].default,
+    limit: int | None = None,
 ) -> dict:
-    """Score predictions made by any model against records, with the same output as `evaluate`."""
-    records = read_records(data_file)
+    """Score predictions made by any model against records (the first `limit` of them), with the same
+    output as `evaluate`."""
+    records = read_records(data_file)[:limit]
     predictions = load_predictions(predictions_file)
     result = _result(str(predictions_file), data_file, records, predictions, suites, metric)
     result["unknown_question_ids"] = len(set(predictions) - {r.question_id for r in records})
