@@ -205,3 +205,49 @@ class RunMetrics(Artifact):
     @property
     def evaluated(self) -> bool:
         return self.baseline is not None and self.seltda is not None and self.gain is not None
+
+
+class BenchmarkCell(BaseModel):
+    """One model's figure on one row: the mean over its replicates, each replicate's, and the units."""
+
+    value: float | None = None
+    per_replicate: list[float] = []
+    n: int = 0  # questions (or rephrasing groups for CS(k)) the figure averages
+
+
+class BenchmarkRow(BaseModel):
+    """One figure of one evaluation set (accuracy, a robustness suite's figure) for every model, and each
+    model's gain over the first model with its interval (`eval.intervals.seed_aware_gain`)."""
+
+    set: str
+    figure: str  # `accuracy`, `rephrasing CS(k)`, `flag:<flag>`, `numeric`
+    label: str  # what the table shows, e.g. `accuracy (vqa)`
+    units: str  # what the figure averages: questions or rephrasing groups
+    cells: dict[str, BenchmarkCell]
+    gains: dict[str, Gain] = {}  # every model but the first
+
+
+class BenchmarkModel(BaseModel):
+    name: str
+    replicates: int
+    sources: list[str]  # model folders (or predictions files), one per replicate
+
+
+class BenchmarkSet(BaseModel):
+    name: str
+    data: str
+    metric: str  # the metric under `accuracy` (auto resolved)
+    n: int  # questions evaluated
+
+
+class Benchmark(Artifact):
+    """`benchmark.json`, written by `seltda benchmark`: models x evaluation sets, gains over the first."""
+
+    reference: str  # the first model: every gain is over it
+    confidence: float
+    models: list[BenchmarkModel]
+    sets: list[BenchmarkSet]
+    rows: list[BenchmarkRow]
+    covers: list[
+        str
+    ] = []  # what the gains' intervals cover (training seeds and test questions, or the latter)

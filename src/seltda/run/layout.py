@@ -235,3 +235,30 @@ def run_markers(folder: Path) -> tuple[Path, ...]:
 def is_run_folder(folder: Path) -> bool:
     """Whether `folder` holds a seltda run or curve (any of `run_markers`)."""
     return any(path.is_file() for path in run_markers(folder))
+
+
+@dataclass(frozen=True)
+class BenchmarkLayout:
+    """A benchmark folder (`seltda benchmark`): one evaluation per model, replicate and set, and the table."""
+
+    root: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))
+
+    def evaluation(self, model: str, evaluation_set: str, replicate: int = 1) -> Path:
+        """`evals/<model>/<set>.json`, `evals/<model>/<set>-r<k>.json` for replicate k >= 2."""
+        name = evaluation_set if replicate == 1 else f"{evaluation_set}-r{replicate}"
+        return self.root / "evals" / model / f"{name}.json"
+
+    @property
+    def json(self) -> Path:
+        return self.root / "benchmark.json"
+
+    @property
+    def markdown(self) -> Path:
+        return self.root / "benchmark.md"
+
+    @property
+    def report_html(self) -> Path:
+        return self.root / "report.html"
