@@ -1,5 +1,6 @@
 """The `seltda` command line: commands from `stages.py` (one per stage) and `runs.py` (whole runs), the
-`convert` group from `convert.py`. Every command is a few lines over a library function."""
+`convert` group from `convert.py`, `benchmark` from `benchmark.py`. Every command is a few lines over a
+library function."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 import typer
 
 from seltda.cli import runs, stages
+from seltda.cli.benchmark import benchmark
 from seltda.cli.convert import convert_app
 from seltda.cli.errors import err
 
@@ -20,7 +22,7 @@ app = typer.Typer(
 for command in (stages.teacher, stages.pseudolabel, stages.student, stages.evaluate, stages.score):
     app.command()(command)
 app.command()(runs.pretrain)
-for command in (stages.compare, stages.split):
+for command in (stages.compare, benchmark, stages.split):
     app.command()(command)
 app.command("init-model")(stages.init_model)
 for command in (runs.report, runs.push, runs.run, runs.demo, runs.curve):

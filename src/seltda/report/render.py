@@ -29,7 +29,7 @@ def write_report(run_dir: Path, gallery_size: int = 12, examples: int = 8, seed:
     if not layout.root.is_dir():
         raise FileNotFoundError(f"run folder {layout.root} does not exist")
     context, figures = build_context(layout.root, gallery_size=gallery_size, examples=examples, seed=seed)
-    env = _environment()
+    env = environment()
     written: dict[str, Path] = {}
 
     html_context = dict(context, plots={name: data_uri(png) for name, png in figures.items()})
@@ -46,7 +46,7 @@ def write_report(run_dir: Path, gallery_size: int = 12, examples: int = 8, seed:
     return written
 
 
-def _environment() -> jinja2.Environment:
+def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=lambda name: bool(name) and not str(name).endswith(".md.j2"),
