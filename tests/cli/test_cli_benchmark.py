@@ -64,6 +64,7 @@ def test_benchmark_command_writes_the_three_files(tmp_path: Path) -> None:
     assert "Intervals cover: test questions only" in markdown
     html = (out / "report.html").read_text()
     assert 'id="benchmark-table"' in html and "rephrasing CS(2)" in html and "--good" in html
+    assert "student − baseline" in html and "test questions only" in html
 
     again = runner.invoke(app, ["benchmark", str(config), "--root", str(run)])
     assert again.exit_code == 0 and "baseline on test: reused" in again.output

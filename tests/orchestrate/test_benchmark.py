@@ -219,3 +219,19 @@ def test_relative_paths_resolve_against_the_config_folder_or_a_root(tmp_path, se
     assert cfg.out == tmp_path / "benchmark"
     with pytest.raises(SeltdaInputError, match="no records file"):
         load_benchmark_config(config)  # against configs/: no test.jsonl there
+
+
+def test_the_shipped_easyvqa_example_loads_against_a_run_folder(tmp_path, monkeypatch) -> None:
+    example = Path(__file__).parents[2] / "benchmarks" / "easyvqa_benchmark.yaml"
+    run = tmp_path / "run"
+    for folder in ("baseline", "student", "data", "images"):
+        (run / folder).mkdir(parents=True)
+    write_records(run / "data" / "test.jsonl", make_dataset(run, count=2))
+    monkeypatch.setenv("EASYVQA_IMAGES", str(run))
+    cfg = load_benchmark_config(example, root=run)
+    assert [m.path for m in cfg.models] == [str(run / "baseline"), str(run / "student")]
+    assert cfg.sets[0].data == run / "data" / "test.jsonl" and cfg.sets[0].images == run
+    assert cfg.out == run / "benchmark" and cfg.sets[0].suites == ("rephrasing", "flagged")
+    monkeypatch.delenv("EASYVQA_IMAGES")
+    with pytest.raises(SeltdaInputError, match="'sets\\[0\\].images': environment variable EASYVQA_IMAGES"):
+        load_benchmark_config(example, root=run)

@@ -23,7 +23,7 @@ def benchmark_table(table) -> Table:
     previous = None
     for row in table.rows:
         first = next(iter(row.cells.values()))
-        cells = [row.set if row.set != previous else "", row.label, f"{first.n} {row.units}"]
+        cells = [row.set if row.set != previous else "", row.label, f"{first.n:,} {row.units}"]
         previous = row.set
         for name in names:
             cell, gain = row.cells.get(name), row.gains.get(name)

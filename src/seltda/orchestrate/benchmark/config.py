@@ -1,14 +1,17 @@
 """The benchmark config: models x evaluation sets, as one YAML file (`seltda benchmark CONFIG.yaml`).
 
-Relative paths resolve against the config file's folder (or a given root, e.g. a run folder). A model is
+Paths may name environment variables (`${DATA}/test.jsonl`) and `~`; relative paths resolve against the
+config file's folder (or a given root, e.g. a run folder). A model is
 a folder (or hub id), K replicate folders, or predictions made elsewhere (one file per set and replicate:
 VQA results, an evaluation JSON or an id -> answer object), scored here with the set's metric.
 """
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -21,6 +24,23 @@ from seltda.stages.evaluate import EvaluateConfig
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+-]*$"  # a model's or set's name is a file name in `evals/`
 NAME_HELP = "letters, digits and . _ + - (it names files under evals/)"
+UNSET_VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def expand(value: Any) -> Any:
+    """A path's environment variables and `~` expanded (in lists and mappings too); an unset variable is
+    an error naming it."""
+    if isinstance(value, list):
+        return [expand(v) for v in value]
+    if isinstance(value, dict):
+        return {k: expand(v) for k, v in value.items()}
+    if not isinstance(value, str | Path):
+        return value
+    text = os.path.expanduser(os.path.expandvars(str(value)))
+    unset = UNSET_VARIABLE.search(text)
+    if unset:
+        raise ValueError(f"environment variable {unset.group(1)} is not set (in {value!r})")
+    return text
 
 
 class ModelEntry(BaseModel):
@@ -38,6 +58,8 @@ class ModelEntry(BaseModel):
         description="per set name: a predictions file, or one per replicate (VQA results [{question_id, "
         "answer}], an evaluation JSON, or {question_id: answer})",
     )
+
+    _expand = field_validator("path", "paths", "predictions", mode="before")(expand)
 
     @model_validator(mode="after")
     def _one_source(self) -> ModelEntry:
@@ -89,6 +111,8 @@ class SetEntry(BaseModel):
     )
     limit: int | None = Field(None, ge=1, description="the first N records only (default: `evaluate.limit`)")
 
+    _expand = field_validator("data", "images", mode="before")(expand)
+
     @field_validator("suites")
     @classmethod
     def _known_suites(cls, suites: tuple[str, ...] | None) -> tuple[str, ...] | None:
@@ -117,6 +141,8 @@ class BenchmarkConfig(BaseModel):
     confidence: float = Field(0.95, gt=0, lt=1, description="confidence of the gains' intervals")
     resamples: int = Field(10000, ge=100, description="bootstrap resamples (one replicate per model)")
     seed: int = Field(0, description="the bootstrap's random seed")
+
+    _expand = field_validator("out", mode="before")(expand)
 
     @model_validator(mode="after")
     def _consistent(self) -> BenchmarkConfig:

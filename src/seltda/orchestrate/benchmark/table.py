@@ -30,7 +30,8 @@ ACCURACY = "accuracy"
 def figure_units(evaluation: Evaluation, records, suites: Sequence[str]) -> dict[str, dict[str, float]]:
     """{figure: {unit: score}} of one evaluation: accuracy over its questions, then its suites' figures."""
     scores = evaluation.per_question
-    return {ACCURACY: dict(scores), **suite_units(records, scores, suites)}
+    figures = {ACCURACY: dict(scores), **suite_units(records, scores, suites)}
+    return {figure: units for figure, units in figures.items() if units}
 
 
 def _label(figure: str, metric: str) -> tuple[str, str]:
