@@ -9,12 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import aokvqa_layout
 from PIL import Image
 from test_models_vlm import chat_tokenizer, qwen2_vl_processor_class, tiny_vlm
 
 from seltda.models import load_adapter, load_vqa
 from seltda.models.blip import BlipAdapter, load_vqa_model
 from seltda.models.chat_vlm import PALIGEMMA_VQA_PREFIX
+from seltda.stages.evaluate import EvaluateConfig, evaluate
 
 __all__ = ["chat_tokenizer", "tiny_vlm"]  # the session fixtures this module uses
 
@@ -131,3 +133,16 @@ def test_vlm_scores_do_not_depend_on_the_batch(tiny_vlm: Path):
     alone = adapter.choice_scores(model, [first], QUESTIONS[:1], CHOICES[:1])
     together = adapter.choice_scores(model, [second, first], QUESTIONS[::-1], CHOICES[::-1])
     assert together[1] == pytest.approx(alone[0], abs=TOLERANCE)
+
+
+def test_vlm_evaluate_answers_with_its_most_likely_choice(tiny_vlm: Path, tmp_path: Path):
+    items, data = aokvqa_layout(tmp_path, count=3)
+    adapter, model = loaded(tiny_vlm)
+    result = evaluate(str(tiny_vlm), data, tmp_path, None, EvaluateConfig(metric="aokvqa-mc", suites=()))
+    predictions = {row["question_id"]: row["answer"] for row in result["predictions"]}
+    for item in items:
+        image = Image.open(tmp_path / f"val2017/{item['image_id']:012d}.jpg")
+        [scores] = adapter.choice_scores(
+            model, adapter.prepare_images([image]), [item["question"]], [item["choices"]]
+        )
+        assert predictions[item["question_id"]] == item["choices"][int(np.argmax(scores))]
