@@ -197,3 +197,32 @@ def tiny_run_config(dataset: dict, base_model: Path, out: Path, **changes):
     )
     settings.update(changes)
     return RunConfig(**settings)
+
+
+def aokvqa_layout(root: Path, count: int = 6) -> tuple[list[dict], Path]:
+    """A tiny A-OKVQA layout: `aokvqa_v1p0_val.json` (every third question difficult_direct_answer) and its
+    COCO images under val2017/; returns the items and the records `seltda convert aokvqa` writes."""
+    from seltda.formats import convert
+
+    choices = [["red", "blue", "green", "circle"], ["circle", "rectangle", "red circle", "blue rectangle"]]
+    items = []
+    for index in range(count):
+        shape, color = SHAPES[index % 2], list(COLORS)[index % 3]
+        image_id = 1000 + index
+        (root / "val2017").mkdir(parents=True, exist_ok=True)
+        draw(shape, color).save(root / f"val2017/{image_id:012d}.jpg")
+        items.append(
+            {
+                "question_id": f"mc{index}",
+                "image_id": image_id,
+                "question": "what color is it?" if index % 2 == 0 else f"what shape is the {color} thing?",
+                "choices": choices[index % 2],
+                "correct_choice_idx": index % 4,
+                "direct_answers": [color if index % 2 == 0 else shape] * 10,
+                "difficult_direct_answer": index % 3 == 0,
+                "rationales": [],
+            }
+        )
+    source = write_json(root / "aokvqa_v1p0_val.json", items)
+    convert("aokvqa", root / "val.jsonl", path=source)
+    return items, root / "val.jsonl"

@@ -1,7 +1,8 @@
 """A-OKVQA metrics: worked cases from the official rules (allenai/aokvqa evaluation/eval_predictions.py).
 
 Direct answer: min(1, #exact matches among the 10 direct answers / 3), no normalization, no leave-one-out.
-Multiple choice: 1 when the prediction equals choices[correct_choice_idx], else 0.
+Multiple choice: 1 when the prediction equals choices[correct_choice_idx], else 0, over every question
+(difficult_direct_answer ones included); a missing prediction scores 0.
 """
 
 from __future__ import annotations
@@ -96,6 +97,24 @@ def test_multiple_choice_scoring_and_warning(tmp_path: Path) -> None:
     assert result["per_question"] == {"a1": 100.0, "a2": 0.0}
     assert result["accuracy"] == 50.0
     assert result["warnings"] == ["1 of 2 predictions are not one of the record's choices: scored 0"]
+
+
+def test_multiple_choice_counts_every_question_and_missing_ones_as_zero(tmp_path: Path) -> None:
+    """The official script leaves difficult_direct_answer questions out of the direct-answer setting only;
+    a question without a prediction scores 0 (even when its correct choice is the empty string)."""
+    records = read_aokvqa(_aokvqa_file(tmp_path))  # a2 is difficult_direct_answer
+    result = score_predictions(records, {"a2": "glove"}, metric="aokvqa-mc")
+    assert result["per_question"] == {"a1": 0.0, "a2": 100.0} and result["missing"] == 1
+    assert result["accuracy"] == 50.0  # 1 of 2: the difficult question counted, the missing one 0
+    empty = Record(
+        question_id="e",
+        image="a.png",
+        question="q?",
+        answers=["x"],
+        meta={"choices": ["", "x"], "correct_choice_idx": 0},
+    )
+    assert score_predictions([empty], {}, metric="aokvqa-mc")["accuracy"] == 0.0
+    assert score_predictions([empty], {"e": ""}, metric="aokvqa-mc")["accuracy"] == 100.0
 
 
 def test_multiple_choice_needs_choices() -> None:

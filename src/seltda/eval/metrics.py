@@ -45,7 +45,7 @@ def score_predictions(
     Each record needs ``question_id`` and ``answers``; ``question_type`` / ``answer_type`` / ``meta`` are
     optional. ``accuracy`` is the chosen metric (named under ``metric``), ``exact_match`` the normalized exact
     match against the majority answer, ``warnings`` what does not fit the metric. A missing prediction scores
-    as the empty string and is counted in ``"missing"``. Summary figures are percentages rounded to 2
+    0 and is counted in ``"missing"``. Summary figures are percentages rounded to 2
     decimals; ``per_question`` holds unrounded percentages of the chosen metric.
     """
     records = list(records)
@@ -60,11 +60,12 @@ def score_predictions(
     for record in records:
         question_id = record.question_id
         prediction = predictions.get(question_id)
-        if prediction is None:
+        if prediction is None:  # scores 0 whatever the answers (as A-OKVQA's official evaluator)
             missing += 1
-            prediction = ""
-        acc = scorer(prediction, record)
-        em = exact_match(prediction, list(record.answers))
+            acc = em = 0.0
+        else:
+            acc = scorer(prediction, record)
+            em = exact_match(prediction, list(record.answers))
         accs.append(acc)
         ems.append(em)
         per_question[question_id] = 100 * acc

@@ -18,6 +18,7 @@ __all__ = [
     "AUTO",
     "METRICS",
     "METRIC_NAMES",
+    "MULTIPLE_CHOICE",
     "Metric",
     "aokvqa_direct_answer",
     "aokvqa_multiple_choice",
@@ -27,6 +28,7 @@ __all__ = [
 ]
 
 AUTO = "auto"
+MULTIPLE_CHOICE = "aokvqa-mc"  # the one metric under which `evaluate` picks a choice instead of generating
 # `auto` scores records with fewer answers than this with exact match: with 1 or 2 answers the VQA rule's
 # leave-one-out leaves at most one matching annotator (a right answer scores 0 or 33).
 FEW_ANSWERS = 3
@@ -94,7 +96,9 @@ METRICS: dict[str, Metric] = {
         assumed_answers=10,
         full_marks="a right answer scores 100 only when at least 3 answers match it",
     ),
-    "aokvqa-mc": Metric("aokvqa-mc", "the A-OKVQA multiple-choice rule", _multiple_choice, assumed_answers=1),
+    MULTIPLE_CHOICE: Metric(
+        MULTIPLE_CHOICE, "the A-OKVQA multiple-choice rule", _multiple_choice, assumed_answers=1
+    ),
 }
 METRIC_NAMES = (AUTO, *METRICS)
 
@@ -154,7 +158,7 @@ def choose_metric(records: Sequence[Any], metric: str = AUTO) -> tuple[str, list
             f"{chosen.title} assumes {chosen.assumed_answers} ({chosen.full_marks}; metric 'exact' scores "
             "a right answer 100)"
         )
-    if metric == "aokvqa-mc":
+    if metric == MULTIPLE_CHOICE:
         lacking = sum(not _has_choices(r) for r in records)
         if lacking:
             raise SeltdaInputError(
@@ -176,7 +180,7 @@ def choose_metric(records: Sequence[Any], metric: str = AUTO) -> tuple[str, list
 
 def prediction_warnings(metric: str, records: Sequence[Any], predictions: Mapping[str, str]) -> list[str]:
     """Warnings about the predictions themselves (multiple choice: answers that are not a choice)."""
-    if metric != "aokvqa-mc":
+    if metric != MULTIPLE_CHOICE:
         return []
     answered = [r for r in records if r.question_id in predictions]
     invalid = sum(predictions[r.question_id] not in _meta(r)["choices"] for r in answered)

@@ -1,5 +1,5 @@
-"""What every model family shares: the `ModelAdapter` protocol the stages use, quiet loading and the
-error for a model that cannot be loaded."""
+"""What every model family shares: the `ModelAdapter` protocol the stages use, quiet loading, the error
+for a model that cannot be loaded, and the summed log-likelihood of labelled tokens (choice scoring)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from seltda.core.fileio import SeltdaInputError
 
 
 class ModelAdapter(Protocol):
-    """What the stages use: preprocessing, the two training targets and decoding."""
+    """What the stages use: preprocessing, the two training targets, decoding and choice scoring."""
 
     processor: Any
     image_tokens_vary: bool  # whether an image's token count depends on its size (then batch by size)
@@ -32,6 +32,31 @@ class ModelAdapter(Protocol):
     def teacher_answer(  # the teacher's greedy first answer to given questions (one image each)
         self, model: torch.nn.Module, pixel_values: Any, questions: Sequence[str], max_new_tokens: int = 16
     ) -> list[str]: ...
+    def choice_scores(  # per question, each choice's log-likelihood as the answer (end token included)
+        self,
+        model: torch.nn.Module,
+        pixel_values: Any,
+        questions: Sequence[str],
+        choices: Sequence[Sequence[str]],
+    ) -> list[list[float]]: ...
+
+
+def label_log_likelihoods(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Per row, the summed log-probability of its labelled tokens (labels -100 are left out): the logits at
+    position t predict the label at t + 1, as in a causal language model's loss (no label smoothing)."""
+    targets = labels[:, 1:].to(logits.device)
+    log_probs = torch.log_softmax(logits[:, :-1].float(), dim=-1)
+    picked = log_probs.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    return (picked * (targets != -100)).sum(dim=1)
+
+
+def per_question(values: Sequence[float], choices: Sequence[Sequence[str]]) -> list[list[float]]:
+    """A flat list of one value per (question, choice) row, regrouped by question."""
+    grouped, start = [], 0
+    for question_choices in choices:
+        grouped.append(list(values[start : start + len(question_choices)]))
+        start += len(question_choices)
+    return grouped
 
 
 @contextlib.contextmanager

@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 from transformers import BlipForConditionalGeneration, BlipForQuestionAnswering, BlipProcessor
 
-from seltda.models.base import missing_model, quiet_loading
+from seltda.models.base import label_log_likelihoods, missing_model, per_question, quiet_loading
 from seltda.models.sampling import NucleusSampler, per_image, sampling_options
 from seltda.models.shared_image_attention import shared_image_attention
 from seltda.qa_text import answer_prompt, first_answer
@@ -38,7 +38,29 @@ def load_processor(name: str) -> BlipProcessor:
 
 
 def load_vqa_model(name: str) -> BlipForQuestionAnswering:
-    return _load(BlipForQuestionAnswering, name)
+    return mask_question_padding(_load(BlipForQuestionAnswering, name))
+
+
+def _cross_attention_mask(module: torch.nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """The mask a decoder layer hands its cross-attention, passed where the attention reads it."""
+    if kwargs.get("encoder_attention_mask") is None and kwargs.get("encoder_hidden_states") is not None:
+        kwargs["encoder_attention_mask"] = kwargs.get("attention_mask")
+    return args, kwargs
+
+
+def mask_question_padding(model: BlipForQuestionAnswering) -> BlipForQuestionAnswering:
+    """The answer decoder's cross-attention made to honour the question mask.
+
+    In transformers 5.2x a BLIP text layer hands its cross-attention the encoder mask as `attention_mask`,
+    and the attention then reads `encoder_attention_mask` (None): the answer decoder attends to question
+    padding, so a question's answers and scores depend on the longest question of its batch. A pre-hook
+    on each cross-attention passes the mask on (nothing changes where transformers already does)."""
+    for layer in getattr(getattr(model.text_decoder.bert, "encoder", None), "layer", []):
+        cross = getattr(layer, "crossattention", None)
+        if cross is not None and not getattr(cross.self, "_seltda_masked", False):
+            cross.self.register_forward_pre_hook(_cross_attention_mask, with_kwargs=True)
+            cross.self._seltda_masked = True
+    return model
 
 
 def load_vqg_model(name: str) -> BlipForConditionalGeneration:
@@ -96,13 +118,13 @@ class BlipAdapter:
         """A collate's pixel batch from dataset items (one prepared image each): the rows stacked."""
         return torch.stack(list(items))
 
-    def _tokenize(self, texts: Sequence[str], max_length: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def _tokenize(self, texts: Sequence[str], max_length: int | None) -> tuple[torch.Tensor, torch.Tensor]:
         encoded = self.tokenizer(
             list(texts), padding="longest", truncation=True, max_length=max_length, return_tensors="pt"
         )
         return encoded["input_ids"], encoded["attention_mask"]
 
-    def _decoder_targets(self, texts: Sequence[str], max_length: int) -> dict[str, torch.Tensor]:
+    def _decoder_targets(self, texts: Sequence[str], max_length: int | None) -> dict[str, torch.Tensor]:
         """Decoder inputs start with BOS ([DEC]) instead of [CLS]; labels ignore padding."""
         ids, mask = self._tokenize(texts, max_length)
         ids[:, 0] = self.tokenizer.bos_token_id
@@ -179,6 +201,32 @@ class BlipAdapter:
             num_beams=1,
         )
         return [text.strip() for text in self.tokenizer.batch_decode(output, skip_special_tokens=True)]
+
+    @torch.inference_mode()
+    def choice_scores(
+        self,
+        model: BlipForQuestionAnswering,
+        pixel_values: torch.Tensor,
+        questions: Sequence[str],
+        choices: Sequence[Sequence[str]],
+    ) -> list[list[float]]:
+        """Per question, each choice's log-likelihood as the answer: the sum over its decoder tokens up to
+        and including [SEP], as BLIP's `rank_answer` ranks candidates (without its label smoothing).
+
+        Each image and question is encoded once; the choices' decoder rows attend to the repeated question
+        states with the question mask. Choices are not cut at `max_answer_tokens`."""
+        device = pixel_values.device
+        batch = {key: value.to(device) for key, value in self.vqa_batch(pixel_values, questions).items()}
+        question_states = self.encode_questions(model, batch)
+        index = torch.tensor([i for i, row in enumerate(choices) for _ in row], device=device)
+        targets = self._decoder_targets([choice for row in choices for choice in row], None)
+        logits = model.text_decoder(
+            input_ids=targets["decoder_input_ids"].to(device),
+            attention_mask=targets["decoder_attention_mask"].to(device),
+            encoder_hidden_states=question_states[index],
+            encoder_attention_mask=batch["attention_mask"][index],
+        ).logits
+        return per_question(label_log_likelihoods(logits, targets["labels"]).tolist(), choices)
 
     # ---- question generation (teacher) ---------------------------------------------------------
     def vqg_batch(self, pixel_values: torch.Tensor, targets: Sequence[str]) -> dict[str, torch.Tensor]:

@@ -23,7 +23,7 @@ from transformers import AutoModelForImageTextToText, AutoProcessor
 
 from seltda.core.fileio import SeltdaInputError
 from seltda.core.records import majority
-from seltda.models.base import missing_model, quiet_loading
+from seltda.models.base import label_log_likelihoods, missing_model, per_question, quiet_loading
 from seltda.models.chat_sampling import prefill_once, shares_prefill
 from seltda.models.sampling import NucleusSampler, per_image, sampling_options
 from seltda.qa_text import answer_prompt, first_answer
@@ -254,6 +254,41 @@ class VlmAdapter:
         )
         new = output[:, inputs["input_ids"].shape[1] :]
         return [text.strip() for text in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
+
+    @torch.inference_mode()
+    def choice_scores(
+        self,
+        model: torch.nn.Module,
+        pixel_values: Sequence[Image.Image],
+        questions: Sequence[str],
+        choices: Sequence[Sequence[str]],
+    ) -> list[list[float]]:
+        """Per question, each choice's log-likelihood as the answer: the sum over the assistant turn's
+        tokens up to and including its end (the end-of-turn token, or EOS: llava-1.5, PaliGemma's suffix).
+
+        One row per (question, choice), rendered as in training (user turn = image + question, assistant
+        turn = the choice, not cut at `max_answer_tokens`); rows are left-padded, so every choice ends its
+        row and the logits are computed for the last positions only (`logits_to_keep`)."""
+        prefix = "" if self.chat else PALIGEMMA_VQA_PREFIX
+        images = [image for image, row in zip(pixel_values, choices, strict=True) for _ in row]
+        prompts = [
+            prefix + self._clip(question, self.max_question_tokens)
+            for question, row in zip(questions, choices, strict=True)
+            for _ in row
+        ]
+        batch = self._batch(images, prompts, [choice for row in choices for choice in row])
+        labels = self._through_end_of_turn(batch.pop("labels"))
+        first = (labels != -100).int().argmax(dim=1)  # each row's first choice token
+        keep = labels.shape[1] - int(first.min()) + 1  # its prediction starts one position earlier
+        logits = model(**_to_model(model, batch), logits_to_keep=keep).logits
+        return per_question(label_log_likelihoods(logits, labels[:, -keep:]).tolist(), choices)
+
+    def _through_end_of_turn(self, labels: torch.Tensor) -> torch.Tensor:
+        """Labels after each row's first end-of-turn token (the template's newline after it) left out."""
+        if self.end_of_turn is None:
+            return labels
+        ends = (labels == self.end_of_turn).int()
+        return labels.masked_fill(ends.cumsum(dim=1) - ends > 0, -100)
 
     # ---- question generation (teacher) ---------------------------------------------------------
     def vqg_batch(

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from seltda.core.progress import track
 from seltda.core.records import Record, read_records
 from seltda.eval.metrics import score_predictions
-from seltda.eval.scorers import AUTO, METRIC_NAMES
+from seltda.eval.scorers import AUTO, METRIC_NAMES, MULTIPLE_CHOICE, choose_metric
 from seltda.eval.suites import SUITES, run_suites
 from seltda.formats.results import read_predictions
 from seltda.models import load_adapter, load_vqa
@@ -34,15 +34,20 @@ class EvaluateConfig(BaseModel):
     )
     metric: Literal[METRIC_NAMES] = Field(  # type: ignore[valid-type]
         AUTO,
-        description="the metric under `accuracy`: vqa, exact, aokvqa, aokvqa-mc, or auto (what the converter "
-        "recorded, else exact when records have fewer than 3 answers, else vqa); see docs/metrics.md",
+        description="the metric under `accuracy`: vqa, exact, aokvqa, aokvqa-mc (the model picks the most "
+        "likely of each record's meta.choices), or auto (what the converter recorded, else exact when "
+        "records have fewer than 3 answers, else vqa); see docs/metrics.md",
     )
 
 
 def predict(
     model_dir: str, records: list[Record], image_root: Path, cfg: EvaluateConfig
 ) -> tuple[dict, dict]:
-    """Greedy answers for `records`: ({question_id: answer}, {skip reason: count})."""
+    """Answers for `records`: ({question_id: answer}, {skip reason: count}). Greedy generated answers, or
+    under metric `aokvqa-mc` each record's most likely choice of its `meta.choices` (`most_likely`)."""
+    by_choice = cfg.metric == MULTIPLE_CHOICE
+    if by_choice:
+        choose_metric(records, cfg.metric)  # every record has its choices, else an input error now
     adapter = load_adapter(model_dir, max_pixels=cfg.max_pixels, max_answer_tokens=cfg.max_answer_tokens)
     model = load_vqa(model_dir).eval()
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -57,13 +62,25 @@ def predict(
         items = [item for item in items if item is not None]
         if not items:
             continue
-        batch = adapter.vqa_batch(
-            adapter.batch_images([item["pixel_values"] for item in items]),
-            [item["record"].question for item in items],
-        )
-        answers = adapter.answer(model, {k: v.to(device) for k, v in batch.items()})
+        images = adapter.batch_images([item["pixel_values"] for item in items])
+        questions = [item["record"].question for item in items]
+        if by_choice:
+            choices = [item["record"].meta["choices"] for item in items]
+            scores = adapter.choice_scores(model, images.to(device), questions, choices)
+            answers = most_likely(choices, scores)
+        else:
+            batch = adapter.vqa_batch(images, questions)
+            answers = adapter.answer(model, {k: v.to(device) for k, v in batch.items()})
         predictions.update({item["record"].question_id: a for item, a in zip(items, answers, strict=True)})
     return predictions, dict(dataset.skipped)
+
+
+def most_likely(choices: list[list[str]], scores: list[list[float]]) -> list[str]:
+    """Each question's choice with the highest log-likelihood (ties: the first listed), as written."""
+    return [
+        row[max(range(len(row)), key=row_scores.__getitem__)]
+        for row, row_scores in zip(choices, scores, strict=True)
+    ]
 
 
 def load_predictions(path: Path) -> dict[str, str]:
