@@ -2,12 +2,13 @@
 
 Explicit `bf16`/`fp16`/`fp32` are used as asked (fp16 runs as fp32 on a CPU). `auto` on a GPU is bf16
 where it is supported, else fp16. `auto` on a CPU is measured: a capability flag does not say whether bf16
-is faster (a Xeon with AVX512-BF16 but no AMX sampled at 0.7x the fp32 rate in bf16, while this project's
-CPU runs bf16 1.4-1.7x faster), so a short probe times the real work (the caller's `work`: sampling a
-small batch of the pool's images) in fp32 and in bf16, alternating, and bf16 is chosen only when it is at
-least `BF16_MARGIN` faster. The decision is cached in a small JSON per key (the model folder's identity,
-the CPU model, torch's version and thread count, the workload), so resumed shards and later runs do not
-probe again; under `torchrun`/`accelerate` rank 0 probes alone and the others use its result.
+is faster (a Xeon with AVX512-BF16 but no AMX sampled at 0.7x the fp32 rate in bf16, an AMD EPYC with
+AVX512-BF16 at 1.4-1.7x, an AVX2-only one at 0.2x; docs/benchmarks.md), so a short probe times the real
+work (the caller's `work`: sampling a small batch of the pool's images) in fp32 and in bf16, alternating,
+and bf16 is chosen only when it is at least `BF16_MARGIN` faster. The decision is cached in a small JSON
+per key (the model folder's identity, the CPU model and its bf16 features, torch's version and thread
+count, the workload), so resumed shards and later runs do not probe again; under `torchrun`/`accelerate`
+rank 0 probes alone and the others use its result.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ PROBE_IMAGES = 8  # the probe's batch: at most this many images (fewer when the 
 CACHE_ENV = "SELTDA_CACHE_DIR"
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
+BF16_FLAGS = ("avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_tile", "avx_vnni")
 
 
 def cache_dir() -> Path:
@@ -70,15 +72,26 @@ def fixed_choice(precision: str) -> PrecisionChoice | None:
     return None
 
 
-def cpu_model() -> str:
-    """The CPU's model name (/proc/cpuinfo), else what `platform` knows."""
+def _cpuinfo(field: str) -> str | None:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
+            if line.startswith(field):
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return None
+
+
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo), else what `platform` knows."""
+    return _cpuinfo("model name") or platform.processor() or platform.machine()
+
+
+def cpu_features() -> str:
+    """torch's CPU capability and the CPU's bf16-related flags: two virtual machines may share a model name
+    ("AMD EPYC") and differ in AVX512-BF16."""
+    flags = set((_cpuinfo("flags") or "").split()) & set(BF16_FLAGS)
+    return " ".join([torch.backends.cpu.get_cpu_capability(), *sorted(flags)])
 
 
 def model_identity(name: str) -> dict[str, Any]:
@@ -98,6 +111,7 @@ def probe_key(model_name: str, workload: dict[str, Any]) -> dict[str, Any]:
     return {
         "model": model_identity(model_name),
         "cpu": cpu_model(),
+        "cpu_features": cpu_features(),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         **workload,
