@@ -109,7 +109,7 @@ def main() -> None:
     parser.add_argument("--seltda-batch-size", type=int, default=64, help="images per generate call (seltda)")
     parser.add_argument("--seltda-workers", type=int, default=None, help="image-decoding processes (seltda)")
     parser.add_argument(
-        "--seltda-precision", default="auto", help="auto: bf16 where the CPU computes it natively (seltda)"
+        "--seltda-precision", default="auto", help="auto: a GPU's bf16, else a timed CPU probe (seltda)"
     )
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument(

@@ -4,7 +4,11 @@
    the score from the kept logits (seltda before `NucleusSampler`);
 2. `NucleusSampler` with each image's encoding repeated N times;
 3. `NucleusSampler` with `shared_image_attention` (seltda's `BlipAdapter.sample_questions`).
-Prints images/s of each (median of alternating repeats) and their ratio to the first, in fp32 and bf16.
+Prints images/s of each (median of alternating repeats) and their ratio to the first, in fp32 and bf16;
+then, per path, bf16's rate over fp32's (the question `precision: auto` settles on a CPU), the mean
+generated length in each dtype, and what seltda's CPU probe (`stages/pseudolabel/precision.py`: a batch of
+at most 8 images, a warm-up and 3 alternating timed calls per dtype) measures and decides for this teacher.
+The first line names what else differs between machines: the CPU, its cores, torch's threads.
 
     python benchmarks/sampling_paths.py --teacher runs/curve/fraction-0.05/seed-0/teacher
 """
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import statistics
 import time
 
@@ -23,6 +28,7 @@ from seltda.demo import easyvqa
 from seltda.demo.run import SHIPPED_PRETRAINED
 from seltda.models import blip
 from seltda.models.blip import BlipAdapter, load_vqg_model
+from seltda.stages.pseudolabel.precision import PROBE_IMAGES, cpu_model, decide, time_dtypes
 
 
 @contextlib.contextmanager
@@ -78,6 +84,11 @@ def main() -> None:
     parser.add_argument("--per-image", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print(
+        f"{cpu_model()}: {os.cpu_count()} cores ({cores} usable), torch threads {torch.get_num_threads()}, "
+        f"batch {args.batch_size}, N = {args.per_image}, {args.images} images, {args.repeats} repeats"
+    )
     adapter = BlipAdapter.from_pretrained(args.teacher)
     names = sorted({r.image for r in easyvqa.load_split("train")})[: args.images]
     root = easyvqa.image_root()
@@ -99,6 +110,27 @@ def main() -> None:
         for name in PATHS:
             rate = statistics.median(rates[(dtype, name)])
             print(f"{dtype:9s} {name:40s} {rate:7.0f} img/s  {rate / base:.2f}x")
+    for name in PATHS:
+        fp32, bf16 = rates[("float32", name)], rates[("bfloat16", name)]
+        each = ", ".join(f"{b / f:.2f}" for f, b in zip(fp32, bf16, strict=True))
+        ratio = statistics.median(bf16) / statistics.median(fp32)
+        print(f"bf16 / fp32, {name:40s} {ratio:.2f}x (per repeat: {each})")
+    sample = pixels[: args.batch_size]
+    for dtype in (torch.float32, torch.bfloat16):
+        model = load_vqg_model(args.teacher).eval().to(dtype)
+        torch.manual_seed(0)
+        texts = [
+            t for image in adapter.sample_questions(model, sample.to(dtype), args.per_image) for t, _ in image
+        ]
+        tokens = statistics.mean(len(adapter.tokenizer(t).input_ids) for t in texts)
+        print(f"generated length, {str(dtype).removeprefix('torch.'):9s} {tokens:.1f} tokens per sample")
+    probe = pixels[:PROBE_IMAGES]
+    with torch.inference_mode():
+        seconds, _ = time_dtypes(
+            load_vqg_model(args.teacher).eval(),
+            lambda m: adapter.sample_questions(m, probe.to(next(m.parameters()).dtype), args.per_image),
+        )
+    print(f"seltda's probe ({len(probe)} images): {decide(seconds, {}).why} -> {decide(seconds, {}).dtype}")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ from PIL import Image, ImageDraw
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# precision probes cache here, never in the user's cache (subprocesses inherit it)
+os.environ["SELTDA_CACHE_DIR"] = tempfile.mkdtemp(prefix="seltda-test-cache-")
 
 from seltda.core.records import Record, write_records  # noqa: E402
 from seltda.models.tiny_blip import TinyBlipConfig, build_tiny_blip  # noqa: E402

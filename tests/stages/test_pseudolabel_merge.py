@@ -5,7 +5,7 @@ import pytest
 
 from seltda.core.fileio import SeltdaInputError
 from seltda.core.records import read_records
-from seltda.stages.pseudolabel import RoundTrip, agrees, inference_dtype, merge, pseudolabel
+from seltda.stages.pseudolabel import RoundTrip, agrees, merge, pseudolabel
 from seltda.stages.pseudolabel.config import PseudoLabelConfig
 
 
@@ -29,7 +29,7 @@ def test_every_image_is_processed_and_funnel_adds_up(tiny_teacher, tmp_path):
         >= funnel["kept"]
     )
     assert funnel["kept"] > 0, "the trained tiny teacher should write parseable pairs"
-    assert manifest.sampling_dtypes == [str(inference_dtype("auto")).removeprefix("torch.")]
+    assert manifest.sampling_dtypes == [choice.dtype for choice in manifest.precision]  # one choice
     records = read_records(tmp_path / "pl" / "pseudolabels.jsonl")
     assert len(records) == funnel["kept"] and len({r.question_id for r in records}) == len(records)
     assert all(r.image.startswith("nested/images/") for r in records)

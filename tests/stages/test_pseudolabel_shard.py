@@ -4,8 +4,7 @@ import torch
 from PIL import Image
 
 from seltda.models.chat_vlm import ImageBatch
-from seltda.stages.pseudolabel import inference_dtype, label_image, run_shard, size_ordered, synthetic_id
-from seltda.stages.pseudolabel import shard as shard_module
+from seltda.stages.pseudolabel import fixed_choice, label_image, run_shard, size_ordered, synthetic_id
 from seltda.stages.pseudolabel.config import PseudoLabelConfig
 
 
@@ -26,15 +25,23 @@ def test_label_image_dedupes_and_keeps_most_confident():
     assert [r["sample_index"] for r in rejected] == [0, 2, 3]  # in the order the samples were met
 
 
-@pytest.mark.parametrize("native_bf16", [True, False])
-def test_auto_precision_uses_bf16_only_where_the_cpu_computes_it_natively(monkeypatch, native_bf16):
+def test_precision_on_a_cpu_is_probed_unless_asked(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(shard_module, "cpu_has_native_bf16", lambda: native_bf16)
-    assert inference_dtype("auto") == (torch.bfloat16 if native_bf16 else torch.float32)
-    assert inference_dtype("fp32") == torch.float32 and inference_dtype("bf16") == torch.bfloat16
-    assert inference_dtype("fp16") == torch.float32  # fp16 only on a GPU
+    assert fixed_choice("auto") is None  # auto on a CPU: a timed probe decides (test_pseudolabel_precision)
+    assert fixed_choice("fp32").dtype == "float32" and fixed_choice("bf16").dtype == "bfloat16"
+    fp16 = fixed_choice("fp16")
+    assert fp16.dtype == "float32" and fp16.reason == "explicit"  # fp16 only on a GPU
     with pytest.raises(pydantic.ValidationError, match="precision"):
         PseudoLabelConfig(precision="fp64")
+
+
+@pytest.mark.parametrize("bf16", [True, False])
+def test_auto_precision_on_a_gpu_follows_its_bf16_support(monkeypatch, bf16):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: bf16)
+    choice = fixed_choice("auto")
+    assert choice.reason == "gpu" and choice.dtype == ("bfloat16" if bf16 else "float16")
+    assert fixed_choice("fp16").dtype == "float16"
 
 
 def test_dynamic_resolution_pools_are_batched_by_size(tmp_path):

@@ -65,6 +65,21 @@ class WriterShards(ShardWriter):
     shards: list[int]
 
 
+class PrecisionChoice(BaseModel):
+    """The inference dtype and why: `explicit` (asked for), `gpu` (bf16 where the GPU supports it, else
+    fp16), `probed` (a CPU's timed probe of fp32 and bf16 on the model at hand) or `cached` (an earlier
+    probe with the same key; its timings are that probe's). `key`: what the probe's result depends on."""
+
+    requested: str
+    dtype: str
+    reason: Literal["explicit", "gpu", "probed", "cached"]
+    why: str
+    fp32_seconds: list[float] | None = None
+    bf16_seconds: list[float] | None = None
+    bf16_speedup: float | None = None  # median fp32 time / median bf16 time
+    key: dict[str, Any] | None = None
+
+
 class ShardStats(BaseModel):
     """One shard's counts (`shards/shard-NNNNN.json`); written last, it marks the shard complete."""
 
@@ -79,6 +94,7 @@ class ShardStats(BaseModel):
     roundtrip_model: str | None = None
     dtype: str = "unrecorded"  # shards written before the sampling dtype was recorded
     writer: ShardWriter | None = None  # shards written before writers were recorded
+    precision: PrecisionChoice | None = None  # shards written before the choice was recorded
 
     def write(self, path: Path) -> Path:
         return atomic_write_json(path, self.model_dump(mode="json"))
@@ -116,6 +132,7 @@ class Manifest(BaseModel):
     questions_per_image: float
     env: dict[str, Any]
     writers: list[WriterShards] = Field(default_factory=list)  # by writer; unrecorded shards left out
+    precision: list[PrecisionChoice] = Field(default_factory=list)  # each distinct choice the shards made
 
     def to_json(self) -> dict[str, Any]:
         """The file's content: the run keys only when known, then the rest in field order."""

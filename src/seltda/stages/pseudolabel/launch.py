@@ -10,6 +10,9 @@ k with k % num_tasks == t), given or read from a Slurm job array (`slurm.job_tas
 together (`torchrun`, `accelerate launch`, accelerate's `PartialState`) deal their task's shards among
 their ranks, and after a barrier the main process merges. Whichever job finds every shard complete merges.
 Each shard's stats record which task and rank wrote it; the manifest lists them (`writers`).
+
+The teacher's dtype comes from `precision.py` (`auto` on a CPU: a cached timed probe on a batch of the
+pool's own images; launched together, rank 0 probes and the other ranks take its choice).
 """
 
 from __future__ import annotations
@@ -23,15 +26,23 @@ from pathlib import Path
 
 import torch
 from accelerate import PartialState
+from PIL import Image
 
 from seltda.core.fileio import SeltdaInputError
 from seltda.core.progress import track
-from seltda.models import load_adapter, load_vqg
-from seltda.run.pseudolabels import PseudoLabelFolder, PseudoLabelOutcome, ShardWriter
+from seltda.models import ModelAdapter, load_adapter, load_vqg
+from seltda.run.pseudolabels import PrecisionChoice, PseudoLabelFolder, PseudoLabelOutcome, ShardWriter
 from seltda.stages.pseudolabel.config import PseudoLabelConfig
 from seltda.stages.pseudolabel.merge import merge
-from seltda.stages.pseudolabel.pool import load_pool
-from seltda.stages.pseudolabel.shard import RoundTrip, inference_dtype, run_shard, shard_paths
+from seltda.stages.pseudolabel.pool import image_batches, load_pool
+from seltda.stages.pseudolabel.precision import (
+    PROBE_IMAGES,
+    choose_precision,
+    fixed_choice,
+    share_choice,
+    torch_dtype,
+)
+from seltda.stages.pseudolabel.shard import RoundTrip, run_shard, sample_batch, shard_paths
 from seltda.stages.pseudolabel.slurm import job_task
 
 
@@ -66,6 +77,40 @@ def runs_shard(index: int, writer: ShardWriter) -> bool:
     return mine and (index // writer.num_tasks) % writer.ranks == writer.rank
 
 
+def load_teacher(
+    teacher_dir: str,
+    cfg: PseudoLabelConfig,
+    probe_images: list[str],
+    image_root: Path,
+    device: str,
+    given: PrecisionChoice | None = None,
+) -> tuple[ModelAdapter, torch.nn.Module, PrecisionChoice]:
+    """The teacher's adapter and model in the dtype `cfg.precision` resolves to, and that choice (`auto`
+    on a CPU probes `sample_batch` on the first readable batch of `probe_images`); `given`: rank 0's."""
+    adapter = load_adapter(teacher_dir, max_pixels=cfg.max_pixels, max_target_tokens=cfg.max_new_tokens)
+    model = load_vqg(teacher_dir).eval().to(device)
+    given = given or fixed_choice(cfg.precision)
+    if given is not None:
+        return adapter, model.to(torch_dtype(given)), given
+    size = min(cfg.batch_size, PROBE_IMAGES)
+    batches = image_batches(probe_images, image_root, adapter, size, 0)
+    probe = next((b["inputs"] for b in batches if b["names"]), None)
+    if probe is None:  # no readable image: a grey batch of the processor's size
+        probe = adapter.sampling_inputs([Image.new("RGB", (384, 384), (128, 128, 128))] * size)
+    workload = {
+        "work": "sample_questions",
+        "probe_images": size,
+        "batch_size": cfg.batch_size,
+        "per_image": cfg.per_image,
+        "max_new_tokens": cfg.max_new_tokens,
+    }
+    with torch.inference_mode():
+        model, choice = choose_precision(
+            cfg.precision, model, lambda m: sample_batch(m, adapter, probe, cfg), teacher_dir, workload
+        )
+    return adapter, model, choice
+
+
 def pseudolabel(
     teacher_dir: str,
     image_root: Path,
@@ -95,14 +140,26 @@ def pseudolabel(
         state.wait_for_everyone()
     pool = load_pool(Path(image_root), out_dir, image_list, cfg.image_column)
     shards = [pool.images[i : i + cfg.shard_size] for i in range(0, len(pool.images), cfg.shard_size)]
-    todo = [
-        i for i in range(len(shards)) if runs_shard(i, writer) and not shard_paths(out_dir, i)[1].exists()
+    pending = [  # this task's unfinished shards
+        i
+        for i in range(len(shards))
+        if i % writer.num_tasks == writer.task_index and not shard_paths(out_dir, i)[1].exists()
     ]
+    todo = [i for i in pending if runs_shard(i, writer)]
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    probe_images = shards[pending[0]] if pending else []
+    teacher, shared = None, None
+    if state.num_processes > 1 and pending and fixed_choice(cfg.precision) is None:
+        # the ranks share the CPU: rank 0 probes alone, and every rank samples in its choice
+        teacher = (
+            load_teacher(teacher_dir, cfg, probe_images, pool.root, device) if state.is_main_process else None
+        )
+        shared = share_choice(teacher[2] if teacher else None)
     if todo:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-        dtype = inference_dtype(cfg.precision)
-        adapter = load_adapter(teacher_dir, max_pixels=cfg.max_pixels, max_target_tokens=cfg.max_new_tokens)
-        model = load_vqg(teacher_dir).eval().to(device=device, dtype=dtype)
+        adapter, model, choice = teacher or load_teacher(
+            teacher_dir, cfg, probe_images, pool.root, device, shared
+        )
+        dtype = torch_dtype(choice)
         roundtrip = None
         if cfg.roundtrip_model:
             roundtrip = RoundTrip.load(
@@ -120,6 +177,7 @@ def pseudolabel(
                 out_dir,
                 roundtrip,
                 writer,
+                choice,
             )
     if state.num_processes > 1:  # launched together: the main process merges once all are done
         state.wait_for_everyone()

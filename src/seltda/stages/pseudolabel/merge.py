@@ -10,7 +10,14 @@ from typing import Any
 from seltda.core.fileio import SeltdaInputError, environment_info
 from seltda.core.jsonl import read_jsonl, write_jsonl
 from seltda.core.records import Record, read_records, write_records
-from seltda.run.pseudolabels import ImageCounts, Manifest, PseudoLabelFolder, ShardStats, WriterShards
+from seltda.run.pseudolabels import (
+    ImageCounts,
+    Manifest,
+    PrecisionChoice,
+    PseudoLabelFolder,
+    ShardStats,
+    WriterShards,
+)
 from seltda.stages.pseudolabel.config import PseudoLabelConfig
 from seltda.stages.pseudolabel.filters import build_filters, filter_classes, funnel_stages, rejection_row
 from seltda.stages.pseudolabel.shard import rejected_path, shard_paths
@@ -51,6 +58,7 @@ def merge(
     images = sum(unreadable.values())  # found (listed) = in the shards + refused while listing
     dtypes: set[str] = set()
     writers: dict[str, WriterShards] = {}  # which task and process wrote which shards
+    precision: dict[str, PrecisionChoice] = {}  # each distinct dtype choice, in the order met
     for index in range(shard_count):
         stats = _shard_stats(shards_from, index, cfg)
         images += stats.images
@@ -58,6 +66,8 @@ def merge(
         if stats.writer is not None:
             key = stats.writer.model_dump_json()
             writers.setdefault(key, WriterShards(**stats.writer.model_dump(), shards=[])).shards.append(index)
+        if stats.precision is not None:
+            precision.setdefault(stats.precision.model_dump_json(), stats.precision)
         generated += stats.generated
         unreadable.update(stats.unreadable)
         drops.update(stats.drops)
@@ -87,6 +97,7 @@ def merge(
         questions_per_image=round(len(kept) / max(1, seen), 3),
         env=environment_info(),
         writers=list(writers.values()),
+        precision=list(precision.values()),
     )
     folder = PseudoLabelFolder(out_dir)
     write_records(folder.records, kept)

@@ -15,7 +15,7 @@ from seltda.core.jsonl import write_jsonl
 from seltda.core.records import Provenance, Record, write_records
 from seltda.models import ModelAdapter, load_adapter, load_vqa
 from seltda.qa_text import parse_generation
-from seltda.run.pseudolabels import PseudoLabelFolder, ShardStats, ShardWriter
+from seltda.run.pseudolabels import PrecisionChoice, PseudoLabelFolder, ShardStats, ShardWriter
 from seltda.stages.pseudolabel.config import PseudoLabelConfig
 from seltda.stages.pseudolabel.filters import Filter, Sample, build_filters, rejection_row
 from seltda.stages.pseudolabel.pool import decoding_workers, image_batches, size_ordered
@@ -72,25 +72,19 @@ def label_image(
     return records, [rejection_row(drop) for drop in sorted(drops, key=lambda d: d.at)]
 
 
-def cpu_has_native_bf16() -> bool:
-    """The CPU computes bf16 matrix products natively (AVX512-BF16 or AMX), so bf16 is faster than fp32."""
-    check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
-    try:
-        return bool(check()) if check is not None else False
-    except RuntimeError:
-        return False
-
-
-def inference_dtype(precision: str) -> torch.dtype:
-    """The sampling dtype. `auto`: bf16 on a GPU that supports it (else fp16) and on a CPU with native bf16
-    (1.5x the fp32 rate on this project's CPU, docs/benchmarks.md), fp32 on other CPUs."""
-    if precision != "auto":
-        if precision == "fp16" and not torch.cuda.is_available():
-            return torch.float32  # fp16 matrix products are slow and lossy on CPUs
-        return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[precision]
-    if torch.cuda.is_available():
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.bfloat16 if cpu_has_native_bf16() else torch.float32
+def sample_batch(model: Any, adapter: ModelAdapter, inputs: Any, cfg: PseudoLabelConfig) -> list:
+    """The teacher's samples for one batch's sampling inputs, moved to the model's device and dtype (the
+    work of a shard, and of the CPU precision probe)."""
+    parameter = next(model.parameters())
+    return adapter.sample_questions(
+        model,
+        adapter.sampling_inputs_on(inputs, parameter.device, parameter.dtype),
+        cfg.per_image,
+        top_p=cfg.top_p,
+        temperature=cfg.temperature,
+        repetition_penalty=cfg.repetition_penalty,
+        min_new_tokens=cfg.min_new_tokens,
+    )
 
 
 @dataclass
@@ -132,9 +126,10 @@ def run_shard(
     out_dir: Path,
     roundtrip: RoundTrip | None = None,
     writer: ShardWriter | None = None,
+    precision: PrecisionChoice | None = None,
 ) -> ShardStats:
     """Label one shard and write it atomically: records first, then its stats (the completion mark,
-    with `writer`: which task and process wrote it)."""
+    with `writer`: which task and process wrote it, and `precision`: how the model's dtype was chosen)."""
     torch.manual_seed(cfg.seed * 1_000_003 + index)
     unreadable: Counter[str] = Counter()
     records: list[Record] = []
@@ -148,15 +143,7 @@ def run_shard(
         unreadable.update(batch["skips"])
         if not batch["names"]:
             continue
-        samples = adapter.sample_questions(
-            model,
-            adapter.sampling_inputs_on(batch["inputs"], parameter.device, parameter.dtype),
-            cfg.per_image,
-            top_p=cfg.top_p,
-            temperature=cfg.temperature,
-            repetition_penalty=cfg.repetition_penalty,
-            min_new_tokens=cfg.min_new_tokens,
-        )
+        samples = sample_batch(model, adapter, batch["inputs"], cfg)
         batch_records: list[Record] = []
         for name, image_samples in zip(batch["names"], samples, strict=True):
             generated += len(image_samples)
@@ -178,6 +165,7 @@ def run_shard(
         roundtrip_model=cfg.roundtrip_model,
         dtype=str(parameter.dtype).removeprefix("torch."),
         writer=writer,
+        precision=precision,
     )
     records_path, stats_path = shard_paths(out_dir, index)
     write_records(records_path, records)
