@@ -171,3 +171,42 @@ def test_cli_vqa2(tmp_path: Path) -> None:
     missing = invoke("vqa2", "--questions", questions, "--out", out)
     assert missing.exit_code == 2 and "annotations file is required" in missing.output
     assert "Traceback" not in missing.output
+
+
+def _official_load_res(results_file: Path, questions_file: Path, annotations_file: Path) -> list[dict]:
+    """The checks of the official VQA API's `VQA.loadRes` (GT-Vision-Lab/VQA, PythonHelperTools/vqaTools/
+    vqa.py), transcribed: a JSON list whose question ids are exactly the annotations' (same type: ints),
+    each joined to its annotation by that id."""
+    dataset = json.loads(annotations_file.read_text())
+    questions = json.loads(questions_file.read_text())
+    qa = {ann["question_id"]: ann for ann in dataset["annotations"]}
+    anns = json.loads(results_file.read_text())
+    assert type(anns) == list, "results is not an array of objects"  # noqa: E721 (as the official code)
+    assert set(ann["question_id"] for ann in anns) == set(qa), (
+        "Results do not correspond to current VQA set. Either the results do not have predictions for all "
+        "question ids in annotation file or there is atleast one question id that does not belong to the "
+        "question ids in the annotation file."
+    )
+    for ann in anns:
+        qa_ann = qa[ann["question_id"]]
+        ann["image_id"] = qa_ann["image_id"]
+        ann["question_type"] = qa_ann["question_type"]
+        ann["answer_type"] = qa_ann["answer_type"]
+    assert questions["task_type"] == "Open-Ended"
+    return anns
+
+
+def test_results_of_converted_records_load_in_the_official_vqa_api(tmp_path: Path) -> None:
+    """Records from `convert vqa2`, answered (an evaluation JSON, string ids), then `convert results`: the
+    official VQA API accepts the file (integer ids, every question once)."""
+    questions, annotations = vqa_files(tmp_path)
+    out = tmp_path / "val.jsonl"
+    assert invoke("vqa2", "--questions", questions, "--annotations", annotations, "--out", out).exit_code == 0
+    records = read_records(out)
+    evaluation = {"predictions": [{"question_id": r.question_id, "answer": "yes"} for r in records]}
+    write_json(tmp_path / "eval.json", evaluation)
+    written = invoke("results", tmp_path / "eval.json", "--out", tmp_path / "results.json")
+    assert written.exit_code == 0, written.output
+    anns = _official_load_res(tmp_path / "results.json", questions, annotations)
+    assert sorted(a["question_id"] for a in anns) == [262148000, 262148001, 393225002]
+    assert {a["question_id"]: a["image_id"] for a in anns}[393225002] == 393225
