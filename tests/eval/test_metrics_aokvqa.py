@@ -79,15 +79,76 @@ def test_converted_records_score_with_aokvqa_under_auto(tmp_path: Path) -> None:
     assert all(r.meta["metric"] == "aokvqa" for r in records)
     result = score_predictions(records, {"a1": "dog", "a2": "mitt"})
     assert result["metric"] == "aokvqa"
-    # a1: 2 matches -> 2/3; a2: 6 matches -> 1
-    assert result["per_question"] == pytest.approx({"a1": 200 / 3, "a2": 100.0})
-    assert result["accuracy"] == 83.33
-    assert result["exact_match"] == 100.0  # majority answers "dog" and "mitt", normalized
+    # a1: 2 matches -> 2/3; a2 is difficult_direct_answer: left out, as the official evaluator does
+    assert result["per_question"] == pytest.approx({"a1": 200 / 3})
+    assert result["accuracy"] == 66.67 and result["n"] == 1 and result["left_out"] == 1
+    assert result["exact_match"] == 100.0  # majority answer "dog", normalized
     assert result["warnings"] == [
-        "1 of 2 test records are marked difficult_direct_answer; they are scored here, the A-OKVQA "
-        "direct-answer leaderboard leaves them out (see rest_accuracy under suite "
-        "flag:difficult_direct_answer)"
+        "1 of 2 test records are marked difficult_direct_answer: left out of accuracy, as the official "
+        "A-OKVQA direct-answer evaluator does (their scores: suite flag:difficult_direct_answer)"
     ]
+    every = score_predictions(records, {"a1": "dog", "a2": "mitt"}, leave_out=False)
+    assert every["per_question"] == pytest.approx({"a1": 200 / 3, "a2": 100.0}) and every["left_out"] == 0
+
+
+def _official_eval_aokvqa(dataset: list[dict], preds: dict, multiple_choice: bool = False) -> float:
+    """allenai/aokvqa evaluation/eval_predictions.py `eval_aokvqa` (non-strict), transcribed."""
+    dataset = {d["question_id"]: d for d in dataset}
+    if multiple_choice is False:
+        dataset = {k: v for k, v in dataset.items() if v["difficult_direct_answer"] is False}
+    acc = []
+    for q in dataset:  # noqa: SIM118 (as the official code)
+        if q not in preds:
+            acc.append(0.0)
+            continue
+        pred = preds[q]
+        choices = dataset[q]["choices"]
+        direct_answers = dataset[q]["direct_answers"]
+        if multiple_choice:
+            acc.append(float(pred == choices[dataset[q]["correct_choice_idx"]]))
+        else:
+            num_match = sum([pred == da for da in direct_answers])
+            acc.append(min(1.0, num_match / 3.0))
+    return sum(acc) / len(acc) * 100.0
+
+
+def test_score_of_converted_records_equals_the_official_figures(tmp_path: Path) -> None:
+    """`seltda convert aokvqa` + `seltda score` (no --metric) equals the official direct-answer figure, and
+    --metric aokvqa-mc the multiple-choice one, on a set with difficult questions and missing predictions."""
+    import random
+
+    from seltda.stages.evaluate import score
+
+    rng = random.Random(0)
+    words = ["dog", "cat", "red", "blue", "two", "Dog", "a dog", "glove", "mitt", ""]
+    items = []
+    for i in range(60):
+        direct = [rng.choice(words[:8]) for _ in range(10)]
+        choices = rng.sample(words[:8], 4)
+        items.append(
+            {
+                "question_id": f"q{i}",
+                "image_id": i,
+                "question": f"question {i}?",
+                "choices": choices,
+                "correct_choice_idx": rng.randrange(4),
+                "direct_answers": direct,
+                "difficult_direct_answer": rng.random() < 0.3,
+                "rationales": [],
+            }
+        )
+    (tmp_path / "val.json").write_text(json.dumps(items), encoding="utf-8")
+    from conftest import invoke_convert
+
+    out = tmp_path / "r.jsonl"
+    converted = invoke_convert("aokvqa", tmp_path / "val.json", "--split", "val", "--out", out)
+    assert converted.exit_code == 0, converted.output
+    direct = {f"q{i}": rng.choice(words) for i in range(60) if i % 7}  # some questions unanswered
+    chosen = {f"q{i}": rng.choice(items[i]["choices"]) for i in range(60) if i % 5}
+    for preds, mc, metric in ((direct, False, "auto"), (chosen, True, "aokvqa-mc")):
+        (tmp_path / "preds.json").write_text(json.dumps(preds), encoding="utf-8")  # A-OKVQA's {qid: answer}
+        ours = score(tmp_path / "preds.json", tmp_path / "r.jsonl", None, metric=metric)
+        assert ours["accuracy"] == round(_official_eval_aokvqa(items, preds, mc), 2)
 
 
 def test_multiple_choice_scoring_and_warning(tmp_path: Path) -> None:

@@ -38,19 +38,23 @@ def _group_summary(groups: Mapping[str, tuple[list[float], list[float]]]) -> dic
 
 
 def score_predictions(
-    records: Iterable[Any], predictions: Mapping[str, str], metric: str = AUTO
+    records: Iterable[Any], predictions: Mapping[str, str], metric: str = AUTO, leave_out: bool = True
 ) -> dict[str, Any]:
     """Score ``predictions`` (question_id -> answer) on ``records`` with ``metric`` (see ``eval.scorers``).
 
     Each record needs ``question_id`` and ``answers``; ``question_type`` / ``answer_type`` / ``meta`` are
     optional. ``accuracy`` is the chosen metric (named under ``metric``), ``exact_match`` the normalized exact
     match against the majority answer, ``warnings`` what does not fit the metric. A missing prediction scores
-    0 and is counted in ``"missing"``. Summary figures are percentages rounded to 2
-    decimals; ``per_question`` holds unrounded percentages of the chosen metric.
+    0 and is counted in ``"missing"``. Records the metric's official figure does not count (A-OKVQA direct
+    answer: ``difficult_direct_answer``) are left out of every figure and of ``per_question``, counted in
+    ``"left_out"`` (``leave_out=False`` scores them too, as the suites do). Summary figures are
+    percentages rounded to 2 decimals; ``per_question`` holds unrounded percentages of the chosen metric.
     """
     records = list(records)
     name, warnings = choose_metric(records, metric)
     scorer = METRICS[name].score
+    leaves_out = METRICS[name].leaves_out if leave_out else None
+    left_out = 0
     accs: list[float] = []
     ems: list[float] = []
     missing = 0
@@ -58,6 +62,9 @@ def score_predictions(
     by_question_type: dict[str, tuple[list[float], list[float]]] = {}
     by_answer_type: dict[str, tuple[list[float], list[float]]] = {}
     for record in records:
+        if leaves_out is not None and leaves_out(record):
+            left_out += 1
+            continue
         question_id = record.question_id
         prediction = predictions.get(question_id)
         if prediction is None:  # scores 0 whatever the answers (as A-OKVQA's official evaluator)
@@ -83,6 +90,7 @@ def score_predictions(
         "exact_match": _percent(ems),
         "n": len(accs),
         "missing": missing,
+        "left_out": left_out,
         "warnings": warnings + prediction_warnings(name, records, predictions),
         "per_question_type": _group_summary(by_question_type),
         "per_answer_type": _group_summary(by_answer_type),

@@ -53,6 +53,11 @@ def _meta(record: Any) -> Mapping[str, Any]:
     return meta if isinstance(meta, Mapping) else {}
 
 
+def is_difficult(record: Any) -> bool:
+    """A-OKVQA's `difficult_direct_answer` (a flag or the converter's meta): left out of direct answer."""
+    return DIFFICULT in getattr(record, "flags", ()) or bool(_meta(record).get(DIFFICULT))
+
+
 def _has_choices(record: Any) -> bool:
     meta = _meta(record)
     choices, index = meta.get("choices"), meta.get("correct_choice_idx")
@@ -73,6 +78,7 @@ class Metric:
     score: Callable[[str, Any], float]
     assumed_answers: int  # answers per record the rule is written for
     full_marks: str = ""  # what a right answer needs to score 100, said in the warnings
+    leaves_out: Callable[[Any], bool] | None = None  # records the official figure does not count
 
 
 METRICS: dict[str, Metric] = {
@@ -95,6 +101,7 @@ METRICS: dict[str, Metric] = {
         lambda prediction, record: aokvqa_direct_answer(prediction, list(record.answers)),
         assumed_answers=10,
         full_marks="a right answer scores 100 only when at least 3 answers match it",
+        leaves_out=is_difficult,
     ),
     MULTIPLE_CHOICE: Metric(
         MULTIPLE_CHOICE, "the A-OKVQA multiple-choice rule", _multiple_choice, assumed_answers=1
@@ -166,13 +173,11 @@ def choose_metric(records: Sequence[Any], metric: str = AUTO) -> tuple[str, list
                 f"aokvqa` writes them): {lacking} of {total} records lack them"
             )
     if metric == "aokvqa":
-        difficult = sum(
-            DIFFICULT in getattr(r, "flags", ()) or bool(_meta(r).get(DIFFICULT)) for r in records
-        )
+        difficult = sum(is_difficult(r) for r in records)
         if difficult:
             warnings.append(
-                f"{difficult} of {total} test records are marked {DIFFICULT}; they are scored here, the "
-                "A-OKVQA direct-answer leaderboard leaves them out (see rest_accuracy under suite "
+                f"{difficult} of {total} test records are marked {DIFFICULT}: left out of accuracy, as the "
+                "official A-OKVQA direct-answer evaluator does (their scores: suite "
                 f"flag:{DIFFICULT})"
             )
     return metric, warnings

@@ -85,6 +85,7 @@ class Evaluation(Artifact):
     warnings: list[str] = []
     n: int
     missing: int
+    left_out: int = 0  # records the metric's official figure leaves out (A-OKVQA: difficult direct answers)
     per_question_type: dict[str, dict[str, Any]] = {}
     per_answer_type: dict[str, dict[str, Any]] = {}
     per_question: dict[str, float] = {}

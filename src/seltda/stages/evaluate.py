@@ -93,11 +93,14 @@ def _result(
 ) -> dict:
     """The evaluation JSON shared by `evaluate` and `score`: metrics, suites and the predictions."""
     scores = score_predictions(records, predictions, metric)
+    every_question = scores["per_question"]  # the suites score questions the metric's figure leaves out
+    if scores["left_out"]:
+        every_question = score_predictions(records, predictions, metric, leave_out=False)["per_question"]
     return {
         "model": source,
         "data": str(data_file),
         **scores,
-        "suites": run_suites(records, scores["per_question"], predictions, suites),
+        "suites": run_suites(records, every_question, predictions, suites),
         "predictions": [
             {"question_id": r.question_id, "answer": predictions.get(r.question_id, "")} for r in records
         ],
