@@ -13,6 +13,7 @@ tensor in the stage code.
 from __future__ import annotations
 
 import inspect
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,6 +95,18 @@ def _fit(image: Image.Image, max_pixels: int | None) -> Image.Image:
     return image.resize(size, Image.Resampling.BICUBIC)
 
 
+def _takes_suffix(processor: Any) -> bool:
+    """Whether the processor takes a target as `suffix` (PaliGemma's): a parameter of its `__call__`
+    (transformers 5.2x), or one of the text keywords its `valid_processor_kwargs` declare (5.1x)."""
+    if "suffix" in inspect.signature(processor.__call__).parameters:
+        return True
+    try:
+        text_kwargs = typing.get_type_hints(type(processor).valid_processor_kwargs).get("text_kwargs")
+        return text_kwargs is not None and "suffix" in typing.get_type_hints(text_kwargs)
+    except (AttributeError, NameError, TypeError):
+        return False
+
+
 @dataclass
 class VlmAdapter:
     """Turns images and text into chat-VLM inputs and generations back into text."""
@@ -112,7 +125,7 @@ class VlmAdapter:
 
     def __post_init__(self) -> None:
         self.chat = bool(getattr(self.processor, "chat_template", None))
-        if not self.chat and "suffix" not in inspect.signature(self.processor.__call__).parameters:
+        if not self.chat and not _takes_suffix(self.processor):
             raise SeltdaInputError(
                 f"{type(self.processor).__name__} has no chat template: save one with the model's processor"
             )
@@ -204,11 +217,16 @@ class VlmAdapter:
             )
         return batch
 
+    def prompt_text(self, prompt: str) -> str:
+        """The text the processor encodes with an image for `prompt`, un-encoded: the chat template's user
+        turn and the assistant's turn opening, or PaliGemma's `<image>prompt`."""
+        return self._render(prompt)[0] if self.chat else f"{self.processor.image_token}{prompt}"
+
     def _prefix_batch(
         self, images: Sequence[Image.Image], prompts: Sequence[str], targets: Sequence[str] | None
     ) -> dict[str, torch.Tensor]:
         """PaliGemma: `<image>prompt`, the target as `suffix` (the processor then builds the labels)."""
-        texts = [f"{self.processor.image_token}{prompt}" for prompt in prompts]
+        texts = [self.prompt_text(prompt) for prompt in prompts]
         return self._encode(images, texts, **({} if targets is None else {"suffix": list(targets)}))
 
     @staticmethod
@@ -336,14 +354,20 @@ class VlmAdapter:
         texts = [text.strip() for text in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
         return per_image(texts, sampler.mean_logprobs(new), num_samples)
 
-    def _stops(self, model: torch.nn.Module) -> dict[str, Any]:
-        """End ids: the model's EOS, the tokenizer's and the chat template's end-of-turn token."""
-        configured = model.generation_config.eos_token_id
+    def end_ids(self, generation_config: Any) -> list[int]:
+        """The ids that end a generation: the model's EOS (its generation config's), the tokenizer's and
+        the chat template's end-of-turn token."""
+        configured = generation_config.eos_token_id
         ends = set(configured if isinstance(configured, list) else [configured])
         ends.update([self.tokenizer.eos_token_id, self.end_of_turn])
         ends.discard(None)
+        return sorted(ends)
+
+    def _stops(self, model: torch.nn.Module) -> dict[str, Any]:
+        """End and padding ids for `generate` (`end_ids`; padding: the tokenizer's, else an end id)."""
+        ends = self.end_ids(model.generation_config)
         pad = self.tokenizer.pad_token_id
-        return {"eos_token_id": sorted(ends), "pad_token_id": pad if pad is not None else min(ends)}
+        return {"eos_token_id": ends, "pad_token_id": pad if pad is not None else min(ends)}
 
     def _end_of_turn(self) -> int | None:
         """The first token after the assistant's text in the chat template, when it is a special token."""

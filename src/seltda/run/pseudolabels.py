@@ -78,6 +78,7 @@ class ShardStats(BaseModel):
     records: int
     roundtrip_model: str | None = None
     dtype: str = "unrecorded"  # shards written before the sampling dtype was recorded
+    engine: str = "unrecorded"  # which engine sampled (hf, vllm); shards written before it was recorded
     writer: ShardWriter | None = None  # shards written before writers were recorded
 
     def write(self, path: Path) -> Path:
@@ -113,6 +114,7 @@ class Manifest(BaseModel):
     funnel: dict[str, int]
     drops: dict[str, int]
     sampling_dtypes: list[str]
+    sampling_engines: list[str] = Field(default_factory=list)  # the shards' engines (hf, vllm)
     questions_per_image: float
     env: dict[str, Any]
     writers: list[WriterShards] = Field(default_factory=list)  # by writer; unrecorded shards left out

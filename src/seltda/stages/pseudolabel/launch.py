@@ -1,9 +1,9 @@
 """SelTDA step 2: the teacher writes question-answer pairs for unlabeled images.
 
 Images are processed in shards of a stable order; each finished shard is written atomically and skipped
-on a rerun, so a killed run resumes without loss or duplicates. Each image is encoded once per batch and
-the N samples come from `num_return_sequences`. Outputs are parsed and filtered; `manifest.json` reports
-the funnel (generated -> parsed -> each filter -> kept).
+on a rerun, so a killed run resumes without loss or duplicates. The engine (`engines.py`: transformers,
+or vLLM where installed and serving the teacher) draws N samples per image. Outputs are parsed and
+filtered; `manifest.json` reports the funnel (generated -> parsed -> each filter -> kept).
 
 Who runs which shards: independent jobs split them by `num_tasks`/`task_index` (task t runs shards
 k with k % num_tasks == t), given or read from a Slurm job array (`slurm.job_task`); processes started
@@ -26,9 +26,9 @@ from accelerate import PartialState
 
 from seltda.core.fileio import SeltdaInputError
 from seltda.core.progress import track
-from seltda.models import load_adapter, load_vqg
 from seltda.run.pseudolabels import PseudoLabelFolder, PseudoLabelOutcome, ShardWriter
 from seltda.stages.pseudolabel.config import PseudoLabelConfig
+from seltda.stages.pseudolabel.engines import load_engine
 from seltda.stages.pseudolabel.merge import merge
 from seltda.stages.pseudolabel.pool import load_pool
 from seltda.stages.pseudolabel.shard import RoundTrip, inference_dtype, run_shard, shard_paths
@@ -101,8 +101,7 @@ def pseudolabel(
     if todo:
         device = "cuda" if torch.cuda.is_available() else "cpu"
         dtype = inference_dtype(cfg.precision)
-        adapter = load_adapter(teacher_dir, max_pixels=cfg.max_pixels, max_target_tokens=cfg.max_new_tokens)
-        model = load_vqg(teacher_dir).eval().to(device=device, dtype=dtype)
+        engine = load_engine(str(teacher_dir), cfg, device, dtype)
         roundtrip = None
         if cfg.roundtrip_model:
             roundtrip = RoundTrip.load(
@@ -113,8 +112,7 @@ def pseudolabel(
                 index,
                 shards[index],
                 pool.root,
-                model,
-                adapter,
+                engine,
                 cfg,
                 str(teacher_dir),
                 out_dir,
