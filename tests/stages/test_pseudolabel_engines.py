@@ -27,7 +27,9 @@ def idefics3(tmp_path_factory: pytest.TempPathFactory, chat_tokenizer: Path) -> 
     return str(build_idefics3(tmp_path_factory.mktemp("idefics3"), chat_tokenizer))
 
 
-def test_auto_picks_vllm_where_installed_else_hf(idefics3: str, tiny_model: Path):
+def test_auto_picks_vllm_where_installed_else_hf(idefics3: str, tiny_model: Path, monkeypatch):
+    assert engines.choose_engine(idefics3, "auto") == "hf"  # no GPU: transformers (vLLM 0.66x on CPU)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert engines.choose_engine(idefics3, "auto") == ("vllm" if INSTALLED else "hf")
     assert engines.choose_engine(str(tiny_model), "auto") == "hf"  # BLIP: not a vLLM family here
     assert engines.choose_engine(idefics3, "hf") == "hf"

@@ -88,7 +88,9 @@ def choose_engine(teacher: str, engine: EngineName) -> Literal["vllm", "hf"]:
         return "hf"
     family = model_type(teacher)
     if engine == "auto":
-        return "vllm" if family in VLLM_FAMILIES and vllm_installed() else "hf"
+        # on a CPU vLLM measured 0.66x transformers (docs/benchmarks.md): auto takes it with a GPU only
+        served = family in VLLM_FAMILIES and vllm_installed()
+        return "vllm" if served and torch.cuda.is_available() else "hf"
     if not vllm_installed():
         raise SeltdaInputError(f"engine 'vllm' needs vLLM, which is not installed: {VLLM_INSTALL}")
     if family not in VLLM_FAMILIES:
