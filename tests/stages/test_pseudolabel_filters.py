@@ -10,6 +10,7 @@ from seltda.qa_text import parse_generation
 from seltda.stages.pseudolabel import filters as filters_module
 from seltda.stages.pseudolabel import merge, rebalance, run_shard
 from seltda.stages.pseudolabel.config import PseudoLabelConfig
+from seltda.stages.pseudolabel.engines import HfEngine
 from seltda.stages.pseudolabel.filters import (
     AnswersUsable,
     Deduplicate,
@@ -130,7 +131,7 @@ def _scripted_shards(tmp_path, cfg):
         names.append(f"{index}.png")
     out = tmp_path / "pl"
     for shard, part in enumerate([names[:2], names[2:]]):
-        run_shard(shard, part, root, torch.nn.Linear(1, 1), ScriptedAdapter(), cfg, "t", out)
+        run_shard(shard, part, root, HfEngine(torch.nn.Linear(1, 1), ScriptedAdapter()), cfg, "t", out)
     return out
 
 

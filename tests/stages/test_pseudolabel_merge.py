@@ -30,6 +30,7 @@ def test_every_image_is_processed_and_funnel_adds_up(tiny_teacher, tmp_path):
     )
     assert funnel["kept"] > 0, "the trained tiny teacher should write parseable pairs"
     assert manifest.sampling_dtypes == [choice.dtype for choice in manifest.precision]  # one choice
+    assert manifest.sampling_engines == ["hf"]  # a BLIP teacher: transformers whatever is installed
     records = read_records(tmp_path / "pl" / "pseudolabels.jsonl")
     assert len(records) == funnel["kept"] and len({r.question_id for r in records}) == len(records)
     assert all(r.image.startswith("nested/images/") for r in records)

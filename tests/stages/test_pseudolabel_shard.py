@@ -6,6 +6,7 @@ from PIL import Image
 from seltda.models.chat_vlm import ImageBatch
 from seltda.stages.pseudolabel import fixed_choice, label_image, run_shard, size_ordered, synthetic_id
 from seltda.stages.pseudolabel.config import PseudoLabelConfig
+from seltda.stages.pseudolabel.engines import HfEngine
 
 
 def test_label_image_dedupes_and_keeps_most_confident():
@@ -69,6 +70,8 @@ def test_dynamic_resolution_pools_are_batched_by_size(tmp_path):
             return [[("question: what is it? answer: a square", -1.0)] * num_samples for _ in pixels]
 
     cfg = PseudoLabelConfig.plain(per_image=1, batch_size=2)
-    stats = run_shard(0, names, root, torch.nn.Linear(1, 1), RecordingAdapter(), cfg, "t", tmp_path / "pl")
+    stats = run_shard(
+        0, names, root, HfEngine(torch.nn.Linear(1, 1), RecordingAdapter()), cfg, "t", tmp_path / "pl"
+    )
     assert batches == [[64, 256], [512, 1920], [4096]]
     assert stats.records == 5 and stats.unreadable == {"not_an_image": 1}

@@ -12,86 +12,33 @@ tensor in the stage code.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from PIL import Image
-from transformers import AutoModelForImageTextToText, AutoProcessor
 
 from seltda.core.fileio import SeltdaInputError
 from seltda.core.records import majority
-from seltda.models.base import label_log_likelihoods, missing_model, per_question, quiet_loading
+from seltda.models.base import label_log_likelihoods, per_question
+from seltda.models.chat_io import (  # noqa: F401 (ImageBatch, load_model: re-exported)
+    ImageBatch,
+    PromptBatch,
+    _common_prefix,
+    _fit,
+    _on_device,
+    _takes_suffix,
+    _to_model,
+    load_model,
+    load_processor,
+)
 from seltda.models.chat_sampling import prefill_once, shares_prefill
 from seltda.models.sampling import NucleusSampler, per_image, sampling_options
 from seltda.qa_text import answer_prompt, first_answer
 
 VQG_INSTRUCTION = "Ask one question about this image and answer it, as: Question: <question> Answer: <answer>"
 PALIGEMMA_VQA_PREFIX = "answer en "
-
-
-class ImageBatch(list):
-    """PIL images in place of a pixel tensor; `.to(device)` is a no-op (the adapter moves its tensors)."""
-
-    def to(self, *args: Any, **kwargs: Any) -> ImageBatch:
-        return self
-
-
-class PromptBatch(dict):
-    """A batch's question-generation inputs (processed images and tokenized prompts), built by a pool
-    loader worker so that the processor runs beside generation, not before it."""
-
-
-def load_processor(name: str) -> Any:
-    """The processor (image processor + tokenizer + chat template) saved with a model."""
-    try:
-        return AutoProcessor.from_pretrained(name)
-    except (OSError, ValueError) as error:
-        raise missing_model(name, error) from error
-
-
-def load_model(name: str, dtype: torch.dtype = torch.float32) -> torch.nn.Module:
-    """The VLM (float32 by default: the Trainer's mixed precision autocasts); one model for VQA and VQG."""
-    try:
-        with quiet_loading():
-            return AutoModelForImageTextToText.from_pretrained(name, dtype=dtype)
-    except (OSError, ValueError) as error:
-        raise missing_model(name, error) from error
-
-
-def _on_device(
-    batch: dict[str, torch.Tensor], device: torch.device | str, dtype: torch.dtype
-) -> dict[str, torch.Tensor]:
-    """The batch on `device`; float inputs (pixels) in `dtype` (bf16 inference)."""
-    return {
-        key: value.to(device, dtype) if value.is_floating_point() else value.to(device)
-        for key, value in batch.items()
-    }
-
-
-def _to_model(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The batch on the model's device, float inputs in its dtype."""
-    return _on_device(batch, model.device, model.dtype)
-
-
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    count = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        count += 1
-    return count
-
-
-def _fit(image: Image.Image, max_pixels: int | None) -> Image.Image:
-    """`image` downscaled so that width x height <= max_pixels (unchanged when it already fits)."""
-    if max_pixels is None or image.width * image.height <= max_pixels:
-        return image
-    scale = (max_pixels / (image.width * image.height)) ** 0.5
-    size = (max(1, int(image.width * scale)), max(1, int(image.height * scale)))
-    return image.resize(size, Image.Resampling.BICUBIC)
 
 
 @dataclass
@@ -112,7 +59,7 @@ class VlmAdapter:
 
     def __post_init__(self) -> None:
         self.chat = bool(getattr(self.processor, "chat_template", None))
-        if not self.chat and "suffix" not in inspect.signature(self.processor.__call__).parameters:
+        if not self.chat and not _takes_suffix(self.processor):
             raise SeltdaInputError(
                 f"{type(self.processor).__name__} has no chat template: save one with the model's processor"
             )
@@ -204,11 +151,16 @@ class VlmAdapter:
             )
         return batch
 
+    def prompt_text(self, prompt: str) -> str:
+        """The text the processor encodes with an image for `prompt`, un-encoded: the chat template's user
+        turn and the assistant's turn opening, or PaliGemma's `<image>prompt`."""
+        return self._render(prompt)[0] if self.chat else f"{self.processor.image_token}{prompt}"
+
     def _prefix_batch(
         self, images: Sequence[Image.Image], prompts: Sequence[str], targets: Sequence[str] | None
     ) -> dict[str, torch.Tensor]:
         """PaliGemma: `<image>prompt`, the target as `suffix` (the processor then builds the labels)."""
-        texts = [f"{self.processor.image_token}{prompt}" for prompt in prompts]
+        texts = [self.prompt_text(prompt) for prompt in prompts]
         return self._encode(images, texts, **({} if targets is None else {"suffix": list(targets)}))
 
     @staticmethod
@@ -371,14 +323,20 @@ class VlmAdapter:
         texts = [text.strip() for text in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
         return per_image(texts, sampler.mean_logprobs(new), num_samples)
 
-    def _stops(self, model: torch.nn.Module) -> dict[str, Any]:
-        """End ids: the model's EOS, the tokenizer's and the chat template's end-of-turn token."""
-        configured = model.generation_config.eos_token_id
+    def end_ids(self, generation_config: Any) -> list[int]:
+        """The ids that end a generation: the model's EOS (its generation config's), the tokenizer's and
+        the chat template's end-of-turn token."""
+        configured = generation_config.eos_token_id
         ends = set(configured if isinstance(configured, list) else [configured])
         ends.update([self.tokenizer.eos_token_id, self.end_of_turn])
         ends.discard(None)
+        return sorted(ends)
+
+    def _stops(self, model: torch.nn.Module) -> dict[str, Any]:
+        """End and padding ids for `generate` (`end_ids`; padding: the tokenizer's, else an end id)."""
+        ends = self.end_ids(model.generation_config)
         pad = self.tokenizer.pad_token_id
-        return {"eos_token_id": sorted(ends), "pad_token_id": pad if pad is not None else min(ends)}
+        return {"eos_token_id": ends, "pad_token_id": pad if pad is not None else min(ends)}
 
     def _end_of_turn(self) -> int | None:
         """The first token after the assistant's text in the chat template, when it is a special token."""

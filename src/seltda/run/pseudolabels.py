@@ -93,6 +93,7 @@ class ShardStats(BaseModel):
     records: int
     roundtrip_model: str | None = None
     dtype: str = "unrecorded"  # shards written before the sampling dtype was recorded
+    engine: str = "unrecorded"  # which engine sampled (hf, vllm); shards written before it was recorded
     writer: ShardWriter | None = None  # shards written before writers were recorded
     precision: PrecisionChoice | None = None  # shards written before the choice was recorded
 
@@ -129,6 +130,7 @@ class Manifest(BaseModel):
     funnel: dict[str, int]
     drops: dict[str, int]
     sampling_dtypes: list[str]
+    sampling_engines: list[str] = Field(default_factory=list)  # the shards' engines (hf, vllm)
     questions_per_image: float
     env: dict[str, Any]
     writers: list[WriterShards] = Field(default_factory=list)  # by writer; unrecorded shards left out

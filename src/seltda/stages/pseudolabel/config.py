@@ -6,12 +6,20 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+EngineName = Literal["auto", "vllm", "hf"]
+
 
 class PseudoLabelConfig(BaseModel):
     """How the teacher labels the unlabeled pool."""
 
     model_config = ConfigDict(extra="forbid")
 
+    engine: EngineName = Field(
+        "auto",
+        description="sampling engine: hf (transformers), vllm (pip install 'seltda[vllm]'; chat VLMs of "
+        "the families in engines.VLLM_FAMILIES), auto: vllm with a GPU when installed and serving the "
+        "teacher, else hf",
+    )
     per_image: int = Field(3, ge=1, description="question-answer pairs sampled per image")
     top_p: float = Field(0.9, gt=0, le=1, description="nucleus sampling, as in the paper")
     temperature: float = Field(1.0, gt=0, description="sampling temperature")

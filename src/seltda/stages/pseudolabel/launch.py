@@ -1,9 +1,9 @@
 """SelTDA step 2: the teacher writes question-answer pairs for unlabeled images.
 
 Images are processed in shards of a stable order; each finished shard is written atomically and skipped
-on a rerun, so a killed run resumes without loss or duplicates. Each image is encoded once per batch and
-the N samples come from `num_return_sequences`. Outputs are parsed and filtered; `manifest.json` reports
-the funnel (generated -> parsed -> each filter -> kept).
+on a rerun, so a killed run resumes without loss or duplicates. The engine (`engines.py`: transformers,
+or vLLM where installed and serving the teacher) draws N samples per image. Outputs are parsed and
+filtered; `manifest.json` reports the funnel (generated -> parsed -> each filter -> kept).
 
 Who runs which shards: independent jobs split them by `num_tasks`/`task_index` (task t runs shards
 k with k % num_tasks == t), given or read from a Slurm job array (`slurm.job_task`); processes started
@@ -33,6 +33,7 @@ from seltda.core.progress import track
 from seltda.models import ModelAdapter, load_adapter, load_vqg
 from seltda.run.pseudolabels import PrecisionChoice, PseudoLabelFolder, PseudoLabelOutcome, ShardWriter
 from seltda.stages.pseudolabel.config import PseudoLabelConfig
+from seltda.stages.pseudolabel.engines import Engine, HfEngine, choose_engine, sample_batch
 from seltda.stages.pseudolabel.merge import merge
 from seltda.stages.pseudolabel.pool import image_batches, load_pool
 from seltda.stages.pseudolabel.precision import (
@@ -42,8 +43,9 @@ from seltda.stages.pseudolabel.precision import (
     share_choice,
     torch_dtype,
 )
-from seltda.stages.pseudolabel.shard import RoundTrip, run_shard, sample_batch, shard_paths
+from seltda.stages.pseudolabel.shard import RoundTrip, run_shard, shard_paths
 from seltda.stages.pseudolabel.slurm import job_task
+from seltda.stages.pseudolabel.vllm_engine import VllmEngine
 
 
 def process_state() -> PartialState:
@@ -93,7 +95,7 @@ def load_teacher(
     if given is not None:
         return adapter, model.to(torch_dtype(given)), given
     size = min(cfg.batch_size, PROBE_IMAGES)
-    batches = image_batches(probe_images, image_root, adapter, size, 0)
+    batches = image_batches(probe_images, image_root, adapter.sampling_inputs, size, 0)
     probe = next((b["inputs"] for b in batches if b["names"]), None)
     if probe is None:  # no readable image: a grey batch of the processor's size
         probe = adapter.sampling_inputs([Image.new("RGB", (384, 384), (128, 128, 128))] * size)
@@ -109,6 +111,26 @@ def load_teacher(
             cfg.precision, model, lambda m: sample_batch(m, adapter, probe, cfg), teacher_dir, workload
         )
     return adapter, model, choice
+
+
+def load_sampler(
+    teacher_dir: str,
+    cfg: PseudoLabelConfig,
+    probe_images: list[str],
+    image_root: Path,
+    device: str,
+    loaded: tuple[ModelAdapter, torch.nn.Module, PrecisionChoice] | None = None,
+    given: PrecisionChoice | None = None,
+) -> tuple[Engine, PrecisionChoice]:
+    """The engine that samples (`cfg.engine`: vLLM where chosen, else transformers with the precision
+    `load_teacher` resolves) and its precision choice; `loaded`: the teacher rank 0 already probed."""
+    if choose_engine(str(teacher_dir), cfg.engine) == "vllm":  # vLLM: no CPU probe (fp32 there)
+        choice = fixed_choice(cfg.precision) or fixed_choice("fp32").model_copy(
+            update={"requested": cfg.precision, "why": "vLLM on a CPU: fp32, not probed"}
+        )
+        return VllmEngine.load(str(teacher_dir), cfg, torch_dtype(choice)), choice
+    adapter, model, choice = loaded or load_teacher(teacher_dir, cfg, probe_images, image_root, device, given)
+    return HfEngine(model, adapter), choice
 
 
 def pseudolabel(
@@ -149,16 +171,15 @@ def pseudolabel(
     device = "cuda" if torch.cuda.is_available() else "cpu"
     probe_images = shards[pending[0]] if pending else []
     teacher, shared = None, None
-    if state.num_processes > 1 and pending and fixed_choice(cfg.precision) is None:
+    vllm = choose_engine(str(teacher_dir), cfg.engine) == "vllm"
+    if state.num_processes > 1 and pending and fixed_choice(cfg.precision) is None and not vllm:
         # the ranks share the CPU: rank 0 probes alone, and every rank samples in its choice
         teacher = (
             load_teacher(teacher_dir, cfg, probe_images, pool.root, device) if state.is_main_process else None
         )
         shared = share_choice(teacher[2] if teacher else None)
     if todo:
-        adapter, model, choice = teacher or load_teacher(
-            teacher_dir, cfg, probe_images, pool.root, device, shared
-        )
+        engine, choice = load_sampler(teacher_dir, cfg, probe_images, pool.root, device, teacher, shared)
         dtype = torch_dtype(choice)
         roundtrip = None
         if cfg.roundtrip_model:
@@ -170,8 +191,7 @@ def pseudolabel(
                 index,
                 shards[index],
                 pool.root,
-                model,
-                adapter,
+                engine,
                 cfg,
                 str(teacher_dir),
                 out_dir,

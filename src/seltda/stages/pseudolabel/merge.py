@@ -57,12 +57,14 @@ def merge(
     generated = 0
     images = sum(unreadable.values())  # found (listed) = in the shards + refused while listing
     dtypes: set[str] = set()
+    engines: set[str] = set()
     writers: dict[str, WriterShards] = {}  # which task and process wrote which shards
     precision: dict[str, PrecisionChoice] = {}  # each distinct dtype choice, in the order met
     for index in range(shard_count):
         stats = _shard_stats(shards_from, index, cfg)
         images += stats.images
         dtypes.add(stats.dtype)
+        engines.add(stats.engine)
         if stats.writer is not None:
             key = stats.writer.model_dump_json()
             writers.setdefault(key, WriterShards(**stats.writer.model_dump(), shards=[])).shards.append(index)
@@ -94,6 +96,7 @@ def merge(
         funnel=dict(zip(funnel_stages(), counts, strict=True)),
         drops=dict(drops),
         sampling_dtypes=sorted(dtypes),
+        sampling_engines=sorted(engines),
         questions_per_image=round(len(kept) / max(1, seen), 3),
         env=environment_info(),
         writers=list(writers.values()),

@@ -4,6 +4,7 @@ files once), decoding its images in DataLoader workers and batching them, smalle
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,6 @@ from torch.utils.data import DataLoader, Dataset
 from seltda.core.images import header_pixels, scan_images, try_load_image
 from seltda.core.records import UnsafePathError, read_image_list, read_records, resolve_image_path
 from seltda.formats.hf_dataset import export_dataset_images, is_saved_dataset
-from seltda.models import ModelAdapter
 from seltda.stages.pseudolabel.config import PseudoLabelConfig
 
 
@@ -88,18 +88,18 @@ def decoding_workers(cfg: PseudoLabelConfig) -> int:
 
 
 def image_batches(
-    names: list[str], image_root: Path, adapter: ModelAdapter, batch_size: int, workers: int
+    names: list[str], image_root: Path, prepare: Callable[[list[Any]], Any], batch_size: int, workers: int
 ) -> DataLoader:
-    """Batches of (names, pictures, sampling inputs, skip reasons); decoding and the adapter's loader-side
-    preprocessing (`sampling_inputs`) run in `workers` processes, prefetched while the model generates.
-    No batch is dropped."""
+    """Batches of (names, pictures, sampling inputs, skip reasons); decoding and the engine's loader-side
+    preprocessing (`prepare`: the adapter's `sampling_inputs` for transformers) run in `workers`
+    processes, prefetched while the model generates. No batch is dropped."""
 
     def collate(items: list[tuple[str, Any, str | None]]) -> dict[str, Any]:
         good = [(name, picture) for name, picture, _ in items if picture is not None]
         return {
             "names": [name for name, _ in good],
             "pictures": [picture for _, picture in good],
-            "inputs": adapter.sampling_inputs([p for _, p in good]) if good else None,
+            "inputs": prepare([p for _, p in good]) if good else None,
             "skips": [reason or "unreadable" for _, picture, reason in items if picture is None],
         }
 

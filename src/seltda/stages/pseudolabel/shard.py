@@ -17,6 +17,7 @@ from seltda.models import ModelAdapter, load_adapter, load_vqa
 from seltda.qa_text import parse_generation
 from seltda.run.pseudolabels import PrecisionChoice, PseudoLabelFolder, ShardStats, ShardWriter
 from seltda.stages.pseudolabel.config import PseudoLabelConfig
+from seltda.stages.pseudolabel.engines import Engine
 from seltda.stages.pseudolabel.filters import Filter, Sample, build_filters, rejection_row
 from seltda.stages.pseudolabel.pool import decoding_workers, image_batches, size_ordered
 
@@ -72,21 +73,6 @@ def label_image(
     return records, [rejection_row(drop) for drop in sorted(drops, key=lambda d: d.at)]
 
 
-def sample_batch(model: Any, adapter: ModelAdapter, inputs: Any, cfg: PseudoLabelConfig) -> list:
-    """The teacher's samples for one batch's sampling inputs, moved to the model's device and dtype (the
-    work of a shard, and of the CPU precision probe)."""
-    parameter = next(model.parameters())
-    return adapter.sample_questions(
-        model,
-        adapter.sampling_inputs_on(inputs, parameter.device, parameter.dtype),
-        cfg.per_image,
-        top_p=cfg.top_p,
-        temperature=cfg.temperature,
-        repetition_penalty=cfg.repetition_penalty,
-        min_new_tokens=cfg.min_new_tokens,
-    )
-
-
 @dataclass
 class RoundTrip:
     """A VQA model that answers each generated question: a pair is kept only if both answers agree."""
@@ -119,8 +105,7 @@ def run_shard(
     index: int,
     images: list[str],
     image_root: Path,
-    model: Any,
-    adapter: ModelAdapter,
+    engine: Engine,
     cfg: PseudoLabelConfig,
     teacher: str,
     out_dir: Path,
@@ -129,21 +114,22 @@ def run_shard(
     precision: PrecisionChoice | None = None,
 ) -> ShardStats:
     """Label one shard and write it atomically: records first, then its stats (the completion mark,
-    with `writer`: which task and process wrote it, and `precision`: how the model's dtype was chosen)."""
-    torch.manual_seed(cfg.seed * 1_000_003 + index)
+    with `writer`: which task and process wrote it, and `precision`: how the model's dtype was chosen).
+    `engine` draws the samples (`engines.py`)."""
+    seed = cfg.seed * 1_000_003 + index
+    torch.manual_seed(seed)
     unreadable: Counter[str] = Counter()
     records: list[Record] = []
     rejected: list[dict[str, Any]] = []
     generated = 0
     filters = build_filters(cfg, "shard")
-    parameter = next(model.parameters())
-    if adapter.image_tokens_vary:
+    if engine.adapter.image_tokens_vary:
         images = size_ordered(images, image_root)
-    for batch in image_batches(images, image_root, adapter, cfg.batch_size, decoding_workers(cfg)):
+    for batch in image_batches(images, image_root, engine.prepare, cfg.batch_size, decoding_workers(cfg)):
         unreadable.update(batch["skips"])
         if not batch["names"]:
             continue
-        samples = sample_batch(model, adapter, batch["inputs"], cfg)
+        samples = engine.sample(batch["names"], batch["inputs"], cfg, seed)
         batch_records: list[Record] = []
         for name, image_samples in zip(batch["names"], samples, strict=True):
             generated += len(image_samples)
@@ -163,7 +149,8 @@ def run_shard(
         drops=dict(Counter(r["reason"] for r in rejected)),
         records=len(records),
         roundtrip_model=cfg.roundtrip_model,
-        dtype=str(parameter.dtype).removeprefix("torch."),
+        dtype=engine.dtype,
+        engine=engine.name,
         writer=writer,
         precision=precision,
     )
