@@ -16,6 +16,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # precision probes cache here, never in the user's cache (subprocesses inherit it)
 os.environ["SELTDA_CACHE_DIR"] = tempfile.mkdtemp(prefix="seltda-test-cache-")
 
+import torch  # noqa: E402
+
 from seltda.core.records import Record, write_records  # noqa: E402
 from seltda.models.tiny_blip import TinyBlipConfig, build_tiny_blip  # noqa: E402
 from seltda.qa_text import format_target  # noqa: E402
@@ -65,14 +67,19 @@ def make_dataset(root: Path, count: int = 12) -> list[Record]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked `vllm` run only where vLLM is installed (`make test-vllm`'s venv): elsewhere they are
-    deselected (reported as such), not skipped one by one."""
-    if importlib.util.find_spec("vllm") is not None:
-        return
-    deselected = [item for item in items if item.get_closest_marker("vllm") is not None]
-    if deselected:
-        config.hook.pytest_deselected(items=deselected)
-        items[:] = [item for item in items if item.get_closest_marker("vllm") is None]
+    """Tests marked `vllm` run only where vLLM is installed (`make test-vllm`'s venv), tests marked `gpu`
+    only where CUDA is (`benchmarks/gpu_check.sh`; `SELTDA_GPU_TESTS_ON_CPU=1` runs them on the CPU):
+    elsewhere they are deselected (reported as such), not skipped one by one."""
+    absent = set()
+    if importlib.util.find_spec("vllm") is None:
+        absent.add("vllm")
+    if not torch.cuda.is_available() and os.environ.get("SELTDA_GPU_TESTS_ON_CPU") != "1":
+        absent.add("gpu")
+    unmet = [item for item in items if any(item.get_closest_marker(m) is not None for m in absent)]
+    if unmet:
+        config.hook.pytest_deselected(items=unmet)
+        kept = {id(item) for item in items} - {id(item) for item in unmet}
+        items[:] = [item for item in items if id(item) in kept]
 
 
 @pytest.fixture
