@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from seltda.run.stage import read_stage
+from seltda.stages.image_records import record_files
 from seltda.stages.student import train_student
 from seltda.stages.student_config import StudentConfig
 from seltda.stages.teacher import train_teacher
 from seltda.stages.teacher_config import TeacherConfig
-from seltda.stages.train import record_files
 
 
 def test_both_stages_declare_the_same_input_types() -> None:

@@ -191,7 +191,7 @@ def test_default_lora_targets_per_family():
         lora_targets(Fake("other", ["dense"]), TrainingConfig())
 
 
-def _torchrun(args: list[str], cwd: Path) -> None:
+def _torchrun(args: list[str], cwd: Path, returncode: int = 0) -> subprocess.CompletedProcess:
     """`torchrun --nproc_per_node 2 -m seltda.cli ARGS` on CPUs (gloo), as a user would launch it."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     env.pop("ACCELERATE_USE_CPU", None)  # plain torchrun on a CPU-only machine must give DDP by itself
@@ -199,7 +199,8 @@ def _torchrun(args: list[str], cwd: Path) -> None:
     done = subprocess.run(
         [*command, "-m", "seltda.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
     )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    assert done.returncode == returncode, done.stdout[-2000:] + done.stderr[-4000:]
+    return done
 
 
 def _student_args(dataset: dict, tiny_model: Path, out: Path, *extra: str) -> list[str]:
@@ -269,6 +270,36 @@ def test_two_process_lora_student_through_the_cli(dataset, tiny_model, tmp_path)
     }
 
 
+FSDP = "full_shard auto_wrap"
+
+
+def test_sharding_that_accelerate_did_not_enable_is_refused(tiny_model, tmp_path):
+    """A Trainer without FSDP/DeepSpeed (as accelerate gives CPU processes) under a config asking for them."""
+    from transformers import BlipForQuestionAnswering
+
+    from seltda.stages.train import require_sharding, training_arguments
+
+    cfg = TrainingConfig(max_steps=1)
+    model = BlipForQuestionAnswering.from_pretrained(tiny_model)
+    trainer = LossTrainer(model, training_arguments(cfg, tmp_path), loss_fn=lambda m, b: torch.zeros(()))
+    require_sharding(trainer, cfg)  # nothing asked, nothing refused
+    with pytest.raises(SeltdaInputError, match=r"^fsdp set, but accelerate \S+ did not enable it"):
+        require_sharding(trainer, cfg.model_copy(update={"fsdp": FSDP}))
+    with pytest.raises(SeltdaInputError, match="^fsdp and deepspeed set"):
+        require_sharding(trainer, cfg.model_copy(update={"fsdp": FSDP, "deepspeed": "ds.json"}))
+
+
+@pytest.mark.slow
+def test_two_cpu_process_fsdp_is_refused_not_trained_as_ddp(dataset, tiny_model, tmp_path):
+    """accelerate 1.15 runs CPU processes as MULTI_CPU (DDP) and drops the FSDP plugin: the stage stops with
+    one clear error on every rank instead of training DDP under a config that records FSDP."""
+    done = _torchrun(_student_args(dataset, tiny_model, tmp_path / "two", "--fsdp", FSDP), tmp_path, 1)
+    refusal = "error: fsdp set, but accelerate"
+    assert done.stderr.count(refusal) == 2 and "MULTI_CPU, 2 process(es)" in done.stderr  # each rank
+    assert not (tmp_path / "two" / "model.safetensors").exists()
+    assert not stage_complete(tmp_path / "two")
+
+
 def test_parameter_counts_of_a_lora_model_match_its_parameters(tiny_model):
     from seltda.models.blip import load_vqa_model
     from seltda.stages.train import add_lora
@@ -282,7 +313,7 @@ def test_parameter_counts_of_a_lora_model_match_its_parameters(tiny_model):
 
 def test_image_records_refuse_an_image_outside_the_root(tmp_path):
     from seltda.core.records import Record, UnsafePathError
-    from seltda.stages.train import ImageRecords
+    from seltda.stages.image_records import ImageRecords
 
     root = tmp_path / "root"
     root.mkdir()

@@ -17,7 +17,7 @@ from seltda.eval.suites import SUITES, run_suites
 from seltda.formats.results import read_predictions
 from seltda.models import load_adapter, load_vqa
 from seltda.run.artifacts import Evaluation
-from seltda.stages.train import ImageRecords
+from seltda.stages.image_records import ImageRecords
 
 
 class EvaluateConfig(BaseModel):

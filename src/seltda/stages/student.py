@@ -15,8 +15,9 @@ from seltda.core.records import Record, read_records
 from seltda.models import load_adapter, load_vqa
 from seltda.run.stage import read_stage, stage_complete
 from seltda.stages.augment import StudentNoise
+from seltda.stages.image_records import RecordFiles, record_files
 from seltda.stages.student_config import StudentConfig
-from seltda.stages.train import RecordFiles, fit_stage, record_files
+from seltda.stages.train import fit_stage
 
 
 def mix(real: Sequence[Record], synthetic: Sequence[Record], ratio: float, seed: int) -> list[Record]:

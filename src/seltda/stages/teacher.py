@@ -13,8 +13,9 @@ from seltda.core.records import read_records
 from seltda.models import load_adapter, load_vqg
 from seltda.qa_text import format_target
 from seltda.run.stage import read_stage, stage_complete
+from seltda.stages.image_records import RecordFiles, record_files
 from seltda.stages.teacher_config import TeacherConfig
-from seltda.stages.train import RecordFiles, fit_stage, record_files
+from seltda.stages.train import fit_stage
 
 
 def train_teacher(

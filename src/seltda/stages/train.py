@@ -1,4 +1,4 @@
-"""What the teacher and the student share: image-backed datasets, the Trainer, stage bookkeeping.
+"""What the teacher and the student share: the Trainer, LoRA, saving, stage bookkeeping.
 
 Training goes through `transformers.Trainer`, so `accelerate launch`/`torchrun`, DeepSpeed, FSDP,
 mixed precision, logging and checkpoint resume come from the library; LoRA comes from `peft`. A stage
@@ -8,7 +8,6 @@ saved. Only the main process writes files.
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -21,84 +20,16 @@ from transformers import Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoint
 
-from seltda.core.fileio import atomic_write_json
-from seltda.core.images import try_load_image
-from seltda.core.records import Record, resolve_image_path
+from seltda.core.fileio import SeltdaInputError, atomic_write_json
+from seltda.core.records import Record
 from seltda.models.base import quiet_loading
 from seltda.models.registry import default_lora_targets
 from seltda.run.stage import write_stage
+from seltda.stages.image_records import ImageRecords
 from seltda.stages.train_config import TrainingConfig
 from seltda.stages.train_log import use_compact_log
 
 ADAPTER_DIR = "adapter"  # LoRA runs: the adapter alone, next to the merged model
-AUTO_CACHE_IMAGES = 20_000  # above this, images are decoded lazily (memory stays bounded)
-
-RecordFiles = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
-"""What the training stages take as their records: one file or a list of files."""
-
-
-def record_files(files: RecordFiles) -> list[str | os.PathLike[str]]:
-    """``files`` as a list: one path becomes a one-item list."""
-    return [files] if isinstance(files, str | os.PathLike) else list(files)
-
-
-class ImageRecords(Dataset):
-    """Records with their images; unreadable images are skipped and counted, never fatal.
-
-    With `cache=True` every image is decoded and preprocessed once, up front (small datasets; the default
-    up to 20,000 images); otherwise images are read lazily and an unreadable one yields `None`, which the
-    collators drop.
-    """
-
-    def __init__(
-        self,
-        records: Sequence[Record],
-        image_root: Path,
-        to_pixels: Callable[[list], torch.Tensor],
-        cache: bool | None = None,
-    ) -> None:
-        self.image_root = Path(image_root)
-        self.to_pixels = to_pixels
-        self.skipped: Counter[str] = Counter()
-        self._pixels: dict[str, torch.Tensor] = {}
-        if cache is None:
-            cache = len({r.image for r in records}) <= AUTO_CACHE_IMAGES
-        if cache:
-            records = self._preload(records)
-        self.records = list(records)
-
-    def _preload(self, records: Sequence[Record]) -> list[Record]:
-        from seltda.core.progress import track
-
-        unreadable: set[str] = set()
-        for name in track(sorted({r.image for r in records}), description="loading images"):
-            pixels = self._load(name)
-            if pixels is None:
-                unreadable.add(name)
-            else:
-                self._pixels[name] = pixels
-        kept = [r for r in records if r.image not in unreadable]
-        self.skipped["records_with_unreadable_image"] += len(records) - len(kept)
-        return kept
-
-    def _load(self, name: str) -> torch.Tensor | None:
-        image, reason = try_load_image(resolve_image_path(self.image_root, name))
-        if image is None:
-            self.skipped[reason or "unreadable"] += 1
-            return None
-        return self.to_pixels([image])[0]
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def __getitem__(self, index: int) -> dict[str, Any] | None:
-        record = self.records[index]
-        pixels = self._pixels.get(record.image)
-        if pixels is None:
-            pixels = self._load(record.image)
-            if pixels is None:
-                return None
-        return {"pixel_values": pixels, "record": record}
 
 
 class LossTrainer(Trainer):
@@ -189,6 +120,25 @@ def training_arguments(cfg: TrainingConfig, out_dir: Path) -> TrainingArguments:
         # activation checkpointing used here (`enable_checkpointing`), DDP allows this with checkpointing on
         ddp_find_unused_parameters=True,
     )
+
+
+def require_sharding(trainer: Trainer, cfg: TrainingConfig) -> None:
+    """Refuse `fsdp`/`deepspeed` that accelerate did not turn on, rather than train unsharded: it enables
+    them for GPU-type multi-process runs only (1.15: no FSDP for MULTI_CPU, no DeepSpeed with `cpu`)."""
+    import accelerate
+
+    off = [
+        name
+        for name in ("fsdp", "deepspeed")
+        if getattr(cfg, name) and not getattr(trainer, f"is_{name}_enabled")
+    ]
+    if off:
+        raise SeltdaInputError(
+            f"{' and '.join(off)} set, but accelerate {accelerate.__version__} did not enable it for this "
+            f"launch ({trainer.accelerator.distributed_type}, {trainer.args.world_size} process(es)): "
+            "sharded training needs several GPU processes (torchrun or accelerate launch); on CPUs leave "
+            "it unset (several CPU processes train data-parallel)"
+        )
 
 
 def enable_checkpointing(model: torch.nn.Module) -> None:
@@ -289,6 +239,7 @@ def train(
     trainer = LossTrainer(
         model, args, data_collator=collator, train_dataset=dataset, callbacks=list(callbacks), loss_fn=loss_fn
     )
+    require_sharding(trainer, cfg)
     use_compact_log(trainer, out_dir.name)
     checkpoint = last_checkpoint(out_dir / "checkpoints")
     start = time.perf_counter()
