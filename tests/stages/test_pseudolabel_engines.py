@@ -39,7 +39,7 @@ def test_vllm_without_vllm_says_how_to_install(idefics3: str, monkeypatch):
     monkeypatch.setattr(engines, "vllm_installed", lambda: False)
     assert engines.choose_engine(idefics3, "auto") == "hf"
     with pytest.raises(SeltdaInputError, match=r'not installed: pip install "seltda\[vllm\]"'):
-        engines.load_engine(idefics3, PseudoLabelConfig(engine="vllm"), "cpu", torch.float32)
+        engines.choose_engine(idefics3, "vllm")
 
 
 def test_vllm_for_a_family_it_does_not_serve_is_refused(tiny_model: Path, monkeypatch):

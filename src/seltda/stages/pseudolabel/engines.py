@@ -15,9 +15,9 @@ import torch
 from transformers import AutoConfig
 
 from seltda.core.fileio import SeltdaInputError
-from seltda.models import ModelAdapter, load_adapter, load_vqg, model_family, resolve_model
+from seltda.models import ModelAdapter, model_family, resolve_model
 from seltda.stages.pseudolabel.config import EngineName, PseudoLabelConfig
-from seltda.stages.pseudolabel.vllm_engine import VLLM_INSTALL, VllmEngine  # imports vLLM only to load
+from seltda.stages.pseudolabel.vllm_engine import VLLM_INSTALL  # imports vLLM only to load
 
 # model types the vLLM engine serves: those tested on a tiny model (tests/stages/test_pseudolabel_vllm.py:
 # vLLM's prompt tokens equal the transformers processor's, scores equal teacher-forced ones). Idefics3
@@ -105,11 +105,3 @@ def choose_engine(teacher: str, engine: EngineName) -> Literal["vllm", "hf"]:
             f"is a '{family}' model: use engine 'hf' (or 'auto')"
         )
     return "vllm"
-
-
-def load_engine(teacher: str, cfg: PseudoLabelConfig, device: str, dtype: torch.dtype) -> Engine:
-    """The engine `cfg.engine` resolves to for `teacher`, loaded in `dtype` (on `device` for `hf`)."""
-    if choose_engine(teacher, cfg.engine) == "vllm":
-        return VllmEngine.load(teacher, cfg, dtype)
-    adapter = load_adapter(teacher, max_pixels=cfg.max_pixels, max_target_tokens=cfg.max_new_tokens)
-    return HfEngine(load_vqg(teacher).eval().to(device=device, dtype=dtype), adapter)

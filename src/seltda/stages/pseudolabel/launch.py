@@ -114,6 +114,7 @@ def load_teacher(
 
 
 def load_sampler(
+    engine_name: str,
     teacher_dir: str,
     cfg: PseudoLabelConfig,
     probe_images: list[str],
@@ -122,9 +123,9 @@ def load_sampler(
     loaded: tuple[ModelAdapter, torch.nn.Module, PrecisionChoice] | None = None,
     given: PrecisionChoice | None = None,
 ) -> tuple[Engine, PrecisionChoice]:
-    """The engine that samples (`cfg.engine`: vLLM where chosen, else transformers with the precision
-    `load_teacher` resolves) and its precision choice; `loaded`: the teacher rank 0 already probed."""
-    if choose_engine(str(teacher_dir), cfg.engine) == "vllm":  # vLLM: no CPU probe (fp32 there)
+    """The engine that samples (`engine_name`, what `choose_engine` decided: vLLM, or transformers in the
+    precision `load_teacher` resolves) and its precision choice; `loaded`: the teacher rank 0 probed."""
+    if engine_name == "vllm":  # vLLM: no CPU probe (fp32 there)
         choice = fixed_choice(cfg.precision) or fixed_choice("fp32").model_copy(
             update={"requested": cfg.precision, "why": "vLLM on a CPU: fp32, not probed"}
         )
@@ -171,15 +172,17 @@ def pseudolabel(
     device = "cuda" if torch.cuda.is_available() else "cpu"
     probe_images = shards[pending[0]] if pending else []
     teacher, shared = None, None
-    vllm = choose_engine(str(teacher_dir), cfg.engine) == "vllm"
-    if state.num_processes > 1 and pending and fixed_choice(cfg.precision) is None and not vllm:
+    engine_name = choose_engine(str(teacher_dir), cfg.engine)
+    if state.num_processes > 1 and pending and fixed_choice(cfg.precision) is None and engine_name == "hf":
         # the ranks share the CPU: rank 0 probes alone, and every rank samples in its choice
         teacher = (
             load_teacher(teacher_dir, cfg, probe_images, pool.root, device) if state.is_main_process else None
         )
         shared = share_choice(teacher[2] if teacher else None)
     if todo:
-        engine, choice = load_sampler(teacher_dir, cfg, probe_images, pool.root, device, teacher, shared)
+        engine, choice = load_sampler(
+            engine_name, teacher_dir, cfg, probe_images, pool.root, device, teacher, shared
+        )
         dtype = torch_dtype(choice)
         roundtrip = None
         if cfg.roundtrip_model:
