@@ -275,6 +275,17 @@ def test_family_dispatch(tiny_model: Path, tiny_vlm: Path):
             VlmAdapter(processor)
 
 
+def test_freezing_finds_each_family_vision_tower(tiny_vlm: Path):
+    from seltda.stages.train import freeze_vision_tower
+
+    model = load_vqa(str(tiny_vlm))
+    tower = sum(p.numel() for n, p in model.named_parameters() if "vision" in n or ".visual." in n)
+    freeze_vision_tower(model)
+    frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+    assert frozen == tower > 0
+    assert any(p.requires_grad for p in model.parameters())
+
+
 def test_missing_or_unsupported_models_are_input_errors(tmp_path: Path):
     with pytest.raises(SeltdaInputError, match="pass a local model folder"):
         model_family(str(tmp_path / "missing"))

@@ -24,6 +24,7 @@ from seltda.stages.teacher_config import TeacherConfig
 from seltda.stages.train import (
     ADAPTER_DIR,
     LossTrainer,
+    freeze_vision_tower,
     last_checkpoint,
     lora_targets,
     merge_adapter_from_disk,
@@ -321,3 +322,34 @@ def test_image_records_refuse_an_image_outside_the_root(tmp_path):
     record = Record(question_id="q", image="up/x.png", question="q?", answers=["a"])
     with pytest.raises(UnsafePathError, match="outside the image root"):
         ImageRecords([record], root, lambda images: images, cache=True)
+
+
+def test_frozen_vision_tower_keeps_its_weights_and_the_rest_trains(dataset, tiny_model, tmp_path):
+    cfg = TeacherConfig(
+        model=str(tiny_model), max_steps=2, batch_size=8, save_steps=100, freeze_vision_tower=True
+    )
+    out = tmp_path / "teacher"
+    metrics = train_teacher(dataset["train"], dataset["root"], out, cfg)
+    before, after = load_file(tiny_model / "model.safetensors"), load_file(out / "model.safetensors")
+    vision = [key for key in after if key.startswith("vision_model.")]
+    assert vision and all(torch.equal(before[key], after[key]) for key in vision)
+    changed = [key for key in after if key in before and not torch.equal(before[key], after[key])]
+    assert changed and all(key.startswith("text_decoder.") for key in changed)
+    assert 0 < metrics["parameters"]["trainable"] < metrics["parameters"]["total"]
+
+
+def test_freezing_finds_the_vision_tower_or_says_it_cannot():
+    class Model(torch.nn.Module):
+        def __init__(self, tower: str) -> None:
+            super().__init__()
+            self.model = torch.nn.Module()
+            self.model.add_module(tower, torch.nn.Linear(2, 2))
+            self.lm_head = torch.nn.Linear(2, 2)
+
+    for tower in ("vision_model", "vision_tower", "visual"):  # Idefics3, LLaVA/PaliGemma, Qwen2-VL
+        model = Model(tower)
+        assert freeze_vision_tower(model) == 2
+        trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+        assert trainable == ["lm_head.weight", "lm_head.bias"]
+    with pytest.raises(SeltdaInputError, match="freeze_vision_tower"):
+        freeze_vision_tower(Model("image_encoder"))

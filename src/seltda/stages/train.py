@@ -158,6 +158,26 @@ def enable_checkpointing(model: torch.nn.Module) -> None:
         base.disable_input_require_grads()
 
 
+# the vision tower's module: BLIP and Idefics3, LLaVA and PaliGemma, Qwen2-VL
+VISION_TOWER_NAMES = frozenset({"vision_model", "vision_tower", "visual"})
+
+
+def freeze_vision_tower(model: torch.nn.Module) -> int:
+    """Stop gradients to the vision tower's parameters (and its LoRA matrices, if any); returns how many
+    parameter tensors were frozen. The tower is found by its module name in each supported family."""
+    frozen = 0
+    for name, parameter in model.named_parameters():
+        if VISION_TOWER_NAMES.intersection(name.split(".")) and parameter.requires_grad:
+            parameter.requires_grad_(False)
+            frozen += 1
+    if not frozen:
+        raise SeltdaInputError(
+            f"freeze_vision_tower: no parameter of {type(model).__name__} lies under a module named "
+            f"{' / '.join(sorted(VISION_TOWER_NAMES))}; unset it for this model"
+        )
+    return frozen
+
+
 def lora_targets(model: torch.nn.Module, cfg: TrainingConfig) -> str | list[str]:
     """The modules LoRA adapts: the config's (name suffixes), else the model family's default."""
     return list(cfg.lora_targets) if cfg.lora_targets else default_lora_targets(model)
@@ -232,6 +252,8 @@ def train(
     out_dir = Path(out_dir)
     if cfg.lora:
         model = add_lora(model, cfg)
+    if cfg.freeze_vision_tower:
+        freeze_vision_tower(model)  # after the LoRA wrapping: the tower's adapter matrices stay fixed too
     if cfg.gradient_checkpointing:
         enable_checkpointing(model)  # after the LoRA wrapping (peft would add the input hooks again)
     parameters = parameter_counts(model)

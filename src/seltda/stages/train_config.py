@@ -38,6 +38,11 @@ class TrainingConfig(BaseModel):
     gradient_checkpointing: bool = Field(
         False, description="recompute activations in the backward pass: less memory, slower"
     )
+    freeze_vision_tower: bool = Field(
+        False,
+        description="keep the vision tower's pretrained weights fixed (only the text side and the "
+        "cross-attention train), as LLaMA-Factory's freeze_vision_tower",
+    )
     lora: bool = Field(
         False, description="train a LoRA adapter (peft) instead of all weights; the merged model is saved"
     )
