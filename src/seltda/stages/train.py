@@ -164,13 +164,12 @@ VISION_TOWER_NAMES = frozenset({"vision_model", "vision_tower", "visual"})
 
 def freeze_vision_tower(model: torch.nn.Module) -> int:
     """Stop gradients to the vision tower's parameters (and its LoRA matrices, if any); returns how many
-    parameter tensors were frozen. The tower is found by its module name in each supported family."""
-    frozen = 0
-    for name, parameter in model.named_parameters():
-        if VISION_TOWER_NAMES.intersection(name.split(".")) and parameter.requires_grad:
-            parameter.requires_grad_(False)
-            frozen += 1
-    if not frozen:
+    parameter tensors this froze. The tower is found by its module name in each supported family."""
+    tower = [p for name, p in model.named_parameters() if VISION_TOWER_NAMES.intersection(name.split("."))]
+    frozen = sum(parameter.requires_grad for parameter in tower)  # LoRA: the base weights already are
+    for parameter in tower:
+        parameter.requires_grad_(False)
+    if not tower:
         raise SeltdaInputError(
             f"freeze_vision_tower: no parameter of {type(model).__name__} lies under a module named "
             f"{' / '.join(sorted(VISION_TOWER_NAMES))}; unset it for this model"

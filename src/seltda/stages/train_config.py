@@ -39,9 +39,10 @@ class TrainingConfig(BaseModel):
         False, description="recompute activations in the backward pass: less memory, slower"
     )
     freeze_vision_tower: bool = Field(
-        False,
-        description="keep the vision tower's pretrained weights fixed (only the text side and the "
-        "cross-attention train), as LLaMA-Factory's freeze_vision_tower",
+        True,
+        description="keep the vision tower's pretrained weights fixed (the text side and the cross-attention "
+        "train), as LLaMA-Factory's freeze_vision_tower: on a small labeled set fine-tuning the tower "
+        "overfits it (docs/benchmarks.md (l))",
     )
     lora: bool = Field(
         False, description="train a LoRA adapter (peft) instead of all weights; the merged model is saved"

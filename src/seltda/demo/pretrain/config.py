@@ -32,6 +32,9 @@ class PretrainConfig(TrainingConfig):
     vision_steps: int = Field(
         3000, ge=0, description="first stage: the vision tower classifies one-object images (0: skip)"
     )
+    freeze_vision_tower: bool = Field(
+        False, description="pretraining trains the tower (the image-text stage fixes it: freeze_vision)"
+    )
     freeze_vision: bool = Field(
         True, description="image-text stage: keep the vision stage's tower fixed (LiT, BLIP-2)"
     )

@@ -87,6 +87,7 @@ def pretrain_vision(
         vision_model.load_state_dict(load_file(weights))
         return read_stage(out_dir)["metrics"]
     dataset = LabeledObjects(corpus_seed + 1, 1_000_000, vision_model.config.image_size, to_pixels)
+    cfg = cfg.model_copy(update={"freeze_vision_tower": False})  # this stage trains the tower itself
     trainer, metrics = train(classifier, dataset, collate, classification_loss, cfg, out_dir)
     if trainer.is_world_process_zero():
         from safetensors.torch import save_file
