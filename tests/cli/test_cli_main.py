@@ -48,3 +48,30 @@ def test_every_pseudolabel_field_is_an_option() -> None:
     for name in PseudoLabelConfig.model_fields:
         flag = "--workers" if name == "dataloader_workers" else f"--{name.replace('_', '-')}"
         assert flag in help_text, name
+
+
+@pytest.mark.parametrize(
+    ("flags", "frozen", "lora"), [([], True, False), (["--no-freeze-vision-tower", "--lora"], False, True)]
+)
+def test_switches_turn_either_way(monkeypatch: pytest.MonkeyPatch, tmp_path, flags, frozen, lora) -> None:
+    import seltda.stages.teacher as teacher_stage
+
+    seen = {}
+
+    def fake_train(train, images, out, cfg):
+        seen["cfg"] = cfg
+        return {"steps": 0, "train_loss": 0.0}
+
+    monkeypatch.setattr(teacher_stage, "train_teacher", fake_train)
+    args = [
+        "teacher",
+        "--train",
+        str(tmp_path / "t.jsonl"),
+        "--images",
+        str(tmp_path),
+        "--out",
+        str(tmp_path / "o"),
+    ]
+    result = CliRunner().invoke(app, args + flags)
+    assert result.exit_code == 0, result.output
+    assert (seen["cfg"].freeze_vision_tower, seen["cfg"].lora) == (frozen, lora)

@@ -51,7 +51,9 @@ def field_parameters(
         option_type = _option_type(hints[name])
         if name in set(exclude) or option_type is None:
             continue
-        flags = (names or {}).get(name, (f"--{name.replace('_', '-')}",))
+        flag = f"--{name.replace('_', '-')}"
+        # a switch can be turned either way (a default of True is otherwise out of the user's reach)
+        flags = (names or {}).get(name, (f"{flag}/--no-{flag[2:]}",) if option_type is bool else (flag,))
         default = (defaults or {}).get(name, field.get_default(call_default_factory=True))
         if isinstance(default, tuple):
             default = list(default)

@@ -1,0 +1,90 @@
+"""Teacher, baseline and student variants of one labeled split, measured on questions of *unlabeled-pool*
+images (easy-VQA knows their answers; the test set is never touched, so settings can be compared here).
+
+Given a run folder of the curve (its `selection/train.jsonl` and `data/unlabeled.txt`), each variant is
+trained once into OUT/<name> with the `seltda teacher` / `seltda student` command and the extra options
+given after its name, then scored per question type on N pool questions:
+
+    python benchmarks/pool_diagnostic.py RUN OUT teacher:t600:--no-freeze-vision-tower teacher:t600f
+    python benchmarks/pool_diagnostic.py RUN OUT student:baseline-f \
+        "student:student-f:--synthetic OUT/pl/pseudolabels.jsonl --synthetic-images IMG"
+
+A teacher answers by continuing `Question: <q> Answer:` (the aimed recipe's rule); a student answers as
+`seltda evaluate` does. `pseudolabels:NAME:PATH` scores a pseudo-label file against the pool's truth.
+Results accumulate in OUT/results.json (a variant already there is not rerun).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+from seltda.core.records import read_records
+from seltda.demo.easyvqa import image_root, load_split, pseudolabel_accuracy
+from seltda.eval.metrics import score_predictions
+from seltda.stages.evaluate import EvaluateConfig, predict
+from seltda.stages.teacher_answers import teacher_answers
+
+
+def per_type(records: list, predictions: dict[str, str]) -> dict[str, float]:
+    scores = score_predictions(records, predictions)["per_question"]
+    kinds: dict[str, list[float]] = {}
+    for record in records:
+        kinds.setdefault(record.question_type, []).append(scores[record.question_id])
+    figures = {kind: round(sum(v) / len(v), 2) for kind, v in sorted(kinds.items())}
+    return figures | {"all": round(sum(scores.values()) / len(scores), 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("run", type=Path, help="a curve point's run folder (fraction-F/seed-S)")
+    parser.add_argument("out", type=Path)
+    parser.add_argument(
+        "variants", nargs="+", help="KIND:NAME[:OPTIONS], KIND = teacher, student, pseudolabels"
+    )
+    parser.add_argument("--questions", type=int, default=1500, help="pool questions scored (random, seed 0)")
+    args = parser.parse_args()
+    pool = set((args.run / "data" / "unlabeled.txt").read_text().split())
+    truth = [r for r in load_split("train") if r.image in pool]
+    questions = random.Random(0).sample(truth, min(args.questions, len(truth)))
+    root = image_root()
+    args.out.mkdir(parents=True, exist_ok=True)
+    results_file = args.out / "results.json"
+    results = json.loads(results_file.read_text()) if results_file.is_file() else {}
+    for variant in args.variants:
+        kind, name, *rest = variant.split(":", 2)
+        if name in results:
+            continue
+        if kind == "pseudolabels":
+            results[name] = pseudolabel_accuracy(read_records(Path(rest[0])), truth)
+        else:
+            folder = args.out / name
+            if not (folder / "seltda_stage.json").is_file():
+                command = [
+                    sys.executable,
+                    "-m",
+                    "seltda.cli",
+                    kind,
+                    "--train",
+                    str(args.run / "selection/train.jsonl"),
+                ]
+                command += ["--images", str(root), "--out", str(folder), "--seed", "0"]
+                subprocess.run(command + shlex.split(rest[0] if rest else ""), check=True)
+            if kind == "teacher":
+                predictions = teacher_answers(str(folder), questions, root)
+            else:
+                predictions, _ = predict(str(folder), questions, root, EvaluateConfig())
+            results[name] = per_type(questions, predictions)
+        results_file.write_text(json.dumps(results, indent=1))
+        print(name, json.dumps(results[name]), flush=True)
+
+
+if __name__ == "__main__":
+    main()
