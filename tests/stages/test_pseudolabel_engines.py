@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "models"))
 from test_models_vlm import build_idefics3, chat_tokenizer  # noqa: E402
 
 from seltda.core.fileio import SeltdaInputError  # noqa: E402
+from seltda.models import vllm_llm  # noqa: E402
 from seltda.stages.pseudolabel import engines  # noqa: E402
 from seltda.stages.pseudolabel.config import PseudoLabelConfig  # noqa: E402
 
@@ -36,14 +37,14 @@ def test_auto_picks_vllm_where_installed_else_hf(idefics3: str, tiny_model: Path
 
 
 def test_vllm_without_vllm_says_how_to_install(idefics3: str, monkeypatch):
-    monkeypatch.setattr(engines, "vllm_installed", lambda: False)
+    monkeypatch.setattr(vllm_llm, "vllm_installed", lambda: False)
     assert engines.choose_engine(idefics3, "auto") == "hf"
     with pytest.raises(SeltdaInputError, match=r'not installed: pip install "seltda\[vllm\]"'):
         engines.choose_engine(idefics3, "vllm")
 
 
 def test_vllm_for_a_family_it_does_not_serve_is_refused(tiny_model: Path, monkeypatch):
-    monkeypatch.setattr(engines, "vllm_installed", lambda: True)
+    monkeypatch.setattr(vllm_llm, "vllm_installed", lambda: True)
     with pytest.raises(SeltdaInputError, match="'blip' model: use engine 'hf'"):
         engines.choose_engine(str(tiny_model), "vllm")
 

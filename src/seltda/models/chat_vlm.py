@@ -171,6 +171,10 @@ class VlmAdapter:
         return input_ids.masked_fill(positions < starts, -100)
 
     # ---- VQA (student) -------------------------------------------------------------------------
+    def vqa_prompt(self, question: str) -> str:
+        """The user turn's text for a question (clipped; PaliGemma's task prefix before it)."""
+        return ("" if self.chat else PALIGEMMA_VQA_PREFIX) + self._clip(question, self.max_question_tokens)
+
     def vqa_batch(
         self,
         pixel_values: Sequence[Image.Image],
@@ -179,8 +183,7 @@ class VlmAdapter:
         weights: Sequence[Sequence[float]] | None = None,
     ) -> dict[str, torch.Tensor]:
         """Question prompts; with answers, the majority answer of each question is the target."""
-        prefix = "" if self.chat else PALIGEMMA_VQA_PREFIX
-        prompts = [prefix + self._clip(q, self.max_question_tokens) for q in questions]
+        prompts = [self.vqa_prompt(q) for q in questions]
         if answers is None:
             return self._batch(pixel_values, prompts)
         targets = [
@@ -221,12 +224,9 @@ class VlmAdapter:
         One row per (question, choice), rendered as in training (user turn = image + question, assistant
         turn = the choice, not cut at `max_answer_tokens`); rows are left-padded, so every choice ends its
         row and the logits are computed for the last positions only (`logits_to_keep`)."""
-        prefix = "" if self.chat else PALIGEMMA_VQA_PREFIX
         images = [image for image, row in zip(pixel_values, choices, strict=True) for _ in row]
         prompts = [
-            prefix + self._clip(question, self.max_question_tokens)
-            for question, row in zip(questions, choices, strict=True)
-            for _ in row
+            self.vqa_prompt(question) for question, row in zip(questions, choices, strict=True) for _ in row
         ]
         batch = self._batch(images, prompts, [choice for row in choices for choice in row])
         labels = self._through_end_of_turn(batch.pop("labels"))

@@ -93,6 +93,7 @@ class Evaluation(Artifact):
     predictions: list[Prediction] = []
     skipped_images: dict[str, int] | None = None  # `evaluate` only
     seconds: float | None = None  # `evaluate` only
+    engine: str | None = None  # `evaluate` only: what answered (hf: transformers, vllm)
     unknown_question_ids: int | None = None  # `score` only
 
     def summary(self) -> Scores:

@@ -16,6 +16,7 @@ from seltda.eval.scorers import AUTO, METRIC_NAMES, MULTIPLE_CHOICE, choose_metr
 from seltda.eval.suites import SUITES, run_suites
 from seltda.formats.results import read_predictions
 from seltda.models import load_adapter, load_vqa
+from seltda.models.vllm_llm import EngineName, VllmAnswerer, choose_engine
 from seltda.run.artifacts import Evaluation
 from seltda.stages.image_records import ImageRecords
 
@@ -29,6 +30,12 @@ class EvaluateConfig(BaseModel):
         None, description="dynamic-resolution VLMs: downscale images above this many pixels"
     )
     limit: int | None = Field(None, description="evaluate the first N records only (quick checks)")
+    engine: EngineName = Field(
+        "auto",
+        description="answering engine: hf (transformers), vllm (chat VLMs of the families in "
+        "models.vllm_llm.VLLM_FAMILIES), auto: vllm with a GPU when installed and serving the model, else "
+        "hf; multiple choice (aokvqa-mc) is scored by transformers",
+    )
     suites: tuple[str, ...] = Field(
         SUITES, description="robustness suites computed when the records support them"
     )
@@ -48,6 +55,8 @@ def predict(
     by_choice = cfg.metric == MULTIPLE_CHOICE
     if by_choice:
         choose_metric(records, cfg.metric)  # every record has its choices, else an input error now
+    elif engine_for(model_dir, cfg) == "vllm":
+        return predict_vllm(model_dir, records, image_root, cfg)
     adapter = load_adapter(model_dir, max_pixels=cfg.max_pixels, max_answer_tokens=cfg.max_answer_tokens)
     model = load_vqa(model_dir).eval()
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -71,6 +80,28 @@ def predict(
         else:
             batch = adapter.vqa_batch(images, questions)
             answers = adapter.answer(model, {k: v.to(device) for k, v in batch.items()})
+        predictions.update({item["record"].question_id: a for item, a in zip(items, answers, strict=True)})
+    return predictions, dict(dataset.skipped)
+
+
+def engine_for(model_dir: str, cfg: EvaluateConfig) -> str:
+    """What answers: `hf` for multiple choice (scored by likelihood), else `choose_engine`'s decision."""
+    return "hf" if cfg.metric == MULTIPLE_CHOICE else choose_engine(model_dir, cfg.engine, role="model")
+
+
+def predict_vllm(
+    model_dir: str, records: list[Record], image_root: Path, cfg: EvaluateConfig, chunk: int = 4096
+) -> tuple[dict, dict]:
+    """`predict`'s greedy answers from vLLM: the images read as for transformers, handed over in chunks
+    (vLLM batches within a chunk)."""
+    answerer = VllmAnswerer.load(model_dir, cfg.max_pixels, cfg.max_answer_tokens)
+    dataset = ImageRecords(records, image_root, answerer.adapter.prepare_images)
+    predictions: dict[str, str] = {}
+    for start in track(range(0, len(dataset), chunk), description="answering (vllm)"):
+        items = [dataset[i] for i in range(start, min(start + chunk, len(dataset)))]
+        items = [item for item in items if item is not None]
+        images = [item["pixel_values"] for item in items]
+        answers = answerer.answer(images, [item["record"].question for item in items])
         predictions.update({item["record"].question_id: a for item, a in zip(items, answers, strict=True)})
     return predictions, dict(dataset.skipped)
 
@@ -139,7 +170,11 @@ def evaluate(
     records = read_records(data_file)[: cfg.limit]
     predictions, skipped = predict(model_dir, records, image_root, cfg)
     result = _result(str(model_dir), data_file, records, predictions, cfg.suites, cfg.metric)
-    result.update(skipped_images=skipped, seconds=round(time.perf_counter() - start, 2))
+    result.update(
+        skipped_images=skipped,
+        seconds=round(time.perf_counter() - start, 2),
+        engine=engine_for(model_dir, cfg),
+    )
     if out_file is not None:
         Evaluation.model_validate(result).write(out_file)
     return result

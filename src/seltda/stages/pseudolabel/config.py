@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-EngineName = Literal["auto", "vllm", "hf"]
+from seltda.models.vllm_llm import EngineName
 
 
 class PseudoLabelConfig(BaseModel):
@@ -17,8 +17,8 @@ class PseudoLabelConfig(BaseModel):
     engine: EngineName = Field(
         "auto",
         description="sampling engine: hf (transformers), vllm (pip install 'seltda[vllm]'; chat VLMs of "
-        "the families in engines.VLLM_FAMILIES), auto: vllm with a GPU when installed and serving the "
-        "teacher, else hf",
+        "the families in models.vllm_llm.VLLM_FAMILIES), auto: vllm with a GPU when installed and serving "
+        "the teacher, else hf",
     )
     per_image: int = Field(3, ge=1, description="question-answer pairs sampled per image")
     top_p: float = Field(0.9, gt=0, le=1, description="nucleus sampling, as in the paper")

