@@ -76,6 +76,7 @@ def main() -> None:
                     str(args.run / "selection/train.jsonl"),
                 ]
                 command += ["--images", str(root), "--out", str(folder), "--seed", "0"]
+                command += ["--model", "tiny-blip-pretrained"]  # what the curve's runs start from
                 subprocess.run(command + shlex.split(rest[0] if rest else ""), check=True)
             if kind == "teacher":
                 predictions = teacher_answers(str(folder), questions, root)

@@ -91,15 +91,19 @@ def test_curve_command_on_a_run_config(dataset, tiny_model, tmp_path):
     assert 'id="curve-table"' in html and "accuracy vs labeled fraction" in html
     row = json.loads((tmp_path / "curve" / "curve.json").read_text())["rows"][0]
     point = json.loads((tmp_path / "curve" / "fraction-0.5" / "seed-0" / "metrics.json").read_text())
-    assert set(row["arms"]) == {"baseline", "seltda", "shipped"}
+    assert set(row["arms"]) == {"baseline", "seltda", "shipped", "baseline_refit", "shipped_refit"}
     assert row["arms"]["seltda"] == {
         "mean": point["arms"]["seltda"]["test"],
         "per_seed": [point["arms"]["seltda"]["test"]],
     }
-    assert row["arms"]["shipped"]["per_seed"] == [point["shipped"]["accuracy"]]
-    for name in ("seltda", "shipped"):
+    assert row["arms"]["shipped"]["per_seed"] == [point["shipped"]["selected_accuracy"]]  # chosen on dev
+    assert row["arms"]["shipped_refit"]["per_seed"] == [point["shipped"]["accuracy"]]  # then refit
+    assert row["arms"]["baseline_refit"]["per_seed"] == [point["refit"]["baseline_accuracy"]]
+    over = {"seltda": "baseline", "shipped": "baseline", "shipped_refit": "baseline_refit"}
+    for name, reference in over.items():
         gain = row["gains"][name]
-        assert gain["per_seed"] == [row["arms"][name]["per_seed"][0] - row["arms"]["baseline"]["per_seed"][0]]
+        assert gain["over"] == reference
+        assert gain["per_seed"] == [row["arms"][name]["per_seed"][0] - row["arms"][reference]["per_seed"][0]]
         assert gain["ci"][0] <= gain["mean"] <= gain["ci"][1] and gain["covers"].startswith(
             "test questions only"
         )

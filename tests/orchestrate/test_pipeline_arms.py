@@ -44,7 +44,22 @@ def test_replicates_and_recipes_are_trained_on_the_train_part_and_chosen_on_dev(
     assert metrics["teacher_types"] == margins and set(margins) <= {"shape", "color"}
     shipped = metrics["shipped"]
     assert shipped["arm"] in ("baseline", "seltda") and metrics["verdict"].startswith("shipping")
-    assert shipped["model"] in arms[shipped["arm"]]["models"]
+    # chosen on dev, then refit from the base model on train + dev, as the baseline is (its reference)
+    assert shipped["selected_model"] in arms[shipped["arm"]]["models"] and shipped["refit"] is True
+    refit = metrics["refit"]
+    assert shipped["model"] == refit["model"] == str(out / "refit" / shipped["arm"])
+    assert refit["baseline_model"] == str(out / "refit" / "baseline") and refit["records"] == len(
+        train
+    ) + len(dev)
+    assert read_records(out / "refit" / "train.jsonl") == train + dev
+    for folder in {refit["model"], refit["baseline_model"]}:
+        stage = read_stage(Path(folder))
+        assert stage["train_files"] == [str(out / "refit" / "train.jsonl")]
+        assert stage["config"]["seed"] == cfg.seed + shipped["replicate"] - 1
+    synthetic = read_stage(Path(refit["model"]))["synthetic_file"]
+    assert (synthetic is None) == (shipped["arm"] == "baseline")
+    assert shipped["accuracy"] == refit["accuracy"] and (out / "refit" / "eval" / "baseline.json").is_file()
+    assert metrics["verdict"].endswith(f"then refit on train + dev ({len(train) + len(dev)} records)")
     card = out.parent / shipped["model"] if not shipped["model"].startswith("/") else Path(shipped["model"])
     assert "This is the model seltda shipped" in (card / "README.md").read_text()
     others = [
@@ -63,9 +78,11 @@ def test_user_dev_records_choose_and_every_model_trains_on_all_of_train(dataset,
     out = tmp_path / "run"
     dev_file = tmp_path / "dev.jsonl"
     write_records(dev_file, dataset["records"][:6])
-    cfg = tiny_run_config(dataset, tiny_model, out, dev=dev_file, candidates=["seltda"])
+    cfg = tiny_run_config(dataset, tiny_model, out, dev=dev_file, candidates=["seltda"], refit=False)
     metrics = run(cfg)
-    assert not (out / "selection").exists()
+    assert not (out / "selection").exists() and not (out / "refit").exists() and "refit" not in metrics
+    assert metrics["shipped"]["model"] == metrics["shipped"]["selected_model"]
+    assert not metrics["shipped"].get("refit")
     assert read_stage(out / "baseline")["train_files"] == [str(dataset["train"])]
     assert metrics["arms"]["seltda"]["gain_dev"]["n"] == 6 and list(metrics["arms"]) == ["baseline", "seltda"]
 

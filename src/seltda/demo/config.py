@@ -44,6 +44,11 @@ class DemoConfig(BaseModel):
         None, description="recipes that may be shipped (default: the run's, seltda and aimed)"
     )
     references: list[str] = Field([], description="recipes reported beside them, never shipped (e.g. plain)")
+    refit: bool = Field(
+        False,
+        description="refit the shipped arm and the baseline on train + dev (runs do by default; the demo "
+        "does not, to stay within its time: two more trainings)",
+    )
     dev_fraction: float | None = Field(
         None, ge=0, lt=1, description="labeled images held out as dev (default: the run's, 0.2)"
     )

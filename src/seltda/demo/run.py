@@ -72,6 +72,7 @@ def demo_run_config(cfg: DemoConfig) -> tuple[RunConfig, list[Record]]:
         rounds=cfg.rounds,
         replicates=cfg.replicates,
         references=cfg.references,
+        refit=cfg.refit,
         **{key: value for key in ("candidates", "dev_fraction") if (value := getattr(cfg, key)) is not None},
     )
     pool = set(unlabeled.read_text().splitlines())

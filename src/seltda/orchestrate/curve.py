@@ -102,6 +102,10 @@ def _labeled_questions(point: RunLayout) -> int | None:
 
 
 SHIPPED = "shipped"
+BASELINE_ARM = "baseline"
+# the refit models (train + dev): the shipped arm's gain is measured against the refit baseline
+SHIPPED_REFIT, BASELINE_REFIT = "shipped_refit", "baseline_refit"
+REFIT_ARMS = {SHIPPED_REFIT: BASELINE_REFIT, BASELINE_REFIT: BASELINE_ARM}  # arm: its reference
 
 
 def _mean_scores(paths: Sequence[Path]) -> dict[str, float] | None:
@@ -118,11 +122,21 @@ def _arm_scores(
 ) -> tuple[float, dict[str, float] | None] | None:
     """One point's test accuracy of an arm (mean over its replicates; `shipped`: the shipped model) and
     its per-question scores."""
-    if arm == SHIPPED:
+    if arm == SHIPPED:  # the dev-chosen model, trained on train like the baseline (refit: SHIPPED_REFIT)
         shipped = metrics.shipped
-        if shipped is None or shipped.accuracy is None:
+        accuracy = None if shipped is None else shipped.selected_accuracy
+        if accuracy is None and shipped is not None:  # runs before refit
+            accuracy = shipped.accuracy
+        if accuracy is None:
             return None
-        return shipped.accuracy, _mean_scores([point.arm_eval(shipped.arm, shipped.replicate)])
+        return accuracy, _mean_scores([point.arm_eval(shipped.arm, shipped.replicate)])
+    if arm in REFIT_ARMS:
+        refit = metrics.refit
+        if refit is None:
+            return None
+        name = BASELINE_ARM if arm == BASELINE_REFIT else refit.arm
+        accuracy = refit.baseline_accuracy if arm == BASELINE_REFIT else refit.accuracy
+        return (accuracy, _mean_scores([point.refit_eval(name)])) if accuracy is not None else None
     summary = (metrics.arms or {}).get(arm)
     if summary is not None and summary.test is not None:
         paths = [point.arm_eval(arm, k) for k in range(1, len(summary.test_per_replicate) + 1)]
@@ -139,7 +153,7 @@ def arms_and_gains(out: Path, fraction: float, by_seed: dict[int, RunMetrics]) -
     names = ["baseline"]
     for metrics in by_seed.values():
         names += [n for n in (metrics.arms or {"seltda": None}) if n not in names]
-    names.append(SHIPPED)
+    names += [SHIPPED, BASELINE_REFIT, SHIPPED_REFIT]
     scores: dict[str, dict[int, tuple[float, dict | None]]] = {}
     for seed, metrics in sorted(by_seed.items()):
         point = CurveLayout(out).point(fraction, seed)
@@ -152,13 +166,14 @@ def arms_and_gains(out: Path, fraction: float, by_seed: dict[int, RunMetrics]) -
         for name, s in scores.items()
     }
     gains = {}
-    baseline = scores.get("baseline", {})
     for name, by in scores.items():
+        baseline = scores.get(REFIT_ARMS.get(name, BASELINE_ARM), {})  # what this arm's gain is over
         seeds = [s for s in by if s in baseline]
-        if name == "baseline" or not seeds:
+        if name == BASELINE_ARM or not seeds:
             continue
         per_seed = [by[s][0] - baseline[s][0] for s in seeds]
         gain: dict[str, Any] = {"mean": statistics.fmean(per_seed), "per_seed": per_seed, "seeds": seeds}
+        gain["over"] = REFIT_ARMS.get(name, BASELINE_ARM)
         if all(by[s][1] and baseline[s][1] for s in seeds):
             interval = seed_aware_gain([baseline[s][1] for s in seeds], [by[s][1] for s in seeds])
             gain.update(ci=[interval["ci_low"], interval["ci_high"]], covers=interval["covers"])

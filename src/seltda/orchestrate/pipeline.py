@@ -26,6 +26,7 @@ from seltda.models.tiny_blip import SCRATCH_TINY, build_tiny_blip
 from seltda.models.vocabulary import VocabularyExtension, extend_vocabulary
 from seltda.orchestrate.arms import arms_of, evaluate_once, planned_trainings, train_arm
 from seltda.orchestrate.preflight import check_inputs, clear_stale, refuse_stale
+from seltda.orchestrate.refit import planned_refits, refit, refit_reason
 from seltda.orchestrate.run_config import RunConfig, load_run_config  # noqa: F401  (re-exported)
 from seltda.orchestrate.selection import compare_arms, prepare_selection
 from seltda.orchestrate.stage_clock import StageClock, console
@@ -120,6 +121,7 @@ def run(
     aiming = dev is not None and any(r.aimed for r, _ in cfg.recipes())
     per_round = 3 + (cfg.test is not None)
     stages = 2 + (cfg.test is not None) + per_round * cfg.rounds + planned_trainings(cfg) + aiming + 1
+    stages += planned_refits(cfg) if dev is not None else 0
     clock = StageClock(stages, previous)
     base = clock.run(
         "base", stage_complete(layout.base) or base_name(cfg) != str(layout.base), build_base_model, work
@@ -174,6 +176,15 @@ def run(
             for r in rounds
         ]
     metrics.arms, metrics.shipped, metrics.verdict, metrics.teacher_types = selection
+    why_not = refit_reason(cfg, dev, metrics.shipped)
+    if why_not is None:
+        metrics.refit = refit(cfg, work, layout, dev, metrics.shipped, arms, first.pool_root, clock)
+        metrics.shipped = metrics.shipped.model_copy(
+            update={"model": metrics.refit.model, "accuracy": metrics.refit.accuracy, "refit": True}
+        )
+        metrics.verdict += f"; then refit on train + dev ({metrics.refit.records} records)"
+    elif cfg.refit and metrics.shipped is not None:
+        warnings.append(f"the shipped model was not refit on train + dev: {why_not}")
     metrics.timings_seconds = clock.timings
     warnings += [w for r in rounds for w in r.warnings]
     for warning in warnings:

@@ -52,6 +52,11 @@ class RunConfig(BaseModel):
         description="without `dev`: the share of the labeled images (with all their questions) held out as "
         "dev; 0: no dev, nothing is chosen",
     )
+    refit: bool = Field(
+        True,
+        description="after the verdict, train the shipped arm again on train + dev (its pseudo-labels "
+        "reused) and the baseline likewise as its reference; the refit model is what the run ships",
+    )
     replicates: int = Field(
         1, ge=1, description="models trained per arm with seeds seed, seed+1, ...: intervals with seed noise"
     )

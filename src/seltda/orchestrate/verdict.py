@@ -93,11 +93,14 @@ def choose(arms: Sequence[Arm], summaries: dict[str, ArmSummary]) -> tuple[Shipp
         reason = f"shipping the baseline: no candidate beats it {where} beyond noise; {tried}"
     arm = next(a for a in arms if a.name == name)
     best_k = max(range(len(arm.dev)), key=lambda k: arm.dev[k].accuracy)
+    accuracy = arm.test[best_k].accuracy if len(arm.test) > best_k else None
     shipped = Shipped(
         arm=name,
         model=str(arm.models[best_k]),
         replicate=best_k + 1,
-        accuracy=arm.test[best_k].accuracy if len(arm.test) > best_k else None,
+        accuracy=accuracy,
         dev_accuracy=arm.dev[best_k].accuracy,
+        selected_model=str(arm.models[best_k]),
+        selected_accuracy=accuracy,
     )
     return shipped, reason

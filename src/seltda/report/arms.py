@@ -8,6 +8,11 @@ from typing import Any
 from seltda.report.inputs import RunInputs
 
 
+def _comparison(gain: Any) -> str:
+    """A paired comparison as `+d [low, high] (test questions only)`: one model per side."""
+    return f"{gain.diff:+.2f} [{gain.ci_low:+.2f}, {gain.ci_high:+.2f}] (test questions only)"
+
+
 def _gain(gain: Any) -> dict[str, Any]:
     if gain is None:
         return {"diff": None, "ci_low": None, "ci_high": None, "per_replicate": []}
@@ -47,6 +52,8 @@ def verdict(inputs: RunInputs) -> dict[str, Any] | None:
     return {
         "verdict": metrics.verdict,
         "shipped": metrics.shipped.model_dump() if metrics.shipped else None,
+        "refit": metrics.refit.model_dump(exclude={"gain"}) if metrics.refit else None,
+        "refit_gain": _comparison(metrics.refit.gain) if metrics.refit and metrics.refit.gain else None,
         "rows": rows,
         "covers": covers,
         "teacher_types": types,

@@ -178,13 +178,29 @@ class ArmSummary(BaseModel):
 
 
 class Shipped(BaseModel):
-    """What the run hands over: the arm chosen on dev, its best replicate on dev, and its test accuracy."""
+    """What the run hands over: the arm chosen on dev, its best replicate on dev, and its test accuracy;
+    with `refit`, that arm trained again on train + dev (`RunMetrics.refit`)."""
 
     arm: str
-    model: str
-    replicate: int = 1  # which of the arm's replicates `model` is
-    accuracy: float | None = None  # test accuracy of that model
-    dev_accuracy: float | None = None
+    model: str  # the folder handed over: the refit model, or the chosen replicate
+    replicate: int = 1  # which of the arm's replicates was chosen
+    accuracy: float | None = None  # test accuracy of `model`
+    dev_accuracy: float | None = None  # dev accuracy of the chosen replicate
+    refit: bool = False
+    selected_model: str | None = None  # the chosen replicate (trained without dev)
+    selected_accuracy: float | None = None  # its test accuracy
+
+
+class Refit(BaseModel):
+    """The shipped arm and the baseline trained again on train + dev after the verdict (`refit: true`)."""
+
+    arm: str  # the shipped arm, refit
+    model: str  # its refit model folder: what the run ships
+    baseline_model: str  # the baseline refit the same way: the reference of `gain`
+    records: int  # real records the refit models learned from (train + dev)
+    accuracy: float | None = None  # test accuracy of the refit shipped model
+    baseline_accuracy: float | None = None
+    gain: Comparison | None = None  # refit shipped - refit baseline on test (none when the baseline ships)
 
 
 class RunMetrics(Artifact):
@@ -200,6 +216,7 @@ class RunMetrics(Artifact):
     arms: dict[str, ArmSummary] | None = None  # baseline and every recipe's student, on dev and test
     shipped: Shipped | None = None
     verdict: str | None = None  # why `shipped` was chosen, in a sentence
+    refit: Refit | None = None  # the shipped arm and the baseline refit on train + dev (`refit: true`)
     teacher_types: dict[str, dict[str, Any]] | None = None  # per question type on dev: teacher vs baseline
     demo: dict[str, Any] | None = None  # the demo's settings (`seltda demo`)
     warnings: list[str] = []  # what the run could not do as asked (nothing kept, no test set, ...)

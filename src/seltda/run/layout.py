@@ -122,6 +122,18 @@ class RunLayout:
         return (self.eval_dir if split == "test" else self.eval_dir / split) / f"{name}.json"
 
     @property
+    def refit(self) -> Path:
+        """After the verdict: `refit/<arm>/` (the shipped arm and the baseline trained again on train + dev),
+        `refit/train.jsonl` (those records) and `refit/eval/<arm>.json` (their test evaluations)."""
+        return self.root / "refit"
+
+    def refit_model(self, arm: str) -> Path:
+        return self.refit / arm
+
+    def refit_eval(self, arm: str) -> Path:
+        return self.refit / "eval" / f"{arm}.json"
+
+    @property
     def teacher_dev(self) -> Path:
         """The teacher's answers to the dev questions, scored per question type against the baseline's."""
         return self.eval_dir / "dev" / "teacher.json"
