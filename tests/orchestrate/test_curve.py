@@ -56,7 +56,12 @@ def test_curve_resumes_without_retraining_finished_points(dataset, tiny_model, t
 
     with pytest.raises(KeyboardInterrupt):
         curve(out, [0.5, 1.0], [0, 1], interrupted)
-    finished = {p: (point_folder(out, *p) / "metrics.json").stat().st_mtime_ns for p in calls}
+    weights = ("baseline", "teacher", "student")
+    finished = {
+        p: [(point_folder(out, *p) / w / "model.safetensors").stat().st_mtime_ns for w in weights]
+        for p in calls
+    }
+    before = {p: json.loads((point_folder(out, *p) / "metrics.json").read_text())["arms"] for p in calls}
 
     calls.clear()
 
@@ -65,9 +70,13 @@ def test_curve_resumes_without_retraining_finished_points(dataset, tiny_model, t
         return real(fraction, seed, folder)
 
     summary = curve(out, [0.5, 1.0], [0, 1], counting)
-    assert calls == [(1.0, 0), (1.0, 1)]  # only the unfinished points ran
-    for point, mtime in finished.items():
-        assert (point_folder(out, *point) / "metrics.json").stat().st_mtime_ns == mtime
+    # every point resumes through its run (settings checked): the finished ones retrain nothing
+    assert calls == [(0.5, 0), (0.5, 1), (1.0, 0), (1.0, 1)]
+    for point, mtimes in finished.items():
+        assert [
+            (point_folder(out, *point) / w / "model.safetensors").stat().st_mtime_ns for w in weights
+        ] == mtimes
+        assert json.loads((point_folder(out, *point) / "metrics.json").read_text())["arms"] == before[point]
     rows = summary["rows"]
     assert [r["fraction"] for r in rows] == [0.5, 1.0]
     for row in rows:

@@ -50,7 +50,7 @@ def run_config_runner(base: RunConfig) -> PointRunner:
 
 
 def curve(out: Path, fractions: Sequence[float], seeds: Sequence[int], run_point: PointRunner) -> dict:
-    """Run (or read back) every point, then write the curve's table, plot and JSON into `out`."""
+    """Run (resume) every point, then write the curve's table, plot and JSON into `out`."""
     layout = CurveLayout(out)
     for fraction in fractions:
         if not 0 < fraction <= 1:
@@ -58,11 +58,10 @@ def curve(out: Path, fractions: Sequence[float], seeds: Sequence[int], run_point
     points: dict[float, dict[int, RunMetrics]] = {}
     for fraction in sorted(fractions):
         for seed in seeds:
+            # every point goes through its run, which reuses finished stages and refuses (or with --force
+            # retrains) those whose settings changed: a finished point is never read back stale
             point = layout.point(fraction, seed)
-            if point.metrics.exists():
-                metrics = RunMetrics.read(point.metrics)
-            else:
-                metrics = RunMetrics.model_validate(run_point(fraction, seed, point.root))
+            metrics = RunMetrics.model_validate(run_point(fraction, seed, point.root))
             points.setdefault(fraction, {})[seed] = metrics
     summary = summarize(layout.root, points)
     atomic_write_json(layout.json, summary)
