@@ -144,3 +144,72 @@ def test_resume_skips_finished_shards(runs: dict, teacher: dict):
     assert pseudolabel(teacher["teacher"], teacher["images"], out, cfg).status == "merged"
     assert finished.stat().st_mtime_ns == before  # not relabeled
     assert (out / "pseudolabels.jsonl").read_text() == expected  # per-image seeds: the same draws
+
+
+def _cli(teacher: str, pool: Path, out: Path, *extra: str) -> list[str]:
+    """`seltda pseudolabel` with the vLLM engine, as a user runs it (a new process each time)."""
+    command = [sys.executable, "-m", "seltda.cli", "pseudolabel", "--teacher", teacher, "--images", str(pool)]
+    command += [
+        "--out",
+        str(out),
+        "--engine",
+        "vllm",
+        "--shard-size",
+        "2",
+        "--batch-size",
+        "2",
+        "--seed",
+        "5",
+    ]
+    return command + ["--per-image", "3", "--max-new-tokens", "24", "--max-pixels", str(MAX_PIXELS), *extra]
+
+
+def _copies(teacher: dict, folder: Path, copies: int) -> Path:
+    import shutil
+
+    for copy in range(copies):
+        shutil.copytree(teacher["images"], folder / f"part{copy}")
+    return folder
+
+
+def test_sigkill_then_resume_gives_the_uninterrupted_records(teacher: dict, tmp_path: Path):
+    import signal
+    import subprocess
+    import time
+
+    pool = _copies(teacher, tmp_path / "pool", 4)  # 24 images, 12 shards
+    subprocess.run(_cli(teacher["teacher"], pool, tmp_path / "whole"), check=True, capture_output=True)
+    process = subprocess.Popen(
+        _cli(teacher["teacher"], pool, tmp_path / "cut"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    shards = tmp_path / "cut" / "shards"
+    deadline = time.time() + 300
+    while not list(shards.glob("shard-*.json")) and time.time() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = len(list(shards.glob("shard-*.json")))
+    assert 0 < done < 12 and not (tmp_path / "cut" / "manifest.json").exists(), "killed too late"
+    subprocess.run(_cli(teacher["teacher"], pool, tmp_path / "cut"), check=True, capture_output=True)
+    whole = (tmp_path / "whole" / "pseudolabels.jsonl").read_text().splitlines()
+    assert (tmp_path / "cut" / "pseudolabels.jsonl").read_text().splitlines() == whole and whole
+
+
+def test_two_tasks_give_the_one_process_records(teacher: dict, tmp_path: Path):
+    import subprocess
+
+    pool = _copies(teacher, tmp_path / "pool", 2)
+    subprocess.run(_cli(teacher["teacher"], pool, tmp_path / "one"), check=True, capture_output=True)
+    jobs = [
+        subprocess.Popen(
+            _cli(teacher["teacher"], pool, tmp_path / "two", "--num-tasks", "2", "--task-index", str(i)),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for i in range(2)
+    ]
+    assert all(job.wait(timeout=600) == 0 for job in jobs)
+    if not (tmp_path / "two" / "pseudolabels.jsonl").exists():  # each finished before the other's shards
+        subprocess.run(_cli(teacher["teacher"], pool, tmp_path / "two"), check=True, capture_output=True)
+    one = (tmp_path / "one" / "pseudolabels.jsonl").read_text()
+    assert (tmp_path / "two" / "pseudolabels.jsonl").read_text() == one and one
