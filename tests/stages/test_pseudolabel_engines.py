@@ -53,3 +53,27 @@ def test_engine_is_a_validated_setting():
     assert PseudoLabelConfig().engine == "auto"
     with pytest.raises(ValueError, match="engine"):
         PseudoLabelConfig(engine="tgi")
+
+
+def test_settings_reach_vllm_and_two_engines_share_a_gpu(idefics3: str, monkeypatch):
+    """What `LLM(...)` receives (a stand-in records it): the config's seed, dtype and tensor parallel size;
+    the CPU settings without a GPU; under half the GPU each when teacher and round trip are both vLLM."""
+    import types
+
+    from seltda.models.vllm_llm import VllmAnswerer
+    from seltda.stages.pseudolabel import launch
+    from seltda.stages.pseudolabel.vllm_engine import VllmEngine
+
+    seen: list[dict] = []
+    monkeypatch.setitem(sys.modules, "vllm", types.SimpleNamespace(LLM=lambda **kwargs: seen.append(kwargs)))
+    VllmEngine.load(idefics3, PseudoLabelConfig(tensor_parallel_size=4, seed=7), torch.bfloat16)
+    VllmAnswerer.load(idefics3, tensor_parallel_size=2, gpu_memory_utilization=0.44)
+    assert [s["tensor_parallel_size"] for s in seen] == [4, 2] and seen[0]["seed"] == 7
+    assert seen[0]["dtype"] == "bfloat16" and seen[1]["dtype"] == "float32"
+    assert seen[0]["model"] == idefics3 and seen[0]["limit_mm_per_prompt"] == {"image": 1}
+    assert all(s["enforce_eager"] and s["kv_cache_memory_bytes"] for s in seen)  # no GPU here
+    assert seen[1]["gpu_memory_utilization"] == 0.44
+    assert launch.shared_gpu("vllm", "vllm") == {}  # a CPU: nothing to share
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert launch.shared_gpu("vllm", "vllm") == {"gpu_memory_utilization": 0.44}
+    assert launch.shared_gpu("vllm", "hf") == {} and launch.shared_gpu("vllm", None) == {}

@@ -30,6 +30,11 @@ class EvaluateConfig(BaseModel):
         None, description="dynamic-resolution VLMs: downscale images above this many pixels"
     )
     limit: int | None = Field(None, description="evaluate the first N records only (quick checks)")
+    tensor_parallel_size: int = Field(
+        1,
+        ge=1,
+        description="engine vllm: GPUs one engine spreads the model over (models too large for one GPU)",
+    )
     engine: EngineName = Field(
         "auto",
         description="answering engine: hf (transformers), vllm (chat VLMs of the families in "
@@ -94,7 +99,9 @@ def predict_vllm(
 ) -> tuple[dict, dict]:
     """`predict`'s greedy answers from vLLM: the images read as for transformers, handed over in chunks
     (vLLM batches within a chunk)."""
-    answerer = VllmAnswerer.load(model_dir, cfg.max_pixels, cfg.max_answer_tokens)
+    answerer = VllmAnswerer.load(
+        model_dir, cfg.max_pixels, cfg.max_answer_tokens, tensor_parallel_size=cfg.tensor_parallel_size
+    )
     dataset = ImageRecords(records, image_root, answerer.adapter.prepare_images)
     predictions: dict[str, str] = {}
     for start in track(range(0, len(dataset), chunk), description="answering (vllm)"):

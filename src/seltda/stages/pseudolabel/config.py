@@ -52,6 +52,11 @@ class PseudoLabelConfig(BaseModel):
         "fp32 and bf16 sampling (bf16 only if >= 1.1x faster); fp16 runs as fp32 on a CPU",
     )
     max_pixels: int | None = Field(None, description="dynamic-resolution VLMs: downscale larger images")
+    tensor_parallel_size: int = Field(
+        1,
+        ge=1,
+        description="engine vllm: GPUs one engine spreads the model over (models too large for one GPU)",
+    )
     image_column: str = Field("image", description="image column when the pool is a saved `datasets` folder")
     num_tasks: int | None = Field(
         None,

@@ -215,6 +215,7 @@ def pseudolabel(
                 cfg.roundtrip_batch_size,
                 cfg.max_pixels,
                 roundtrip_engine,
+                tensor_parallel_size=cfg.tensor_parallel_size,
                 **shared_gpu(engine_name, roundtrip_engine),
             )
         for index in track(todo, description="pseudo-labeling shards"):

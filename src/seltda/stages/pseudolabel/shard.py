@@ -94,6 +94,7 @@ class RoundTrip:
         engine: str = "hf",
         **vllm_settings: Any,
     ) -> RoundTrip:
+        """`vllm_settings` (vLLM's `LLM` arguments) apply to the vllm engine only."""
         if engine == "vllm":
             answerer = VllmAnswerer.load(name, max_pixels, dtype=dtype, **vllm_settings)
             return cls(answerer, answerer.adapter, batch_size)

@@ -58,7 +58,9 @@ class VllmEngine:
         adapter = VlmAdapter.from_pretrained(
             folder, max_pixels=cfg.max_pixels, max_target_tokens=cfg.max_new_tokens
         )
-        llm = load_llm(folder, dtype, seed=cfg.seed, **settings)
+        llm = load_llm(
+            folder, dtype, seed=cfg.seed, tensor_parallel_size=cfg.tensor_parallel_size, **settings
+        )
         return cls(
             llm,
             adapter,
