@@ -75,3 +75,22 @@ def test_switches_turn_either_way(monkeypatch: pytest.MonkeyPatch, tmp_path, fla
     result = CliRunner().invoke(app, args + flags)
     assert result.exit_code == 0, result.output
     assert (seen["cfg"].freeze_vision_tower, seen["cfg"].lora) == (frozen, lora)
+
+
+def test_the_verdict_printout_gives_the_refit_figures(capsys: pytest.CaptureFixture) -> None:
+    from seltda.cli.summary import print_verdict
+
+    gain = {"diff": 1.5, "ci_low": 0.2, "ci_high": 2.8}
+    print_verdict(
+        {
+            "shipped": {"arm": "seltda", "model": "run/refit/seltda"},
+            "verdict": "shipping seltda: ...; then refit on train + dev (738 records)",
+            "refit": {"records": 738, "accuracy": 81.5, "baseline_accuracy": 80.0, "gain": gain},
+        }
+    )
+    out = capsys.readouterr().out
+    assert "shipped: seltda (run/refit/seltda)" in out
+    assert (
+        "refit on train + dev (738 records), test: shipped 81.50, baseline 80.00, gain +1.50 [+0.20, +2.80]"
+        in out
+    )

@@ -83,6 +83,15 @@ def print_verdict(metrics: dict) -> None:
         console.print(f"[bold]shipped:[/] {shipped['arm']} ({shipped['model']})", soft_wrap=True)
     if metrics.get("verdict"):
         console.print(f"[bold]verdict:[/] {metrics['verdict']}", soft_wrap=True)
+    refit = metrics.get("refit")
+    if refit and refit.get("accuracy") is not None:
+        gain = refit.get("gain")
+        versus = f", gain {gain['diff']:+.2f} [{gain['ci_low']:+.2f}, {gain['ci_high']:+.2f}]" if gain else ""
+        console.print(
+            f"[bold]refit[/] on train + dev ({refit['records']} records), test: shipped "
+            f"{refit['accuracy']:.2f}, baseline {refit['baseline_accuracy']:.2f}{versus}",
+            soft_wrap=True,
+        )
 
 
 def print_summary(metrics: dict, out: Path) -> None:
