@@ -18,6 +18,7 @@ from seltda.core.fileio import SeltdaInputError, atomic_write_bytes, atomic_writ
 from seltda.core.records import read_records
 from seltda.eval.intervals import seed_aware_gain
 from seltda.eval.metrics import paired_bootstrap
+from seltda.orchestrate.arms import BASELINE
 from seltda.orchestrate.pipeline import RunConfig, load_run_config, run
 from seltda.orchestrate.split import write_split
 from seltda.run.artifacts import Evaluation, RunMetrics
@@ -101,10 +102,9 @@ def _labeled_questions(point: RunLayout) -> int | None:
 
 
 SHIPPED = "shipped"
-BASELINE_ARM = "baseline"
 # the refit models (train + dev): the shipped arm's gain is measured against the refit baseline
 SHIPPED_REFIT, BASELINE_REFIT = "shipped_refit", "baseline_refit"
-REFIT_ARMS = {SHIPPED_REFIT: BASELINE_REFIT, BASELINE_REFIT: BASELINE_ARM}  # arm: its reference
+REFIT_ARMS = {SHIPPED_REFIT: BASELINE_REFIT, BASELINE_REFIT: BASELINE}  # arm: its reference
 
 
 def _mean_scores(paths: Sequence[Path]) -> dict[str, float] | None:
@@ -133,7 +133,7 @@ def _arm_scores(
         refit = metrics.refit
         if refit is None:
             return None
-        name = BASELINE_ARM if arm == BASELINE_REFIT else refit.arm
+        name = BASELINE if arm == BASELINE_REFIT else refit.arm
         accuracy = refit.baseline_accuracy if arm == BASELINE_REFIT else refit.accuracy
         return (accuracy, _mean_scores([point.refit_eval(name)])) if accuracy is not None else None
     summary = (metrics.arms or {}).get(arm)
@@ -166,13 +166,13 @@ def arms_and_gains(out: Path, fraction: float, by_seed: dict[int, RunMetrics]) -
     }
     gains = {}
     for name, by in scores.items():
-        baseline = scores.get(REFIT_ARMS.get(name, BASELINE_ARM), {})  # what this arm's gain is over
+        baseline = scores.get(REFIT_ARMS.get(name, BASELINE), {})  # what this arm's gain is over
         seeds = [s for s in by if s in baseline]
-        if name == BASELINE_ARM or not seeds:
+        if name == BASELINE or not seeds:
             continue
         per_seed = [by[s][0] - baseline[s][0] for s in seeds]
         gain: dict[str, Any] = {"mean": statistics.fmean(per_seed), "per_seed": per_seed, "seeds": seeds}
-        gain["over"] = REFIT_ARMS.get(name, BASELINE_ARM)
+        gain["over"] = REFIT_ARMS.get(name, BASELINE)
         if all(by[s][1] and baseline[s][1] for s in seeds):
             interval = seed_aware_gain([baseline[s][1] for s in seeds], [by[s][1] for s in seeds])
             gain.update(ci=[interval["ci_low"], interval["ci_high"]], covers=interval["covers"])

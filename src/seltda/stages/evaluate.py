@@ -53,14 +53,15 @@ class EvaluateConfig(BaseModel):
 
 
 def predict(
-    model_dir: str, records: list[Record], image_root: Path, cfg: EvaluateConfig
+    model_dir: str, records: list[Record], image_root: Path, cfg: EvaluateConfig, engine: str | None = None
 ) -> tuple[dict, dict]:
     """Answers for `records`: ({question_id: answer}, {skip reason: count}). Greedy generated answers, or
-    under metric `aokvqa-mc` each record's most likely choice of its `meta.choices` (`most_likely`)."""
+    under metric `aokvqa-mc` each record's most likely choice of its `meta.choices` (`most_likely`).
+    `engine`: `engine_for`'s decision when the caller already made it."""
     by_choice = cfg.metric == MULTIPLE_CHOICE
     if by_choice:
         choose_metric(records, cfg.metric)  # every record has its choices, else an input error now
-    elif engine_for(model_dir, cfg) == "vllm":
+    elif (engine or engine_for(model_dir, cfg)) == "vllm":
         return predict_vllm(model_dir, records, image_root, cfg)
     adapter = load_adapter(model_dir, max_pixels=cfg.max_pixels, max_answer_tokens=cfg.max_answer_tokens)
     model = load_vqa(model_dir).eval()
@@ -175,12 +176,13 @@ def evaluate(
     cfg = cfg or EvaluateConfig()
     start = time.perf_counter()
     records = read_records(data_file)[: cfg.limit]
-    predictions, skipped = predict(model_dir, records, image_root, cfg)
+    engine = engine_for(model_dir, cfg)
+    predictions, skipped = predict(model_dir, records, image_root, cfg, engine)
     result = _result(str(model_dir), data_file, records, predictions, cfg.suites, cfg.metric)
     result.update(
         skipped_images=skipped,
         seconds=round(time.perf_counter() - start, 2),
-        engine=engine_for(model_dir, cfg),
+        engine=engine,
     )
     if out_file is not None:
         Evaluation.model_validate(result).write(out_file)
