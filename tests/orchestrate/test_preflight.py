@@ -102,3 +102,21 @@ def test_a_folder_made_before_a_setting_existed_is_not_stale(dataset, tiny_model
     (cfg.out / "config.yaml").write_text(yaml.safe_dump(recorded))
     assert stale_stages(cfg) == {}
     assert "baseline" in stale_stages(cfg.model_copy(update={"dev_fraction": 0.3}))
+
+
+def test_the_shipped_weights_by_another_installs_path_are_not_stale(dataset, tiny_model, tmp_path):
+    """The demo passes the shipped tiny BLIP by path: a folder made by another install or worktree of
+    seltda (another path to the same asset) is not refused; another model, or the name, still is."""
+    from seltda.models.registry import NAMED_MODELS, PRETRAINED_TINY
+    from seltda.orchestrate.preflight import stale_stages
+
+    here = str(NAMED_MODELS[PRETRAINED_TINY])
+    cfg = tiny_run_config(dataset, tiny_model, tmp_path / "run").model_copy(update={"model": here})
+    recorded = cfg.model_dump(mode="json")
+    recorded["model"] = f"/elsewhere/venv/lib/python3.11/site-packages/seltda/models/assets/{PRETRAINED_TINY}"
+    (cfg.out / "baseline").mkdir(parents=True)
+    (cfg.out / "baseline" / "seltda_stage.json").write_text("{}")
+    (cfg.out / "config.yaml").write_text(yaml.safe_dump(recorded))
+    assert stale_stages(cfg) == {}
+    assert "baseline" in stale_stages(cfg.model_copy(update={"model": str(tiny_model)}))
+    assert "baseline" in stale_stages(cfg.model_copy(update={"model": PRETRAINED_TINY}))

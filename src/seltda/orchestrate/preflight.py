@@ -81,12 +81,25 @@ def check_inputs(cfg: RunConfig) -> dict[str, Any]:
     return found
 
 
+def _shipped(value: Any) -> Any:
+    """A path to a model shipped inside seltda (`.../seltda/models/assets/<name>`), as the same token
+    whichever install or worktree of seltda wrote it (`<seltda asset NAME>`): the demo passes the shipped
+    weights by path, and a run folder made by another install is not stale for that. The bare name stays
+    distinct (a named model is fitted into the run's `base/`; a path is used as it is)."""
+    if not isinstance(value, str) or "assets" not in value:
+        return value
+    parts = Path(value).parts
+    if len(parts) >= 4 and parts[-4:-1] == ("seltda", "models", "assets") and parts[-1] in NAMED_MODELS:
+        return f"<seltda asset {parts[-1]}>"
+    return value
+
+
 def _changed(old: Any, new: Any, prefix: str) -> list[str]:
     """Dotted names of the settings that differ between two config dumps."""
     if isinstance(old, dict) and isinstance(new, dict):
         keys = sorted(set(old) | set(new))
         return [c for k in keys for c in _changed(old.get(k), new.get(k), f"{prefix}{k}.")]
-    return [] if old == new else [f"{prefix.rstrip('.')}: {old!r} -> {new!r}"]
+    return [] if _shipped(old) == _shipped(new) else [f"{prefix.rstrip('.')}: {old!r} -> {new!r}"]
 
 
 def _replicate_folders(layout: RunLayout) -> list[Path]:
