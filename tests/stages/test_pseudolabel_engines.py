@@ -77,3 +77,30 @@ def test_settings_reach_vllm_and_two_engines_share_a_gpu(idefics3: str, monkeypa
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert launch.shared_gpu("vllm", "vllm") == {"gpu_memory_utilization": 0.44}
     assert launch.shared_gpu("vllm", "hf") == {} and launch.shared_gpu("vllm", None) == {}
+
+
+def test_each_torchrun_rank_builds_its_engine_on_its_own_gpus(idefics3: str, monkeypatch):
+    """Under torchrun with GPUs, local rank r's engine gets GPUs r*tp .. r*tp+tp-1 (vLLM's `device_ids`,
+    indices into the visible GPUs); one process, or a CPU, passes none; too few GPUs is an input error."""
+    import types
+
+    from seltda.models.vllm_llm import load_llm
+
+    seen: list[dict] = []
+    monkeypatch.setitem(sys.modules, "vllm", types.SimpleNamespace(LLM=lambda **kwargs: seen.append(kwargs)))
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    load_llm(idefics3, torch.float32)  # a CPU: no devices to choose
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    load_llm(idefics3, torch.float32)
+    load_llm(idefics3, torch.float32, tensor_parallel_size=2)
+    load_llm(idefics3, torch.float32, device_ids=[3])  # the user's choice stands
+    assert "device_ids" not in seen[0]
+    assert [s["device_ids"] for s in seen[1:]] == [[1], [2, 3], [3]]
+    with pytest.raises(SeltdaInputError, match="need 6 GPUs, 4 are visible"):
+        load_llm(idefics3, torch.float32, tensor_parallel_size=3)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "1")
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    load_llm(idefics3, torch.float32)
+    assert "device_ids" not in seen[-1]

@@ -213,3 +213,22 @@ def test_two_tasks_give_the_one_process_records(teacher: dict, tmp_path: Path):
         subprocess.run(_cli(teacher["teacher"], pool, tmp_path / "two"), check=True, capture_output=True)
     one = (tmp_path / "one" / "pseudolabels.jsonl").read_text()
     assert (tmp_path / "two" / "pseudolabels.jsonl").read_text() == one and one
+
+
+def test_torchrun_ranks_each_run_their_own_engine(teacher: dict, tmp_path: Path):
+    """Under torchrun every rank builds its own in-process vLLM engine (one model per rank, as data
+    parallelism) beside the ranks' process group, takes its shards, and rank 0 merges the one-process
+    records."""
+    import os
+    import subprocess
+
+    pool = _copies(teacher, tmp_path / "pool", 2)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run(_cli(teacher["teacher"], pool, tmp_path / "one"), check=True, capture_output=True, env=env)
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    command = torchrun + _cli(teacher["teacher"], pool, tmp_path / "two")[1:]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    one = (tmp_path / "one" / "pseudolabels.jsonl").read_text()
+    assert (tmp_path / "two" / "pseudolabels.jsonl").read_text() == one and one
+    assert "rank 0 merges" in done.stdout

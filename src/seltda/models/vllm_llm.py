@@ -86,10 +86,36 @@ def generation_config(folder: str) -> GenerationConfig:
         return GenerationConfig.from_model_config(AutoConfig.from_pretrained(folder))
 
 
+def rank_devices(tensor_parallel_size: int = 1) -> list[int] | None:
+    """The GPUs (indices into the visible ones) of this process's engine when a launcher started one
+    process per GPU group (torchrun: `LOCAL_RANK`, `LOCAL_WORLD_SIZE`): local rank r takes GPUs
+    r*tp ... r*tp + tp - 1. Without it vLLM would put every rank's engine on GPU 0. None: one process."""
+    if not torch.cuda.is_available() or "LOCAL_RANK" not in os.environ:
+        return None
+    rank = int(os.environ["LOCAL_RANK"])
+    ranks = int(os.environ.get("LOCAL_WORLD_SIZE", rank + 1))
+    if ranks <= 1:
+        return None
+    visible = torch.cuda.device_count()
+    if ranks * tensor_parallel_size > visible:
+        raise SeltdaInputError(
+            f"engine 'vllm': {ranks} processes on this machine with tensor_parallel_size "
+            f"{tensor_parallel_size} need {ranks * tensor_parallel_size} GPUs, {visible} are visible: "
+            "start fewer processes (--nproc_per_node) or lower tensor_parallel_size"
+        )
+    return list(range(rank * tensor_parallel_size, (rank + 1) * tensor_parallel_size))
+
+
 def load_llm(folder: str, dtype: torch.dtype, seed: int = 0, **settings: Any) -> Any:
     """vLLM's `LLM` over a model folder, one image per prompt, raw log-probabilities, no sampling
-    defaults taken from the folder (every setting is the caller's)."""
+    defaults taken from the folder (every setting is the caller's). Under torchrun every process builds
+    its own engine on its own GPUs (`rank_devices`), as data parallelism over the shards."""
     cpu = not torch.cuda.is_available()
+    devices = (
+        None if cpu or "device_ids" in settings else rank_devices(settings.get("tensor_parallel_size", 1))
+    )
+    if devices is not None:
+        settings = {**settings, "device_ids": devices}
     if cpu:  # before vLLM reads its settings: no worker process to spawn (4 s to start, not 24 s)
         os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
     try:
