@@ -52,3 +52,27 @@ def test_a_preallocated_cache_keeps_the_repeated_encodings(tiny_model):
     decoder.generation_config.cache_implementation = "static"
     with shared_image_attention(decoder) as shared:
         assert shared is False
+
+
+def test_image_keys_and_values_are_projected_once_per_generation(tiny_model):
+    """BLIP's decoder hands its cross-attention no encoder-decoder cache: the wrapper projects each
+    layer's image keys and values at the first step and reuses them at every later one (and the samples
+    stay the repeated path's: the test above)."""
+    adapter = BlipAdapter.from_pretrained(str(tiny_model), max_target_tokens=10)
+    model = load_vqg_model(str(tiny_model)).eval()
+    pixels = adapter.prepare_images([Image.new("RGB", (32, 32), c) for c in ["red", "blue"]])
+    layers = model.text_decoder.bert.encoder.layer
+    projections: list[str] = []
+    steps: list[int] = []
+    for index, layer in enumerate(layers):
+        layer.crossattention.self.key.register_forward_hook(lambda *_, i=index: projections.append(f"k{i}"))
+        layer.crossattention.self.value.register_forward_hook(lambda *_, i=index: projections.append(f"v{i}"))
+    layers[0].crossattention.self.query.register_forward_hook(lambda *_: steps.append(1))
+    for num_samples in (1, 3):
+        projections.clear(), steps.clear()
+        torch.manual_seed(0)
+        adapter.sample_questions(model, pixels, num_samples=num_samples)
+        assert len(steps) > 2  # several decoding steps ...
+        assert sorted(projections) == sorted(
+            f"{kv}{i}" for i in range(len(layers)) for kv in "kv"
+        )  # ... one projection
