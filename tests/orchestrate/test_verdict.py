@@ -48,7 +48,7 @@ def test_a_clear_dev_gain_ships_the_candidate_and_its_best_replicate():
     assert shipped.arm == "seltda" and shipped.model == "student-1"  # 161 right beats 160
     assert shipped.dev_accuracy == 80.5 and shipped.accuracy == 55.0
     assert summaries["seltda"].gain_dev.ci_low > 0 and summaries["seltda"].pseudolabels == 50
-    assert verdict.startswith("shipping seltda") and "training seeds and test questions" in verdict
+    assert verdict.startswith("shipping seltda") and "training seeds and dev questions" in verdict
 
 
 def test_a_gain_within_noise_ships_the_baseline_and_says_why():
@@ -57,7 +57,7 @@ def test_a_gain_within_noise_ships_the_baseline_and_says_why():
     shipped, verdict = choose(arms, summaries)
     assert shipped.arm == "baseline" and shipped.model == "baseline-0"
     assert "no candidate beats it on 200 dev questions beyond noise" in verdict and "seltda" in verdict
-    assert "test questions only" in verdict  # one replicate: the interval says what it covers
+    assert "dev questions only" in verdict  # one replicate: the (dev) interval says what it covers
 
 
 def test_a_reference_is_never_shipped():

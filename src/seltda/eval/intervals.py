@@ -20,8 +20,16 @@ from scipy import stats
 
 from seltda.eval.bootstrap import paired_bootstrap
 
-TEST_ONLY = "test questions only (one replicate: training-seed noise is not in this interval)"
-SEEDS_AND_TEST = "training seeds and test questions"
+
+def covers(questions: str, replicates: int) -> str:
+    """What an interval over `questions` (test, dev) with this many replicates includes, in words."""
+    if replicates == 1:
+        return f"{questions} questions only (one replicate: training-seed noise is not in this interval)"
+    return f"training seeds and {questions} questions"
+
+
+TEST_ONLY = covers("test", 1)
+SEEDS_AND_TEST = covers("test", 2)
 
 
 def _common(maps: Sequence[Mapping[str, float]]) -> list[str]:
@@ -39,20 +47,22 @@ def seed_aware_gain(
     confidence: float = 0.95,
     n_resamples: int = 10000,
     seed: int = 0,
+    questions: str = "test",
 ) -> dict[str, Any]:
-    """Gain of `candidate` over `baseline` (per-question score maps, one per replicate, paired by index).
+    """Gain of `candidate` over `baseline` (per-question score maps, one per replicate, paired by index;
+    `questions` names the question set in `covers`: test, dev).
 
     Returns `diff` (mean over replicates of each replicate's gain), `ci_low`/`ci_high`, `per_replicate`,
     `replicates`, `n` (common questions) and `covers` (what noise the interval includes).
     """
     if len(baseline) != len(candidate) or not baseline:
         raise ValueError(f"need paired replicates, got {len(baseline)} and {len(candidate)}")
-    questions = _common([*baseline, *candidate])
-    a = np.array([[scores[q] for q in questions] for scores in baseline], dtype=np.float64)
-    b = np.array([[scores[q] for q in questions] for scores in candidate], dtype=np.float64)
+    ids = _common([*baseline, *candidate])
+    a = np.array([[scores[q] for q in ids] for scores in baseline], dtype=np.float64)
+    b = np.array([[scores[q] for q in ids] for scores in candidate], dtype=np.float64)
     gains = (b - a).mean(axis=1)
     per_question = (b - a).mean(axis=0)  # the replicate-averaged gain of each question
-    k, n = len(gains), len(questions)
+    k, n = len(gains), len(ids)
     result: dict[str, Any] = {
         "diff": float(gains.mean()),
         "per_replicate": [round(float(g), 4) for g in gains],
@@ -62,7 +72,7 @@ def seed_aware_gain(
     }
     if k == 1:
         boot = paired_bootstrap(a[0], b[0], n_resamples=n_resamples, confidence=confidence, seed=seed)
-        result.update(ci_low=boot["ci_low"], ci_high=boot["ci_high"], covers=TEST_ONLY)
+        result.update(ci_low=boot["ci_low"], ci_high=boot["ci_high"], covers=covers(questions, 1))
         return result
     seed_var = float(gains.var(ddof=1)) / k
     test_var = float(per_question.var(ddof=1)) / n if n > 1 else 0.0
@@ -70,5 +80,5 @@ def seed_aware_gain(
     denominator = seed_var**2 / (k - 1) + (test_var**2 / (n - 1) if n > 1 else 0.0)
     df = total**2 / denominator if denominator > 0 else float("inf")
     half = float(stats.t.ppf(0.5 + confidence / 2, df=df)) * math.sqrt(total)
-    result.update(ci_low=result["diff"] - half, ci_high=result["diff"] + half, covers=SEEDS_AND_TEST)
+    result.update(ci_low=result["diff"] - half, ci_high=result["diff"] + half, covers=covers(questions, k))
     return result

@@ -19,12 +19,14 @@ def _mean(values: Sequence[float]) -> float | None:
     return round(sum(values) / len(values), 2) if values else None
 
 
-def _gain(baseline: Sequence[Evaluation], arm: Sequence[Evaluation]) -> Gain | None:
+def _gain(baseline: Sequence[Evaluation], arm: Sequence[Evaluation], questions: str) -> Gain | None:
     pairs = min(len(baseline), len(arm))
     if pairs == 0:
         return None
     result = seed_aware_gain(
-        [e.per_question for e in baseline[:pairs]], [e.per_question for e in arm[:pairs]]
+        [e.per_question for e in baseline[:pairs]],
+        [e.per_question for e in arm[:pairs]],
+        questions=questions,
     )
     return Gain.model_validate(result)
 
@@ -45,8 +47,8 @@ def summarize(arms: Sequence[Arm], pseudolabel_counts: dict[str, int]) -> dict[s
             test_per_replicate=[e.accuracy for e in arm.test],
         )
         if arm.name != BASELINE:
-            summary.gain_dev = _gain(baseline.dev, arm.dev)
-            summary.gain_test = _gain(baseline.test, arm.test)
+            summary.gain_dev = _gain(baseline.dev, arm.dev, "dev")
+            summary.gain_test = _gain(baseline.test, arm.test, "test")
         summaries[arm.name] = summary
     return summaries
 
