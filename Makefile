@@ -30,7 +30,7 @@ browser:
 
 # every test: the main venv's, then the vLLM engine's in its own venv (test-vllm, below)
 test: setup browser
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q --durations=25 $(PYTEST_ARGS)
 	$(MAKE) test-vllm
 
 # everything but the end-to-end runs (marked slow)
