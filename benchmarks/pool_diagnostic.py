@@ -10,7 +10,9 @@ given after its name, then scored per question type on N pool questions:
         "student:student-f:--synthetic OUT/pl/pseudolabels.jsonl --synthetic-images IMG"
 
 A teacher answers by continuing `Question: <q> Answer:` (the aimed recipe's rule); a student answers as
-`seltda evaluate` does. `pseudolabels:NAME:PATH` scores a pseudo-label file against the pool's truth.
+`seltda evaluate` does. `pseudolabels:NAME:PATH` scores a pseudo-label file against the pool's truth;
+`soup:NAME:A,B,...` averages the weights of variants A, B, ... (students of one base model, e.g. two
+seeds) into OUT/NAME and scores it as a student.
 Results accumulate in OUT/results.json (a variant already there is not rerun).
 """
 
@@ -40,6 +42,24 @@ def per_type(records: list, predictions: dict[str, str]) -> dict[str, float]:
     return figures | {"all": round(sum(scores.values()) / len(scores), 2)}
 
 
+def average_weights(folders: list[Path], out: Path) -> Path:
+    """A uniform weight average ("model soup") of models that share one architecture: the first folder's
+    files, its floating-point tensors replaced by the mean over the folders."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    if not (out / "model.safetensors").is_file():
+        shutil.copytree(folders[0], out, dirs_exist_ok=True, ignore=shutil.ignore_patterns("checkpoints"))
+        states = [load_file(str(folder / "model.safetensors")) for folder in folders]
+        soup = {
+            key: sum(s[key] for s in states) / len(states) if tensor.is_floating_point() else tensor
+            for key, tensor in states[0].items()
+        }
+        save_file(soup, str(out / "model.safetensors"), metadata={"format": "pt"})
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -64,6 +84,10 @@ def main() -> None:
             continue
         if kind == "pseudolabels":
             results[name] = pseudolabel_accuracy(read_records(Path(rest[0])), truth)
+        elif kind == "soup":
+            folder = average_weights([args.out / part for part in rest[0].split(",")], args.out / name)
+            predictions, _ = predict(str(folder), questions, root, EvaluateConfig())
+            results[name] = per_type(questions, predictions)
         else:
             folder = args.out / name
             if not (folder / "seltda_stage.json").is_file():
