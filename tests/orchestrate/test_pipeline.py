@@ -92,3 +92,16 @@ def test_demo_hands_its_section_to_run_and_writes_nothing_itself(tmp_path, monke
     metrics = demo_run.demo(cfg)
     assert calls == [(run_cfg, cfg.model_dump(mode="json"))] and metrics["demo"]["steps"] == 7
     assert writes == []
+
+
+def test_the_demo_learning_rate_reaches_every_trained_model(tmp_path):
+    from seltda.demo.config import DemoConfig
+    from seltda.demo.run import demo_run_config
+    from seltda.stages.train_config import TrainingConfig
+
+    data = tmp_path / "easyvqa"
+    default, _ = demo_run_config(DemoConfig(out=tmp_path / "a", data_dir=data, pool_limit=8, test_limit=5))
+    assert default.teacher.learning_rate == default.student.learning_rate == TrainingConfig().learning_rate
+    lowered = DemoConfig(out=tmp_path / "b", data_dir=data, pool_limit=8, test_limit=5, learning_rate=3e-4)
+    run_cfg, _ = demo_run_config(lowered)
+    assert run_cfg.teacher.learning_rate == run_cfg.student.learning_rate == 3e-4

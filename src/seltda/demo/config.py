@@ -24,6 +24,9 @@ class DemoConfig(BaseModel):
     )
     seed: int = Field(0, description="random seed (split, training, sampling)")
     steps: int = Field(600, ge=1, description="optimizer steps per trained model")
+    learning_rate: float | None = Field(
+        None, gt=0, description="peak learning rate of every trained model (default: the training config's)"
+    )
     per_image: int = Field(3, ge=1, description="pseudo-labels sampled per unlabeled image")
     test_limit: int | None = Field(None, ge=1, description="first N test questions (default: all 9,673)")
     pool_limit: int | None = Field(None, ge=1, description="first N unlabeled images (default: all)")

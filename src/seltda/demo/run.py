@@ -54,6 +54,8 @@ def demo_run_config(cfg: DemoConfig) -> tuple[RunConfig, list[Record]]:
         test = data / "test_subset.jsonl"
         write_records(test, read_records(paths["test"])[: cfg.test_limit])
     training = {"max_steps": cfg.steps, "save_steps": max(50, cfg.steps // 3)}
+    if cfg.learning_rate is not None:
+        training["learning_rate"] = cfg.learning_rate
     run_cfg = RunConfig(
         out=Path(cfg.out),
         model=pretrained_base(cfg) if cfg.base == "pretrained" else SCRATCH_TINY,
