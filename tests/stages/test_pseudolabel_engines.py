@@ -4,6 +4,7 @@ Runs in every venv; the vLLM engine itself is tested in test_pseudolabel_vllm.py
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -100,6 +101,10 @@ def test_each_torchrun_rank_builds_its_engine_on_its_own_gpus(idefics3: str, mon
     assert [s["device_ids"] for s in seen[1:]] == [[1], [2, 3], [3]]
     with pytest.raises(SeltdaInputError, match="need 6 GPUs, 4 are visible"):
         load_llm(idefics3, torch.float32, tensor_parallel_size=3)
+    monkeypatch.setattr(vllm_llm, "takes_device_ids", lambda: False)  # an older vLLM: the env chooses
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5,6,7")
+    load_llm(idefics3, torch.float32)
+    assert "device_ids" not in seen[-1] and os.environ["CUDA_VISIBLE_DEVICES"] == "5"
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "1")
     monkeypatch.setenv("LOCAL_RANK", "0")
     load_llm(idefics3, torch.float32)

@@ -13,6 +13,7 @@ spawn) with `CPU_SETTINGS` (a sized KV cache, eager, whole prefills); on a GPU v
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 from collections.abc import Sequence
@@ -106,6 +107,15 @@ def rank_devices(tensor_parallel_size: int = 1) -> list[int] | None:
     return list(range(rank * tensor_parallel_size, (rank + 1) * tensor_parallel_size))
 
 
+def takes_device_ids() -> bool:
+    """Whether the installed vLLM's engine takes `device_ids` (GPU indices; newer releases)."""
+    try:
+        from vllm.engine.arg_utils import EngineArgs
+    except ImportError:  # a stand-in or an unusual build: pass them
+        return True
+    return "device_ids" in {field.name for field in dataclasses.fields(EngineArgs)}
+
+
 def load_llm(folder: str, dtype: torch.dtype, seed: int = 0, **settings: Any) -> Any:
     """vLLM's `LLM` over a model folder, one image per prompt, raw log-probabilities, no sampling
     defaults taken from the folder (every setting is the caller's). Under torchrun every process builds
@@ -114,14 +124,18 @@ def load_llm(folder: str, dtype: torch.dtype, seed: int = 0, **settings: Any) ->
     devices = (
         None if cpu or "device_ids" in settings else rank_devices(settings.get("tensor_parallel_size", 1))
     )
-    if devices is not None:
-        settings = {**settings, "device_ids": devices}
     if cpu:  # before vLLM reads its settings: no worker process to spawn (4 s to start, not 24 s)
         os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
     try:
         from vllm import LLM
     except ImportError as error:
         raise SeltdaInputError(f"engine 'vllm' cannot import vLLM ({error}): {VLLM_INSTALL}") from error
+    if devices is not None and takes_device_ids():
+        settings = {**settings, "device_ids": devices}
+    elif devices is not None:  # an older vLLM: its engine process sees only this rank's GPUs
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        ids = visible.split(",") if visible else [str(i) for i in range(torch.cuda.device_count())]
+        os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(ids[i] for i in devices)
     return LLM(
         model=folder,
         dtype=VLLM_DTYPES[dtype],
