@@ -71,12 +71,8 @@ def degrade(records: list, root: Path, out: Path, condition: str) -> Path:
 
 def models(run: Path) -> dict[str, Path]:
     found = {"baseline": run / "baseline", "seltda": run / "student"}
-    found |= {
-        arm.name: arm / "student" for arm in sorted((run / "arms").glob("*")) if (arm / "student").is_dir()
-    }
-    found |= {
-        f"refit-{m.name}": m for m in sorted((run / "refit").glob("*")) if (m / "config.json").is_file()
-    }
+    found |= {arm.name: arm / "student" for arm in sorted((run / "arms").glob("*"))}
+    found |= {f"refit-{m.name}": m for m in sorted((run / "refit").glob("*"))}
     return {name: path for name, path in found.items() if (path / "config.json").is_file()}
 
 

@@ -105,6 +105,11 @@ def test_each_torchrun_rank_builds_its_engine_on_its_own_gpus(idefics3: str, mon
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5,6,7")
     load_llm(idefics3, torch.float32)
     assert "device_ids" not in seen[-1] and os.environ["CUDA_VISIBLE_DEVICES"] == "5"
+    load_llm(idefics3, torch.float32)  # a second engine in this process (the round trip): already narrowed
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "5"
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)  # the launcher pinned one GPU per process
+    load_llm(idefics3, torch.float32)
+    assert "device_ids" not in seen[-1] and os.environ["CUDA_VISIBLE_DEVICES"] == "5"
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "1")
     monkeypatch.setenv("LOCAL_RANK", "0")
     load_llm(idefics3, torch.float32)

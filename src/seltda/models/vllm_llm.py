@@ -98,6 +98,8 @@ def rank_devices(tensor_parallel_size: int = 1) -> list[int] | None:
     if ranks <= 1:
         return None
     visible = torch.cuda.device_count()
+    if visible == tensor_parallel_size:  # the launcher already gave each process its own GPUs
+        return None
     if ranks * tensor_parallel_size > visible:
         raise SeltdaInputError(
             f"engine 'vllm': {ranks} processes on this machine with tensor_parallel_size "
@@ -135,7 +137,8 @@ def load_llm(folder: str, dtype: torch.dtype, seed: int = 0, **settings: Any) ->
     elif devices is not None:  # an older vLLM: its engine process sees only this rank's GPUs
         visible = os.environ.get("CUDA_VISIBLE_DEVICES")
         ids = visible.split(",") if visible else [str(i) for i in range(torch.cuda.device_count())]
-        os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(ids[i] for i in devices)
+        if len(ids) != len(devices):  # not narrowed yet (a second engine in this process finds it done)
+            os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(ids[i] for i in devices)
     return LLM(
         model=folder,
         dtype=VLLM_DTYPES[dtype],
