@@ -14,6 +14,7 @@ from pathlib import Path
 from seltda.core.fileio import atomic_write_json
 from seltda.core.records import read_records, write_records
 from seltda.eval.question_types import TypeIndex
+from seltda.orchestrate.agree import agreed, baseline_answers
 from seltda.orchestrate.aim import aim
 from seltda.orchestrate.recipes import Recipe
 from seltda.orchestrate.run_config import RunConfig
@@ -61,32 +62,52 @@ def arms_of(cfg: RunConfig, layout: RunLayout) -> list[Arm]:
 
 
 def synthetic_records(
-    arm: Arm, cfg: RunConfig, layout: RunLayout, margins: dict | None, index: TypeIndex
+    arm: Arm,
+    cfg: RunConfig,
+    layout: RunLayout,
+    margins: dict | None,
+    index: TypeIndex,
+    pool_root: Path | None = None,
 ) -> Path | None:
     """The arm's pseudo-labels file: the run's own merge, a merge with the recipe's filters (from the same
-    shards, no new sampling), and for aimed recipes only the types the teacher knows (needs dev margins)."""
+    shards, no new sampling), then for aimed recipes only the types the teacher knows (needs dev margins)
+    and for agreed ones only the pairs the baseline answers alike (needs the trained baseline)."""
     own = PseudoLabelFolder(layout.pseudolabels)
     recipe = arm.recipe
-    if recipe is None or (not recipe.refilters and not recipe.aimed):
+    if recipe is None or (not recipe.refilters and not recipe.aimed and not recipe.agreed):
         return own.records
     folder = PseudoLabelFolder(layout.arm_pseudolabels(recipe.name))
     if folder.records.is_file():
         return folder.records
+    selects = recipe.aimed or recipe.agreed
     source = own.records
     if recipe.refilters:
         manifest = Manifest.read(own.manifest)
         run = {key: getattr(manifest, key) for key in RUN_KEYS if getattr(manifest, key, None) is not None}
-        filtered = folder.root / "filtered" if recipe.aimed else folder.root
+        filtered = folder.root / "filtered" if selects else folder.root
         merge(
             filtered, manifest.shards, recipe.pseudolabel_config(cfg.pseudolabel), run, shards_from=own.root
         )
         source = PseudoLabelFolder(filtered).records
+    if not selects:
+        return folder.records
+    records = read_records(source)
     if recipe.aimed:
         if margins is None:
             return None  # no dev: the arm cannot be aimed
-        kept, summary = aim(read_records(source), margins, index)
+        records, summary = aim(records, margins, index)
         atomic_write_json(folder.root / "aim.json", summary)
-        write_records(folder.records, kept)
+    if recipe.agreed:
+        answers = baseline_answers(
+            layout.arm_model(BASELINE, 1),
+            records,
+            pool_root or cfg.images,
+            cfg.evaluate,
+            folder.root / "baseline_answers.json",
+        )
+        records, summary = agreed(records, answers, index)
+        atomic_write_json(folder.root / "agree.json", summary)
+    write_records(folder.records, records)
     return folder.records
 
 

@@ -2,7 +2,8 @@
 
 A recipe changes the merge filters of the pseudo-labels (`pseudolabel`: fields of `PseudoLabelConfig`),
 the student's settings (`student`: fields of `StudentConfig`), or aims the pseudo-labels at the question
-types where the teacher answers the dev questions better than the baseline does (`aimed`). `seltda` is the
+types where the teacher answers the dev questions better than the baseline does (`aimed`), or keeps the pairs
+whose answer the baseline gives too (`agreed`). `seltda` is the
 run's own settings; the others are written relative to it. A run config names built-in recipes or writes
 its own (`{name: ratio2, student: {synthetic_ratio: 2}}`).
 """
@@ -31,6 +32,9 @@ class Recipe(BaseModel):
     student: dict[str, Any] = Field({}, description="student setting overrides (StudentConfig fields)")
     aimed: bool = Field(
         False, description="keep only pairs of question types where the teacher beats the baseline on dev"
+    )
+    agreed: bool = Field(
+        False, description="keep only pairs whose answer the run's baseline gives to the same question"
     )
 
     def pseudolabel_config(self, own: PseudoLabelConfig) -> PseudoLabelConfig:
@@ -66,6 +70,14 @@ BUILTIN: dict[str, Recipe] = {
             description="the run's own filters, then only question types where the teacher answers the "
             "dev questions at least as well as the baseline",
             aimed=True,
+        ),
+        Recipe(
+            name="agreed",
+            description="every parsed pair whose answer the baseline gives too (co-training's agreement), "
+            "all of them (up to 10 per real record)",
+            pseudolabel={"keep_top_fraction": None, "max_yes_no_share": None, "min_score": None},
+            student={"synthetic_ratio": 10.0},
+            agreed=True,
         ),
         Recipe(
             name="noisy",

@@ -52,9 +52,13 @@ def _count(path: Path | None) -> int | None:
 
 
 def _untrainable(arm: Arm, layout: RunLayout) -> str | None:
-    """Why an aimed arm would not be worth training (None: train it)."""
+    """Why an aimed or agreed arm would not be worth training (None: train it)."""
     recipe = arm.recipe
-    if recipe is None or not recipe.aimed:
+    if recipe is None or not (recipe.aimed or recipe.agreed):
+        return None
+    if recipe.agreed and not recipe.aimed:
+        if not _count(arm.synthetic):
+            return "no pseudo-label kept: the baseline answers every generated question otherwise"
         return None
     if arm.synthetic is None:
         return "no dev records: it aims at the teacher's strengths on dev"
@@ -104,7 +108,7 @@ def compare_arms(
         )
     trained = [baseline]
     for arm in arms[1:]:
-        arm.synthetic = synthetic_records(arm, cfg, layout, margins, index)
+        arm.synthetic = synthetic_records(arm, cfg, layout, margins, index, pool_root)
         skip = _untrainable(arm, layout)
         if skip is not None:
             warnings.append(f"recipe {arm.name} was not trained: {skip}")
