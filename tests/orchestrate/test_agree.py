@@ -30,9 +30,10 @@ def _pair(qid: str, image: str, question: str, answer: str) -> Record:
 
 
 def test_a_pair_is_kept_when_the_baseline_gives_its_answer_after_vqa_normalization():
+    shape, red = "what shape?", "is it red?"
     labeled = [
-        Record(question_id="r1", image="a.png", question="shape?", answers=["circle"], question_type="shape"),
-        Record(question_id="r2", image="a.png", question="red?", answers=["yes"], question_type="yes/no"),
+        Record(question_id="r1", image="a.png", question=shape, answers=["circle"], question_type="shape"),
+        Record(question_id="r2", image="a.png", question=red, answers=["yes"], question_type="yes/no"),
     ]
     pairs = [
         _pair("p1", "u.png", "what shape?", "circle"),
