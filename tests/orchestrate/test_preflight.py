@@ -120,3 +120,22 @@ def test_the_shipped_weights_by_another_installs_path_are_not_stale(dataset, tin
     assert stale_stages(cfg) == {}
     assert "baseline" in stale_stages(cfg.model_copy(update={"model": str(tiny_model)}))
     assert "baseline" in stale_stages(cfg.model_copy(update={"model": PRETRAINED_TINY}))
+
+
+def test_recipes_added_or_moved_change_no_finished_arm_a_redefined_one_does(dataset, tiny_model, tmp_path):
+    """A user adds a recipe to a finished run: only the new arm trains; a recipe of the same name written
+    with other settings makes the finished arms stale."""
+    from seltda.orchestrate.preflight import stale_stages
+
+    ratio3 = {"name": "ratio3", "student": {"synthetic_ratio": 3}}
+    cfg = tiny_run_config(dataset, tiny_model, tmp_path / "run", candidates=["seltda", ratio3])
+    (cfg.out / "arms").mkdir(parents=True)
+    (cfg.out / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    added = cfg.model_copy(update={"candidates": ["seltda", "aimed", ratio3], "references": ["plain"]})
+    assert stale_stages(added) == {}
+    moved = cfg.model_copy(update={"candidates": ["seltda"], "references": [ratio3]})
+    assert stale_stages(moved) == {}
+    ratio4 = {"name": "ratio3", "student": {"synthetic_ratio": 4}}
+    redefined = cfg.model_copy(update={"candidates": ["seltda", ratio4]})
+    assert list(stale_stages(redefined)) == ["arms"]
+    assert "recipe ratio3" in stale_stages(redefined)["arms"][0]

@@ -20,12 +20,14 @@ from seltda.core.records import read_records
 from seltda.formats.hf_dataset import is_saved_dataset
 from seltda.models.registry import NAMED_MODELS, resolve_model
 from seltda.models.tiny_blip import SCRATCH_TINY
+from seltda.orchestrate.recipes import Recipe, resolve_recipe
 from seltda.orchestrate.run_config import RunConfig
 from seltda.run.layout import RunLayout
 from seltda.run.pseudolabels import PseudoLabelFolder
 from seltda.run.stage import stage_complete
 from seltda.stages.pseudolabel.pool import list_images
 
+RECIPE_LISTS = ("candidates", "references")  # compared recipe by recipe (`_recipes_changed`)
 # which settings each stage's result depends on (the run's resolved config, top-level keys)
 _BASE = ("train", "images", "model", "tiny", "seed", "dev", "dev_images", "dev_fraction")
 _TEACHER = (*_BASE, "teacher", "teacher_on_pseudolabels")
@@ -102,6 +104,31 @@ def _changed(old: Any, new: Any, prefix: str) -> list[str]:
     return [] if _shipped(old) == _shipped(new) else [f"{prefix.rstrip('.')}: {old!r} -> {new!r}"]
 
 
+def _recipe_definitions(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A config dump's recipes by name, each as resolved (built-in names written out)."""
+    named = [*(config.get("candidates") or []), *(config.get("references") or [])]
+    with contextlib.suppress(ValueError, ValidationError):
+        return {r.name: r.model_dump(mode="json") for r in map(resolve_recipe, _as_recipes(named))}
+    return {"?": {"recorded": named}}  # unreadable: compared as it is
+
+
+def _as_recipes(named: list[Any]) -> list[str | Recipe]:
+    return [r if isinstance(r, str) else Recipe.model_validate(r) for r in named]
+
+
+def _recipes_changed(recorded: dict[str, Any], resolved: RunConfig) -> list[str]:
+    """The recipes a finished run trained under another definition. A recipe added or dropped, or moved
+    between candidates and references, changes no finished arm: a new one is trained, and the verdict is
+    made again over the arms of the new lists."""
+    old = _recipe_definitions(recorded)
+    new = _recipe_definitions(resolved.model_dump(mode="json"))
+    return [
+        f"recipe {name}: {old[name]!r} -> {new[name]!r}"
+        for name in old
+        if name in new and old[name] != new[name]
+    ]
+
+
 def _replicate_folders(layout: RunLayout) -> list[Path]:
     """The folders of replicates k >= 2 (`baseline-r2/`, `student-r2/`)."""
     return sorted(p for p in layout.root.glob("*-r[0-9]*") if p.is_dir())
@@ -133,7 +160,14 @@ def stale_stages(resolved: RunConfig) -> dict[str, list[str]]:
     for stage, keys in STAGE_SETTINGS.items():
         if not finished[stage]:
             continue
-        changes = [c for key in keys for c in _changed(recorded.get(key), current.get(key), f"{key}.")]
+        changes = [
+            c
+            for key in keys
+            if key not in RECIPE_LISTS
+            for c in _changed(recorded.get(key), current.get(key), f"{key}.")
+        ]
+        if stage == "arms":
+            changes += _recipes_changed(recorded, resolved)
         if changes:
             stale[stage] = changes
     return stale
