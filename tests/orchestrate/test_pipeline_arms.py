@@ -32,9 +32,10 @@ def test_replicates_and_recipes_are_trained_on_the_train_part_and_chosen_on_dev(
     assert read_stage(out / "arms" / "plain" / "student")["config"]["synthetic_ratio"] == 1.0
     assert (out / "arms" / "plain" / "pseudolabels" / "manifest.json").is_file()  # re-merged, not resampled
     arms = metrics["arms"]
-    # the untrained teacher's samples do not parse: the aimed recipe keeps nothing and is not trained
-    assert list(arms) == ["baseline", "seltda", "plain"] and not (out / "arms" / "aimed" / "student").exists()
-    assert any("aimed was not trained: no pseudo-label kept" in w for w in metrics["warnings"])
+    # the untrained teacher's samples do not parse: the agreed recipe keeps nothing and is not trained
+    assert list(arms) == ["baseline", "seltda", "plain"]
+    assert not (out / "arms" / "agreed" / "student").exists()
+    assert any("agreed was not trained: no pseudo-label kept" in w for w in metrics["warnings"])
     assert arms["plain"]["candidate"] is False and arms["seltda"]["candidate"] is True
     for name in ("seltda", "plain"):
         assert len(arms[name]["dev_per_replicate"]) == 2 and len(arms[name]["test_per_replicate"]) == 2
@@ -88,10 +89,13 @@ def test_user_dev_records_choose_and_every_model_trains_on_all_of_train(dataset,
 
 
 def test_without_dev_nothing_is_shipped_and_the_run_says_so(dataset, tiny_model, tmp_path):
-    cfg = tiny_run_config(dataset, tiny_model, tmp_path / "run", dev_fraction=0)
+    cfg = tiny_run_config(
+        dataset, tiny_model, tmp_path / "run", dev_fraction=0, candidates=["seltda", "aimed", "agreed"]
+    )
     metrics = run(cfg)
     assert metrics["shipped"] is None or "shipped" not in metrics
     assert "nothing was chosen" in metrics["verdict"]
     assert any("dev_fraction: 0" in w for w in metrics["warnings"])
     assert any("aimed was not trained: no dev records" in w for w in metrics["warnings"])
+    assert any("agreed was not trained: no pseudo-label kept" in w for w in metrics["warnings"])
     assert list(metrics["arms"]) == ["baseline", "seltda"]

@@ -131,11 +131,12 @@ def test_recipes_added_or_moved_change_no_finished_arm_a_redefined_one_does(data
     cfg = tiny_run_config(dataset, tiny_model, tmp_path / "run", candidates=["seltda", ratio3])
     (cfg.out / "arms").mkdir(parents=True)
     (cfg.out / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
-    added = cfg.model_copy(update={"candidates": ["seltda", "aimed", ratio3], "references": ["plain"]})
-    assert stale_stages(added) == {}
-    moved = cfg.model_copy(update={"candidates": ["seltda"], "references": [ratio3]})
-    assert stale_stages(moved) == {}
-    ratio4 = {"name": "ratio3", "student": {"synthetic_ratio": 4}}
-    redefined = cfg.model_copy(update={"candidates": ["seltda", ratio4]})
+
+    def rerun(**lists):
+        return tiny_run_config(dataset, tiny_model, tmp_path / "run", **lists)
+
+    assert stale_stages(rerun(candidates=["seltda", "aimed", ratio3], references=["plain"])) == {}
+    assert stale_stages(rerun(candidates=["seltda"], references=[ratio3])) == {}
+    redefined = rerun(candidates=["seltda", {"name": "ratio3", "student": {"synthetic_ratio": 4}}])
     assert list(stale_stages(redefined)) == ["arms"]
     assert "recipe ratio3" in stale_stages(redefined)["arms"][0]

@@ -97,7 +97,7 @@ def synthetic_records(
             return None  # no dev: the arm cannot be aimed
         records, summary = aim(records, margins, index)
         atomic_write_json(folder.root / "aim.json", summary)
-    if recipe.agreed:
+    if recipe.agreed and records:
         answers = baseline_answers(
             layout.arm_model(BASELINE, 1),
             records,

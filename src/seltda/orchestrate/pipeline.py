@@ -118,7 +118,7 @@ def run(
     layout.root.mkdir(parents=True, exist_ok=True)
     warnings: list[str] = []
     work, dev = prepare_selection(cfg, layout, warnings)  # `work`: cfg training on the train part only
-    aiming = dev is not None and any(r.aimed for r, _ in cfg.recipes())
+    aiming = dev is not None  # the teacher answers the dev questions: `teacher_types`
     per_round = 3 + (cfg.test is not None)
     stages = 2 + (cfg.test is not None) + per_round * cfg.rounds + planned_trainings(cfg) + aiming + 1
     stages += planned_refits(cfg) if dev is not None else 0

@@ -61,7 +61,7 @@ class RunConfig(BaseModel):
         1, ge=1, description="models trained per arm with seeds seed, seed+1, ...: intervals with seed noise"
     )
     candidates: list[str | Recipe] = Field(
-        [OWN, "aimed"], description="recipes that may be shipped (built-in names or written out)"
+        [OWN, "agreed"], description="recipes that may be shipped (built-in names or written out)"
     )
     references: list[str | Recipe] = Field(
         [], description="recipes trained and reported beside the candidates, never shipped (e.g. plain)"
