@@ -118,9 +118,9 @@ def run(
     layout.root.mkdir(parents=True, exist_ok=True)
     warnings: list[str] = []
     work, dev = prepare_selection(cfg, layout, warnings)  # `work`: cfg training on the train part only
-    aiming = dev is not None  # the teacher answers the dev questions: `teacher_types`
+    teacher_on_dev = dev is not None  # the teacher answers the dev questions: `teacher_types`
     per_round = 3 + (cfg.test is not None)
-    stages = 2 + (cfg.test is not None) + per_round * cfg.rounds + planned_trainings(cfg) + aiming + 1
+    stages = 2 + (cfg.test is not None) + per_round * cfg.rounds + planned_trainings(cfg) + teacher_on_dev + 1
     stages += planned_refits(cfg) if dev is not None else 0
     clock = StageClock(stages, previous)
     base = clock.run(
