@@ -21,8 +21,8 @@ from typing import Any
 from seltda.core.fileio import atomic_write_json, read_json
 from seltda.core.records import Record
 from seltda.eval.question_types import TypeIndex
-from seltda.eval.vqa import normalize_answer
 from seltda.stages.evaluate import EvaluateConfig
+from seltda.stages.pseudolabel.filters import agrees
 
 
 def agreed(
@@ -32,14 +32,13 @@ def agreed(
     did not answer, e.g. its image was unreadable, is dropped), and a summary: kept and dropped per type."""
     kept, counts = [], Counter()
     for record in records:
-        answer = answers.get(record.question_id)
-        keep = answer is not None and normalize_answer(answer) == normalize_answer(record.majority_answer())
+        # a pseudo-label always has its provenance; it keeps what the baseline said, as the filter does
+        said = record.provenance.model_copy(update={"roundtrip_answer": answers.get(record.question_id)})
+        checked = record.model_copy(update={"provenance": said})
+        keep = agrees(checked)
         counts[(index.type_of(record), keep)] += 1
-        if keep and record.provenance is not None:  # kept with what the baseline said, as the filter does
-            provenance = record.provenance.model_copy(update={"roundtrip_answer": answer})
-            record = record.model_copy(update={"provenance": provenance})
         if keep:
-            kept.append(record)
+            kept.append(checked)
     kinds = sorted({kind for kind, _ in counts})
     summary = {
         "pairs": len(records),
