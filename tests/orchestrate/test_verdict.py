@@ -58,6 +58,9 @@ def test_a_gain_within_noise_ships_the_baseline_and_says_why():
     assert shipped.arm == "baseline" and shipped.model == "baseline-0"
     assert "no candidate beats it on 200 dev questions beyond noise" in verdict and "seltda" in verdict
     assert "dev questions only" in verdict  # one replicate: the (dev) interval says what it covers
+    gain = summaries["seltda"].gain_dev  # and what this dev could have seen: 2.80 standard errors
+    assert gain.detectable == pytest.approx(2.8016 * (gain.ci_high - gain.ci_low) / (2 * 1.96), abs=0.01)
+    assert f"sees a real gain of about +{gain.detectable:.2f} points or more 80% of the time" in verdict
 
 
 def test_a_reference_is_never_shipped():

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -82,3 +83,13 @@ def seed_aware_gain(
     half = float(stats.t.ppf(0.5 + confidence / 2, df=df)) * math.sqrt(total)
     result.update(ci_low=result["diff"] - half, ci_high=result["diff"] + half, covers=covers(questions, k))
     return result
+
+
+def detectable_gain(ci_low: float, ci_high: float, confidence: float = 0.95, power: float = 0.8) -> float:
+    """The smallest true gain that a comparison with this interval's noise confirms (the interval's lower end
+    above 0) with probability `power`: (z_(1+confidence)/2 + z_power) * se, the standard error read off the
+    interval's half-width (normal approximation). Four times the questions halve it, when question sampling
+    dominates the noise."""
+    normal = NormalDist()
+    z = normal.inv_cdf(0.5 + confidence / 2)
+    return (z + normal.inv_cdf(power)) * (ci_high - ci_low) / (2 * z)

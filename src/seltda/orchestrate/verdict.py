@@ -3,14 +3,16 @@
 Every arm's gain over the baseline is measured on dev and on test with `eval.intervals.seed_aware_gain`
 (seed noise included when the run has replicates). Only dev chooses: among the candidates whose dev gain's
 interval lies above 0, the largest dev gain wins; its replicate with the best dev accuracy is shipped.
-When none does, the baseline is shipped and the verdict says so. The test figures are reported, never used.
+When none does, the baseline is shipped and the verdict says so, with the smallest gain that dev could have
+seen (`Gain.detectable`): a small labeled set cannot confirm a small gain, and the user should know which of
+the two the verdict means. The test figures are reported, never used.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from seltda.eval.intervals import seed_aware_gain
+from seltda.eval.intervals import detectable_gain, seed_aware_gain
 from seltda.orchestrate.arms import BASELINE, Arm
 from seltda.run.artifacts import ArmSummary, Evaluation, Gain, Shipped
 
@@ -48,6 +50,10 @@ def summarize(arms: Sequence[Arm], pseudolabel_counts: dict[str, int]) -> dict[s
         )
         if arm.name != BASELINE:
             summary.gain_dev = _gain(baseline.dev, arm.dev, "dev")
+            if summary.gain_dev is not None:
+                summary.gain_dev.detectable = round(
+                    detectable_gain(summary.gain_dev.ci_low, summary.gain_dev.ci_high), 2
+                )
             summary.gain_test = _gain(baseline.test, arm.test, "test")
         summaries[arm.name] = summary
     return summaries
@@ -93,6 +99,11 @@ def choose(arms: Sequence[Arm], summaries: dict[str, ArmSummary]) -> tuple[Shipp
             else "no candidate was trained"
         )
         reason = f"shipping the baseline: no candidate beats it {where} beyond noise; {tried}"
+        if best and judged[best].gain_dev.detectable is not None:
+            reason += (
+                f"; this dev split sees a real gain of about {_signed(judged[best].gain_dev.detectable)} "
+                "points or more 80% of the time, not a smaller one (4x the dev questions halve that)"
+            )
     arm = next(a for a in arms if a.name == name)
     best_k = max(range(len(arm.dev)), key=lambda k: arm.dev[k].accuracy)
     accuracy = arm.test[best_k].accuracy if len(arm.test) > best_k else None

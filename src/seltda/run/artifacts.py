@@ -158,6 +158,8 @@ class Gain(BaseModel):
     replicates: int = 1
     n: int | None = None
     covers: str | None = None
+    # dev gains: the smallest true gain this noise lets the verdict confirm 80% of the time
+    detectable: float | None = None
 
 
 class ArmSummary(BaseModel):
