@@ -116,5 +116,10 @@ def test_curve_command_on_a_run_config(dataset, tiny_model, tmp_path):
         assert gain["ci"][0] <= gain["mean"] <= gain["ci"][1] and gain["covers"].startswith(
             "test questions only"
         )
+    dev_gain = point["arms"]["seltda"]["gain_dev"]  # what the verdict could see on this point's dev split
+    if dev_gain["ci_high"] > dev_gain["ci_low"]:  # the tiny models may answer every dev question alike
+        assert row["dev_detectable"] == pytest.approx(dev_gain.get("detectable"), abs=0.01) > 0
+    else:
+        assert row["dev_detectable"] is None is dev_gain.get("detectable")
     bad = CliRunner().invoke(app, ["curve", str(tmp_path / "run.yaml"), "--fractions", "0,x"])
     assert bad.exit_code != 0

@@ -10,13 +10,13 @@ curve never retrains a finished point. Writes `curve.json`, `curve.md` and `curv
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from seltda.core.fileio import SeltdaInputError, atomic_write_bytes, atomic_write_json, atomic_write_text
 from seltda.core.records import read_records
-from seltda.eval.intervals import seed_aware_gain
+from seltda.eval.intervals import detectable_gain, seed_aware_gain
 from seltda.eval.metrics import paired_bootstrap
 from seltda.orchestrate.arms import BASELINE
 from seltda.orchestrate.pipeline import RunConfig, load_run_config, run
@@ -180,6 +180,18 @@ def arms_and_gains(out: Path, fraction: float, by_seed: dict[int, RunMetrics]) -
     return arms, gains
 
 
+def _dev_detectable(metrics: Iterable[RunMetrics]) -> float | None:
+    """Mean over seeds of the smallest gain a candidate's dev comparison confirms 80% of the time: below it,
+    the verdict ships the baseline whatever the candidates' true gains."""
+    values = []
+    for m in metrics:
+        gains = [a.gain_dev for a in m.arms.values() if a.candidate and a.gain_dev is not None]
+        gains = [g for g in gains if g.ci_high > g.ci_low]  # a zero-width interval: the models agreed
+        if gains:
+            values.append(min(detectable_gain(g.ci_low, g.ci_high) for g in gains))
+    return round(statistics.fmean(values), 2) if values else None
+
+
 def summarize(out: Path, points: dict[float, dict[int, RunMetrics]]) -> dict:
     """Per fraction: every arm's test accuracy per seed, each gain over the baseline with an interval over
     seeds and questions, the legacy baseline/SelTDA columns and the pseudo-label accuracy."""
@@ -202,6 +214,7 @@ def summarize(out: Path, points: dict[float, dict[int, RunMetrics]]) -> dict:
             row["gain"] = row["seltda"] - row["baseline"]
             row["pooled_gain"] = _pooled_gain(out, fraction, sorted(by_seed))
         row["arms"], row["gains"] = arms_and_gains(out, fraction, by_seed)
+        row["dev_detectable"] = _dev_detectable(by_seed.values())
         rows.append(row)
     return {"rows": rows}
 
@@ -224,6 +237,16 @@ def curve_table(summary: dict) -> str:
             f"{row.get('gain', float('nan')):+.2f} | {ci} | "
             f"{'n/a' if truth is None else f'{truth:.1f}'} |"
         )
+    seen = [
+        f"{row['fraction']:g}: {row['dev_detectable']:+.1f}"
+        for row in summary["rows"]
+        if row.get("dev_detectable")
+    ]
+    if seen:
+        lines += [
+            "",
+            "Smallest gain the dev split confirms 80% of the time (mean over seeds): " + ", ".join(seen),
+        ]
     lines += ["", "Gains over the baseline, mean over seeds, 95% CI over seeds and test questions:", ""]
     lines += [
         "| labeled fraction | arm | test accuracy | gain | 95% CI | per seed |",
