@@ -1,0 +1,132 @@
+"""Variants of the `agreed` recipe's pair selection on one curve point, scored against the pool's truth by case
+(easy-VQA's oracle knows each pool image's shape and colour), and written as synthetic files for
+`pool_diagnostic.py` (pairs of the diagnostic's held pool images removed, so its scores stay clean).
+
+Given a run folder of the curve (`fraction-F/seed-S`, with its `plain` arm's unfiltered pairs and its
+baseline), and optionally a student trained on the agreed pairs (round 2's answerer), writes OUT/NAME-x.jsonl
+and OUT/accuracy.json for:
+  agree       the run's baseline answers the teacher's question alike (the `agreed` recipe)
+  agree2      the student answers alike instead (a second round of agreement)
+  agree3      teacher, baseline and student all answer alike
+  agree-tta   agree, and the baseline answers alike on the image flipped both ways and rotated 90 degrees
+  agree-topN  agree, and the teacher's own score in the top N% (N = 50, 25) of its answer kind
+
+    python benchmarks/agreement_variants.py runs/c17/fraction-0.02/seed-0 runs/exp-agree2 \
+        --student runs/pd18/agree-x-r10
+    python benchmarks/pool_diagnostic.py runs/c17/fraction-0.02/seed-0 runs/pd18 \
+        "student:agree2-x-r10:--synthetic runs/exp-agree2/agree2-x.jsonl --synthetic-images IMG --synthetic-ratio 10"
+
+Every model's answers are cached in OUT (`answers-NAME.json`), so a rerun only scores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from collections import Counter
+from pathlib import Path
+
+from PIL import Image
+
+from seltda.core.records import Record, read_records, write_records
+from seltda.demo.easyvqa import image_attributes, image_root, load_split, oracle_answer
+from seltda.eval.vqa import normalize_answer
+from seltda.stages.evaluate import EvaluateConfig, predict
+
+SHAPES = ("circle", "rectangle", "triangle")
+VIEWS = {"hflip": Image.FLIP_LEFT_RIGHT, "vflip": Image.FLIP_TOP_BOTTOM, "rot90": Image.ROTATE_90}
+
+
+def answers(model: Path, pairs: list[Record], root: Path, cache: Path) -> dict[str, str]:
+    if not cache.is_file():
+        predicted, _ = predict(str(model), pairs, root, EvaluateConfig())
+        cache.write_text(json.dumps(predicted))
+    return json.loads(cache.read_text())
+
+
+def transformed_root(pairs: list[Record], root: Path, view: str, out: Path) -> Path:
+    """The pairs' images under one view, written once to OUT/images-VIEW."""
+    folder = out / f"images-{view}"
+    for image in {r.image for r in pairs}:
+        target = folder / image
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            Image.open(root / image).convert("RGB").transpose(VIEWS[view]).save(target)
+    return folder
+
+
+def by_case(pairs: list[Record], attributes: dict) -> dict:
+    """Accuracy of the pairs' answers per case: colour, shape, yes/no about a colour or a shape by truth."""
+    total, right = Counter(), Counter()
+    for r in pairs:
+        known = attributes.get(r.image, {})
+        verdict = oracle_answer(r.question, known.get("shape"), known.get("color"))
+        if verdict is None:
+            total["unanswerable"] += 1
+            continue
+        kind, truth = verdict
+        if kind == "yes/no":
+            kind = f"yes/no {'shape' if any(s in r.question.lower() for s in SHAPES) else 'colour'} {truth}"
+        for case in (kind, "all"):
+            total[case] += 1
+            right[case] += normalize_answer(r.majority_answer()) == truth
+    return {
+        case: {"n": n, "accuracy": None if case == "unanswerable" else round(100 * right[case] / n, 1)}
+        for case, n in sorted(total.items())
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", type=Path, help="a curve point's run folder (fraction-F/seed-S)")
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--student", type=Path, help="a student trained on the agreed pairs (round 2)")
+    parser.add_argument("--questions", type=int, default=1500, help="pool_diagnostic's held questions")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    root = image_root()
+    pairs = read_records(args.run / "arms/plain/pseudolabels/pseudolabels.jsonl")
+    pool = set((args.run / "data/unlabeled.txt").read_text().split())
+    truth = [r for r in load_split("train") if r.image in pool]
+    held = {r.image for r in random.Random(0).sample(truth, min(args.questions, len(truth)))}
+    attributes = image_attributes(truth)
+
+    def same(answered: dict[str, str], r: Record) -> bool:
+        return normalize_answer(answered[r.question_id]) == normalize_answer(r.majority_answer())
+
+    base = answers(args.run / "baseline", pairs, root, args.out / "answers-baseline.json")
+    variants = {"agree": [r for r in pairs if same(base, r)]}
+    views = {
+        view: answers(
+            args.run / "baseline",
+            pairs,
+            transformed_root(pairs, root, view, args.out),
+            args.out / f"answers-baseline-{view}.json",
+        )
+        for view in VIEWS
+    }
+    variants["agree-tta"] = [r for r in variants["agree"] if all(same(v, r) for v in views.values())]
+    for top in (50, 25):
+        kept = []
+        for yes_no in (True, False):
+            group = [r for r in variants["agree"] if (r.majority_answer() in ("yes", "no")) == yes_no]
+            scores = sorted(r.provenance.score for r in group)
+            if scores:
+                cut = scores[int((1 - top / 100) * len(scores))]
+                kept += [r for r in group if r.provenance.score >= cut]
+        variants[f"agree-top{top}"] = kept
+    if args.student:
+        student = answers(args.student, pairs, root, args.out / "answers-student.json")
+        variants["agree2"] = [r for r in pairs if same(student, r)]
+        variants["agree3"] = [r for r in variants["agree"] if same(student, r)]
+    report = {}
+    for name, kept in variants.items():
+        report[name] = {"pairs": len(kept), "of": len(pairs), "by_case": by_case(kept, attributes)}
+        write_records(args.out / f"{name}-x.jsonl", [r for r in kept if r.image not in held])
+        print(name, json.dumps(report[name]), flush=True)
+    (args.out / "accuracy.json").write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
