@@ -1,5 +1,5 @@
-"""Variants of the `agreed` recipe's pair selection on one curve point, scored against the pool's truth by case
-(easy-VQA's oracle knows each pool image's shape and colour), and written as synthetic files for
+"""Variants of the `agreed` recipe's pair selection on one curve point, scored against the pool's truth by
+case (easy-VQA's oracle knows each pool image's shape and colour), and written as synthetic files for
 `pool_diagnostic.py` (pairs of the diagnostic's held pool images removed, so its scores stay clean).
 
 Given a run folder of the curve (`fraction-F/seed-S`, with its `plain` arm's unfiltered pairs and its
@@ -11,10 +11,11 @@ and OUT/accuracy.json for:
   agree-tta   agree, and the baseline answers alike on the image flipped both ways and rotated 90 degrees
   agree-topN  agree, and the teacher's own score in the top N% (N = 50, 25) of its answer kind
 
-    python benchmarks/agreement_variants.py runs/c17/fraction-0.02/seed-0 runs/exp-agree2 \
+    python benchmarks/agreement_variants.py runs/c17/fraction-0.02/seed-0 runs/exp-agree3 \
         --student runs/pd18/agree-x-r10
     python benchmarks/pool_diagnostic.py runs/c17/fraction-0.02/seed-0 runs/pd18 \
-        "student:agree2-x-r10:--synthetic runs/exp-agree2/agree2-x.jsonl --synthetic-images IMG --synthetic-ratio 10"
+        "student:agree2-x-r10:--synthetic runs/exp-agree3/agree2-x.jsonl --synthetic-images IMG \
+         --synthetic-ratio 10"
 
 Every model's answers are cached in OUT (`answers-NAME.json`), so a rerun only scores.
 """
@@ -78,7 +79,9 @@ def by_case(pairs: list[Record], attributes: dict) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("run", type=Path, help="a curve point's run folder (fraction-F/seed-S)")
     parser.add_argument("out", type=Path)
     parser.add_argument("--student", type=Path, help="a student trained on the agreed pairs (round 2)")
