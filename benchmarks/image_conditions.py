@@ -7,8 +7,9 @@ run's metric, and each model's gain over the baseline per condition with a paire
 Run it from the folder the run was started in (its config's relative paths are read as recorded).
 
 Models: the run's baseline, its round-1 student, every arm's first student, and the refit models when
-there are any. Degraded images are written once under OUT/<condition>/ (same relative paths); results go
-to OUT/conditions.json. The test questions are the run's; nothing here chooses a setting.
+there are any (`--models agreed refit-agreed`: the baseline and those only). Degraded images are written
+once under OUT/<condition>/ (same relative paths); results go to OUT/conditions.json. The test questions are
+the run's; nothing here chooses a setting.
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ def main() -> None:
         "--conditions", nargs="+", default=["clean", *CONDITIONS], choices=["clean", *CONDITIONS]
     )
     parser.add_argument("--limit", type=int, default=None, help="the first N test questions")
+    parser.add_argument("--models", nargs="+", help="only these of the run's models (baseline always)")
     args = parser.parse_args()
     config = yaml.safe_load((args.run / "config.yaml").read_text())
     records = read_records(Path(config["test"]))[: args.limit]
@@ -94,6 +96,11 @@ def main() -> None:
     results_file = args.out / "conditions.json"
     results = json.loads(results_file.read_text()) if results_file.is_file() else {}
     chosen = models(args.run)
+    if args.models:
+        unknown = set(args.models) - set(chosen)
+        if unknown:
+            parser.error(f"no such model in {args.run}: {sorted(unknown)} (there are {sorted(chosen)})")
+        chosen = {name: path for name, path in chosen.items() if name == "baseline" or name in args.models}
     for condition in args.conditions:
         images = root if condition == "clean" else degrade(records, root, args.out, condition)
         scores = {}
