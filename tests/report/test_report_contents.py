@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -158,3 +159,24 @@ def test_broken_inputs_are_reported_not_fatal(run_dir: Path, tmp_path: Path) -> 
 def test_missing_run_folder_raises(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         write_report(tmp_path / "nope")
+
+
+def test_the_arms_table_says_what_dev_could_confirm(run_dir: Path) -> None:
+    """A dev gain within noise is shown with the smallest gain that dev split confirms 80% of the time."""
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics["arms"] = {
+        "baseline": {"dev": 80.0, "test": 79.0},
+        "agreed": {
+            "dev": 81.0,
+            "test": 81.0,
+            "gain_dev": {"diff": 1.0, "ci_low": -4.0, "ci_high": 6.0, "detectable": 7.15},
+            "gain_test": {"diff": 2.0, "ci_low": 1.0, "ci_high": 3.0},
+        },
+    }
+    metrics["verdict"] = "shipping the baseline: no candidate beats it on 160 dev questions beyond noise"
+    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+    written = write_report(run_dir, gallery_size=4, examples=2, seed=0)
+    table = _sections(written["html"].read_text(encoding="utf-8"))["verdict"]
+    assert "+1.00 [-4.00, +6.00]" in table and "confirms a gain &ge; +7.15 80% of the time" in table
+    assert table.count("confirms a gain") == 1  # the test gain has no such figure
+    assert "+1.00 [-4.00, +6.00] (confirms >= +7.15)" in written["markdown"].read_text(encoding="utf-8")

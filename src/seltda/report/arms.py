@@ -15,12 +15,13 @@ def _comparison(gain: Any) -> str:
 
 def _gain(gain: Any) -> dict[str, Any]:
     if gain is None:
-        return {"diff": None, "ci_low": None, "ci_high": None, "per_replicate": []}
+        return {"diff": None, "ci_low": None, "ci_high": None, "per_replicate": [], "detectable": None}
     return {
         "diff": gain.diff,
         "ci_low": gain.ci_low,
         "ci_high": gain.ci_high,
         "per_replicate": gain.per_replicate if gain.replicates > 1 else [],
+        "detectable": gain.detectable,  # dev only: the smallest gain dev confirms 80% of the time
     }
 
 
