@@ -76,6 +76,7 @@ def test_the_detectable_gain_is_confirmed_80_percent_of_the_time():
     first = seed_aware_gain([_scores(np.zeros(n))], [_scores(deltas(0.0))])
     se = (first["ci_high"] - first["ci_low"]) / (2 * 1.96)
     assert detectable_gain(-1.96 * se, 1.96 * se) == pytest.approx(2.8016 * se, rel=1e-3)
+    assert detectable_gain(0.0, 0.0) is None  # models that agree on every question: no noise measured
     detectable = detectable_gain(first["ci_low"], first["ci_high"])
 
     def confirmed(gain: float) -> float:

@@ -85,11 +85,16 @@ def seed_aware_gain(
     return result
 
 
-def detectable_gain(ci_low: float, ci_high: float, confidence: float = 0.95, power: float = 0.8) -> float:
+def detectable_gain(
+    ci_low: float, ci_high: float, confidence: float = 0.95, power: float = 0.8
+) -> float | None:
     """The smallest true gain that a comparison with this interval's noise confirms (the interval's lower end
     above 0) with probability `power`: (z_(1+confidence)/2 + z_power) * se, the standard error read off the
     interval's half-width (normal approximation). Four times the questions halve it, when question sampling
-    dominates the noise."""
+    dominates the noise. None for a zero-width interval (two models that agree on every question): it
+    measures no noise, so it claims no power."""
+    if ci_high <= ci_low:
+        return None
     normal = NormalDist()
     z = normal.inv_cdf(0.5 + confidence / 2)
     return (z + normal.inv_cdf(power)) * (ci_high - ci_low) / (2 * z)

@@ -186,9 +186,9 @@ def _dev_detectable(metrics: Iterable[RunMetrics]) -> float | None:
     values = []
     for m in metrics:
         gains = [a.gain_dev for a in m.arms.values() if a.candidate and a.gain_dev is not None]
-        gains = [g for g in gains if g.ci_high > g.ci_low]  # a zero-width interval: the models agreed
-        if gains:
-            values.append(min(detectable_gain(g.ci_low, g.ci_high) for g in gains))
+        seen = [d for g in gains if (d := detectable_gain(g.ci_low, g.ci_high)) is not None]
+        if seen:
+            values.append(min(seen))
     return round(statistics.fmean(values), 2) if values else None
 
 

@@ -50,10 +50,9 @@ def summarize(arms: Sequence[Arm], pseudolabel_counts: dict[str, int]) -> dict[s
         )
         if arm.name != BASELINE:
             summary.gain_dev = _gain(baseline.dev, arm.dev, "dev")
-            if summary.gain_dev is not None and summary.gain_dev.ci_high > summary.gain_dev.ci_low:
-                summary.gain_dev.detectable = round(
-                    detectable_gain(summary.gain_dev.ci_low, summary.gain_dev.ci_high), 2
-                )
+            if summary.gain_dev is not None:
+                detectable = detectable_gain(summary.gain_dev.ci_low, summary.gain_dev.ci_high)
+                summary.gain_dev.detectable = None if detectable is None else round(detectable, 2)
             summary.gain_test = _gain(baseline.test, arm.test, "test")
         summaries[arm.name] = summary
     return summaries
