@@ -17,7 +17,8 @@ and OUT/accuracy.json for:
         "student:agree2-x-r10:--synthetic runs/exp-agree3/agree2-x.jsonl --synthetic-images IMG \
          --synthetic-ratio 10"
 
-Every model's answers are cached in OUT (`answers-NAME.json`), so a rerun only scores.
+Every model's answers are cached in OUT (`answers-NAME.json`, as the agreed recipe caches its
+baseline's), so a rerun only scores.
 """
 
 from __future__ import annotations
@@ -32,18 +33,13 @@ from PIL import Image
 
 from seltda.core.records import Record, read_records, write_records
 from seltda.demo.easyvqa import image_attributes, image_root, load_split, oracle_answer
+from seltda.eval.question_types import TypeIndex
 from seltda.eval.vqa import normalize_answer
-from seltda.stages.evaluate import EvaluateConfig, predict
+from seltda.orchestrate.agree import agreed, baseline_answers
+from seltda.stages.evaluate import EvaluateConfig
 
 SHAPES = ("circle", "rectangle", "triangle")
 VIEWS = {"hflip": Image.FLIP_LEFT_RIGHT, "vflip": Image.FLIP_TOP_BOTTOM, "rot90": Image.ROTATE_90}
-
-
-def answers(model: Path, pairs: list[Record], root: Path, cache: Path) -> dict[str, str]:
-    if not cache.is_file():
-        predicted, _ = predict(str(model), pairs, root, EvaluateConfig())
-        cache.write_text(json.dumps(predicted))
-    return json.loads(cache.read_text())
 
 
 def transformed_root(pairs: list[Record], root: Path, view: str, out: Path) -> Path:
@@ -95,21 +91,21 @@ def main() -> None:
     held = {r.image for r in random.Random(0).sample(truth, min(args.questions, len(truth)))}
     attributes = image_attributes(truth)
 
-    def same(answered: dict[str, str], r: Record) -> bool:
-        return normalize_answer(answered[r.question_id]) == normalize_answer(r.majority_answer())
+    index = TypeIndex(read_records(args.run / "selection/train.jsonl"))
 
-    base = answers(args.run / "baseline", pairs, root, args.out / "answers-baseline.json")
-    variants = {"agree": [r for r in pairs if same(base, r)]}
-    views = {
-        view: answers(
-            args.run / "baseline",
-            pairs,
-            transformed_root(pairs, root, view, args.out),
-            args.out / f"answers-baseline-{view}.json",
-        )
-        for view in VIEWS
-    }
-    variants["agree-tta"] = [r for r in variants["agree"] if all(same(v, r) for v in views.values())]
+    def answers(model: Path, images: Path, name: str) -> dict[str, str]:
+        """`model`'s answers to the pairs' questions (the agreed recipe's own cached answering)."""
+        return baseline_answers(model, pairs, images, EvaluateConfig(), args.out / f"answers-{name}.json")
+
+    def agreeing(kept: list[Record], answered: dict[str, str]) -> list[Record]:
+        return agreed(kept, answered, index)[0]  # the agreed recipe's own rule
+
+    variants = {"agree": agreeing(pairs, answers(args.run / "baseline", root, "baseline"))}
+    tta = variants["agree"]
+    for view in VIEWS:
+        viewed = transformed_root(pairs, root, view, args.out)
+        tta = agreeing(tta, answers(args.run / "baseline", viewed, f"baseline-{view}"))
+    variants["agree-tta"] = tta
     for top in (50, 25):
         kept = []
         for yes_no in (True, False):
@@ -120,9 +116,9 @@ def main() -> None:
                 kept += [r for r in group if r.provenance.score >= cut]
         variants[f"agree-top{top}"] = kept
     if args.student:
-        student = answers(args.student, pairs, root, args.out / "answers-student.json")
-        variants["agree2"] = [r for r in pairs if same(student, r)]
-        variants["agree3"] = [r for r in variants["agree"] if same(student, r)]
+        student = answers(args.student, root, "student")
+        variants["agree2"] = agreeing(pairs, student)
+        variants["agree3"] = agreeing(variants["agree"], student)
     report = {}
     for name, kept in variants.items():
         report[name] = {"pairs": len(kept), "of": len(pairs), "by_case": by_case(kept, attributes)}
