@@ -207,3 +207,26 @@ def test_loader_workers_draw_what_the_main_process_draws(dataset, tiny_model, tm
     monkeypatch.setattr(StudentNoise, "on_epoch_begin", lambda *args, **kwargs: None)
     _, first_epoch_draws = run(dataset, tiny_model, tmp_path / "stale", **options)
     assert first_epoch_draws != main
+
+
+@pytest.mark.parametrize("noise", [False, True])
+def test_callbacks_reach_the_trainer_beside_the_noise(dataset, tiny_model, tmp_path, noise):
+    """`train_student(callbacks=...)`: a caller's callback sees every optimizer step, with Noisy Student's
+    own callback kept (its dropout still applies) or without it."""
+    from transformers import TrainerCallback
+
+    class Steps(TrainerCallback):
+        def __init__(self):
+            self.steps = []
+
+        def on_step_end(self, args, state, control, **kwargs):
+            self.steps.append(state.global_step)
+
+    steps = Steps()
+    cfg = StudentConfig(
+        model=str(tiny_model), batch_size=4, save_steps=100, max_steps=3, noise=noise, synthetic_ratio=0
+    )
+    train_student([dataset["train"]], dataset["root"], tmp_path / "s", cfg, callbacks=[steps])
+    assert steps.steps == [1, 2, 3]
+    _, without = run(dataset, tiny_model, tmp_path / "plain", noise=noise, synthetic_ratio=0)
+    assert (tmp_path / "s" / "model.safetensors").read_bytes() == without  # it only observes

@@ -11,6 +11,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from transformers import TrainerCallback
+
 from seltda.core.records import Record, read_records
 from seltda.models import load_adapter, load_vqa
 from seltda.run.stage import read_stage, stage_complete
@@ -47,9 +49,10 @@ def train_student(
     cfg: StudentConfig,
     synthetic_file: Path | None = None,
     synthetic_image_root: Path | None = None,
+    callbacks: Sequence[TrainerCallback] = (),
 ) -> dict:
     """Fine-tune `cfg.model` for VQA on one or more real records files (+ synthetic records); resumable.
-    Returns training metrics."""
+    `callbacks` go to the Trainer beside the stage's own. Returns training metrics."""
     train_files = record_files(train_files)
     out_dir = Path(out_dir)
     if stage_complete(out_dir):
@@ -99,7 +102,7 @@ def train_student(
         adapter.vqa_loss,
         counts,
         start,
-        callbacks=[noise] if noise else [],
+        callbacks=[*callbacks, noise] if noise else list(callbacks),
         train_files=[str(p) for p in train_files],
         synthetic_file=str(synthetic_file) if synthetic_file else None,
     )
