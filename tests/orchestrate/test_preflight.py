@@ -67,6 +67,15 @@ def test_a_rerun_with_a_changed_setting_is_refused_or_retrained_never_relabelled
     # the same config again: nothing retrained, no stage time rewritten as 0 s
     again = run(tiny_run_config(dataset, tiny_model, out, pseudolabel={"per_image": 2, "min_score": 0.0}))
     assert again["timings_seconds"] == first["timings_seconds"]
+    original = dataset["train"].read_bytes()
+    assert json.loads((out / "inputs.json").read_text())["train"] == hashlib.sha256(original).hexdigest()
+
+    # the labels fixed in place, same path: every stage that read them is stale
+    dataset["train"].write_bytes(original.replace(b'"answers":["', b'"answers":["fixed ', 1))
+    with pytest.raises(SeltdaInputError, match=r"train: .*train\.jsonl was edited since the run read it"):
+        run(tiny_run_config(dataset, tiny_model, out, pseudolabel={"per_image": 2, "min_score": 0.0}))
+    assert {p: _md5(p) for p in frozen} == frozen
+    dataset["train"].write_bytes(original)
 
     changed = tiny_run_config(
         dataset,
@@ -140,3 +149,42 @@ def test_recipes_added_or_moved_change_no_finished_arm_a_redefined_one_does(data
     redefined = rerun(candidates=["seltda", {"name": "ratio3", "student": {"synthetic_ratio": 4}}])
     assert list(stale_stages(redefined)) == ["arms"]
     assert "recipe ratio3" in stale_stages(redefined)["arms"][0]
+
+
+def _finished_baseline(cfg) -> None:
+    (cfg.out / "baseline").mkdir(parents=True)
+    (cfg.out / "baseline" / "seltda_stage.json").write_text("{}")
+    (cfg.out / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+
+
+def test_records_files_are_compared_by_content_not_by_path(dataset, tiny_model, tmp_path):
+    """A records file moved or copied unchanged leaves the run as it was; one edited in place, or replaced
+    by other records, makes the stages that read it stale."""
+    from seltda.orchestrate.preflight import input_digests, stale_stages
+
+    cfg = tiny_run_config(dataset, tiny_model, tmp_path / "run")
+    _finished_baseline(cfg)
+    (cfg.out / "inputs.json").write_text(json.dumps(input_digests(cfg)))
+    assert stale_stages(cfg) == {}
+    moved = tmp_path / "elsewhere" / "train.jsonl"
+    moved.parent.mkdir()
+    moved.write_bytes(dataset["train"].read_bytes())
+    assert stale_stages(cfg.model_copy(update={"train": moved})) == {}
+
+    moved.write_text("\n".join(moved.read_text().splitlines()[1:]) + "\n")  # one record fewer
+    other = stale_stages(cfg.model_copy(update={"train": moved}))
+    assert "baseline" in other and "(other content)" in other["baseline"][0]
+    dataset["train"].write_text(dataset["train"].read_text().replace('"circle"', '"square"', 1))
+    edited = stale_stages(cfg)
+    assert "baseline" in edited and "was edited since the run read it" in edited["baseline"][0]
+
+
+def test_a_folder_without_inputs_json_compares_records_files_by_path(dataset, tiny_model, tmp_path):
+    from seltda.orchestrate.preflight import stale_stages
+
+    cfg = tiny_run_config(dataset, tiny_model, tmp_path / "run")
+    _finished_baseline(cfg)
+    copy = tmp_path / "copy.jsonl"
+    copy.write_bytes(dataset["train"].read_bytes())
+    assert stale_stages(cfg) == {}
+    assert "baseline" in stale_stages(cfg.model_copy(update={"train": copy}))

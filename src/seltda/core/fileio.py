@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import hashlib
 import importlib.metadata
 import json
 import os
@@ -59,6 +60,16 @@ def atomic_write_json(path: str | os.PathLike[str], obj: Any, indent: int | None
     """Serialise ``obj`` as JSON (UTF-8, key order kept, Paths as strings) and write it atomically."""
     text = json.dumps(obj, indent=indent, sort_keys=False, ensure_ascii=False, default=str)
     return atomic_write_text(path, text + "\n")
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """The sha256 of a file's bytes, read in 1 MiB blocks: what tells an input edited in place from an
+    unchanged one, whatever its path."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:

@@ -25,7 +25,7 @@ from seltda.models.registry import PRETRAINED_TINY
 from seltda.models.tiny_blip import SCRATCH_TINY, build_tiny_blip
 from seltda.models.vocabulary import VocabularyExtension, extend_vocabulary
 from seltda.orchestrate.arms import arms_of, evaluate_once, planned_trainings, train_arm
-from seltda.orchestrate.preflight import check_inputs, clear_stale, refuse_stale
+from seltda.orchestrate.preflight import check_inputs, clear_stale, input_digests, refuse_stale
 from seltda.orchestrate.refit import planned_refits, refit, refit_reason
 from seltda.orchestrate.run_config import RunConfig, load_run_config  # noqa: F401  (re-exported)
 from seltda.orchestrate.selection import compare_arms, prepare_selection
@@ -128,6 +128,7 @@ def run(
     )
     cfg, work = _stage_models(cfg, base), _stage_models(work, base)
     atomic_write_text(layout.config, yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+    atomic_write_json(layout.inputs, input_digests(cfg))
     atomic_write_json(layout.env, environment_info())
     arms = arms_of(cfg, layout)
     train_arm(arms[0], work, work.train, work.images, clock, skip_first=False, only_first=True)

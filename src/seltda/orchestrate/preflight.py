@@ -2,7 +2,8 @@
 
 `check_inputs` opens every path of a run config (records parse, image roots exist, the pool is not empty,
 the model is a folder or a cached hub id); `stale_stages` compares the settings a finished run folder
-recorded with the new ones and names the finished stages they would change.
+recorded with the new ones and names the finished stages they would change. Records files are compared by
+content (`inputs.json`): one edited in place is a changed input, one moved or copied unchanged is not.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from seltda.core.fileio import SeltdaInputError
+from seltda.core.fileio import SeltdaInputError, file_sha256, read_json
 from seltda.core.records import read_records
 from seltda.formats.hf_dataset import is_saved_dataset
 from seltda.models.registry import NAMED_MODELS, resolve_model
@@ -27,6 +28,7 @@ from seltda.run.pseudolabels import PseudoLabelFolder
 from seltda.run.stage import stage_complete
 from seltda.stages.pseudolabel.pool import list_images
 
+INPUT_FILES = ("train", "test", "dev", "unlabeled_list")  # records files: compared by their content
 RECIPE_LISTS = ("candidates", "references")  # compared recipe by recipe (`_recipes_changed`)
 # which settings each stage's result depends on (the run's resolved config, top-level keys)
 _BASE = ("train", "images", "model", "tiny", "seed", "dev", "dev_images", "dev_fraction")
@@ -104,6 +106,26 @@ def _changed(old: Any, new: Any, prefix: str) -> list[str]:
     return [] if _shipped(old) == _shipped(new) else [f"{prefix.rstrip('.')}: {old!r} -> {new!r}"]
 
 
+def input_digests(cfg: RunConfig) -> dict[str, str]:
+    """The sha256 of each records file of `cfg` (`INPUT_FILES`), by setting; the run writes them to
+    `inputs.json` beside `config.yaml`."""
+    paths = {key: getattr(cfg, key) for key in INPUT_FILES}
+    return {
+        key: file_sha256(path) for key, path in paths.items() if path is not None and Path(path).is_file()
+    }
+
+
+def _input_changed(key: str, old: Any, new: Any, old_digest: str, new_digest: str) -> list[str]:
+    """A records file compared by content: the same bytes under another path is no change."""
+    if old_digest == new_digest:
+        return []
+    if old == new:
+        return [
+            f"{key}: {new} was edited since the run read it (sha256 {old_digest[:12]} -> {new_digest[:12]})"
+        ]
+    return [f"{key}: {old!r} -> {new!r} (other content)"]
+
+
 def _recipe_definitions(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """A config dump's recipes by name, each as resolved (built-in names written out)."""
     named = [*(config.get("candidates") or []), *(config.get("references") or [])]
@@ -148,6 +170,9 @@ def stale_stages(resolved: RunConfig) -> dict[str, list[str]]:
     with contextlib.suppress(ValidationError):
         recorded = RunConfig.model_validate(recorded).model_dump(mode="json")
     current = resolved.model_dump(mode="json")
+    # folders made before `inputs.json` existed compare their records files by path
+    old_digests = read_json(layout.inputs) if layout.inputs.is_file() else {}
+    new_digests = input_digests(resolved) if old_digests else {}
     finished = {
         "baseline": stage_complete(layout.baseline),
         "teacher": stage_complete(layout.round(1).teacher),
@@ -160,12 +185,15 @@ def stale_stages(resolved: RunConfig) -> dict[str, list[str]]:
     for stage, keys in STAGE_SETTINGS.items():
         if not finished[stage]:
             continue
-        changes = [
-            c
-            for key in keys
-            if key not in RECIPE_LISTS
-            for c in _changed(recorded.get(key), current.get(key), f"{key}.")
-        ]
+        changes = []
+        for key in keys:
+            if key in RECIPE_LISTS:
+                continue
+            old, new = recorded.get(key), current.get(key)
+            if key in old_digests and key in new_digests:
+                changes += _input_changed(key, old, new, old_digests[key], new_digests[key])
+            else:
+                changes += _changed(old, new, f"{key}.")
         if stage == "arms":
             changes += _recipes_changed(recorded, resolved)
         if changes:

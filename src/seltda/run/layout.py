@@ -68,6 +68,11 @@ class RunLayout:
         return self.root / "config.yaml"
 
     @property
+    def inputs(self) -> Path:
+        """The sha256 of each records file the run read (`train`, `test`, `dev`, `unlabeled_list`)."""
+        return self.root / "inputs.json"
+
+    @property
     def env(self) -> Path:
         return self.root / "env.json"
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from seltda.core.fileio import SeltdaInputError
+from seltda.core.fileio import SeltdaInputError, file_sha256
 from seltda.orchestrate.benchmark.config import BenchmarkConfig, ModelEntry, SetEntry
 from seltda.run.artifacts import Evaluation
 from seltda.run.layout import BenchmarkLayout
@@ -23,14 +23,6 @@ from seltda.stages import evaluate as evaluate_stage
 INPUTS_KEY = "benchmark_inputs"
 # settings that cannot change an answer or a score (batched answers equal one-by-one answers)
 NEUTRAL_SETTINGS = {"batch_size"}
-
-
-def file_hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def folder_fingerprint(folder: Path) -> str:
@@ -63,14 +55,14 @@ class Task:
     def inputs(self, cfg: BenchmarkConfig) -> dict[str, Any]:
         settings = self.set.settings(cfg.evaluate).model_dump(mode="json", exclude=NEUTRAL_SETTINGS)
         source = (
-            {"predictions": self.source, "sha256": file_hash(Path(self.source))}
+            {"predictions": self.source, "sha256": file_sha256(Path(self.source))}
             if self.from_predictions
             else model_inputs(self.source)
         )
         return {
             **source,
             "data": str(self.set.data),
-            "data_sha256": file_hash(self.set.data),
+            "data_sha256": file_sha256(self.set.data),
             "images": None if self.from_predictions else str(self.set.images),
             "settings": settings,
         }
