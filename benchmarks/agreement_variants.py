@@ -2,9 +2,9 @@
 case (easy-VQA's oracle knows each pool image's shape and colour), and written as synthetic files for
 `pool_diagnostic.py` (pairs of the diagnostic's held pool images removed, so its scores stay clean).
 
-Given a run folder of the curve (`fraction-F/seed-S`, with its `plain` arm's unfiltered pairs and its
-baseline), and optionally a student trained on the agreed pairs (round 2's answerer), writes OUT/NAME-x.jsonl
-and OUT/accuracy.json for:
+Given a run folder of the curve (`fraction-F/seed-S`, with its `plain` arm's unfiltered pairs, or
+`--pairs` another teacher's, and its baseline), and optionally a student trained on the agreed pairs
+(round 2's answerer), writes OUT/NAME-x.jsonl and OUT/accuracy.json for:
   agree       the run's baseline answers the teacher's question alike (the `agreed` recipe)
   agree2      the student answers alike instead (a second round of agreement)
   agree3      teacher, baseline and student all answer alike
@@ -82,10 +82,13 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--student", type=Path, help="a student trained on the agreed pairs (round 2)")
     parser.add_argument("--questions", type=int, default=1500, help="pool_diagnostic's held questions")
+    parser.add_argument(
+        "--pairs", type=Path, help="unfiltered pairs to select from (default: the run's plain arm's)"
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     root = image_root()
-    pairs = read_records(args.run / "arms/plain/pseudolabels/pseudolabels.jsonl")
+    pairs = read_records(args.pairs or args.run / "arms/plain/pseudolabels/pseudolabels.jsonl")
     pool = set((args.run / "data/unlabeled.txt").read_text().split())
     truth = [r for r in load_split("train") if r.image in pool]
     held = {r.image for r in random.Random(0).sample(truth, min(args.questions, len(truth)))}
