@@ -7,7 +7,10 @@ question and a weighted answer list.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
+
+from transformers import TrainerCallback
 
 from seltda.core.records import read_records
 from seltda.models import load_adapter, load_vqg
@@ -25,11 +28,12 @@ def train_teacher(
     cfg: TeacherConfig,
     synthetic_file: Path | None = None,
     synthetic_image_root: Path | None = None,
+    callbacks: Sequence[TrainerCallback] = (),
 ) -> dict:
     """Fine-tune `cfg.model` as a question+answer generator on one or more records files; resumable.
 
     `synthetic_file` (pseudo-labels of an earlier round, images under `synthetic_image_root`) is added
-    to the real records when a later round's teacher also learns from them.
+    to the real records when a later round's teacher also learns from them. `callbacks` go to the Trainer.
     """
     train_files = record_files(train_files)
     out_dir = Path(out_dir)
@@ -57,6 +61,7 @@ def train_teacher(
         adapter.vqg_loss,
         lambda parts: {"records": sum(len(part) for part in parts)},
         start,
+        callbacks=callbacks,
         train_files=[str(p) for p in train_files],
         image_root=str(image_root),
         synthetic_file=str(synthetic_file) if synthetic_file else None,
