@@ -110,10 +110,11 @@ def run(
     layout = RunLayout(cfg.out)
     check_inputs(cfg)  # every path, the records, the pool and the model, before any training
     resolved = _stage_models(cfg, base_name(cfg))
+    digests = input_digests(resolved)  # compared with the recorded ones, then recorded: hashed once
     if force:
-        clear_stale(resolved)
+        clear_stale(resolved, digests)
     else:
-        refuse_stale(resolved)
+        refuse_stale(resolved, digests)
     previous = RunMetrics.read(layout.metrics).timings_seconds if layout.metrics.is_file() else {}
     layout.root.mkdir(parents=True, exist_ok=True)
     warnings: list[str] = []
@@ -128,7 +129,7 @@ def run(
     )
     cfg, work = _stage_models(cfg, base), _stage_models(work, base)
     atomic_write_text(layout.config, yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
-    atomic_write_json(layout.inputs, input_digests(cfg))
+    atomic_write_json(layout.inputs, digests)
     atomic_write_json(layout.env, environment_info())
     arms = arms_of(cfg, layout)
     train_arm(arms[0], work, work.train, work.images, clock, skip_first=False, only_first=True)

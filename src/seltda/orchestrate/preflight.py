@@ -156,10 +156,11 @@ def _replicate_folders(layout: RunLayout) -> list[Path]:
     return sorted(p for p in layout.root.glob("*-r[0-9]*") if p.is_dir())
 
 
-def stale_stages(resolved: RunConfig) -> dict[str, list[str]]:
+def stale_stages(resolved: RunConfig, digests: dict[str, str] | None = None) -> dict[str, list[str]]:
     """The finished stages of `resolved.out` whose recorded settings differ from `resolved`'s.
 
-    `resolved` is the run config as the pipeline records it (stages pointed at the base model).
+    `resolved` is the run config as the pipeline records it (stages pointed at the base model); `digests`,
+    its `input_digests` when the caller already has them (the pipeline records them too).
     """
     layout = RunLayout(resolved.out)
     if not layout.config.is_file():
@@ -172,7 +173,9 @@ def stale_stages(resolved: RunConfig) -> dict[str, list[str]]:
     current = resolved.model_dump(mode="json")
     # folders made before `inputs.json` existed compare their records files by path
     old_digests = read_json(layout.inputs) if layout.inputs.is_file() else {}
-    new_digests = input_digests(resolved) if old_digests else {}
+    new_digests = {}
+    if old_digests:
+        new_digests = digests if digests is not None else input_digests(resolved)
     finished = {
         "baseline": stage_complete(layout.baseline),
         "teacher": stage_complete(layout.round(1).teacher),
@@ -201,9 +204,9 @@ def stale_stages(resolved: RunConfig) -> dict[str, list[str]]:
     return stale
 
 
-def refuse_stale(resolved: RunConfig) -> None:
+def refuse_stale(resolved: RunConfig, digests: dict[str, str] | None = None) -> None:
     """Stop before anything is written when a finished stage was made with other settings."""
-    stale = stale_stages(resolved)
+    stale = stale_stages(resolved, digests)
     if not stale:
         return
     changes = sorted({c for found in stale.values() for c in found})
@@ -214,10 +217,10 @@ def refuse_stale(resolved: RunConfig) -> None:
     )
 
 
-def clear_stale(resolved: RunConfig) -> list[Path]:
+def clear_stale(resolved: RunConfig, digests: dict[str, str] | None = None) -> list[Path]:
     """`--force`: delete the finished stages the new settings change, and everything downstream of them
     (later rounds, evaluations, `metrics.json`); returns what was deleted."""
-    stale = stale_stages(resolved)
+    stale = stale_stages(resolved, digests)
     if not stale:
         return []
     layout = RunLayout(resolved.out)
