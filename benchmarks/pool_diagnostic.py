@@ -27,19 +27,24 @@ import sys
 from pathlib import Path
 
 from seltda.core.records import read_records
-from seltda.demo.easyvqa import image_root, load_split, pseudolabel_accuracy
+from seltda.demo.easyvqa import accuracy_by_case, image_root, load_split, pseudolabel_accuracy
 from seltda.eval.metrics import score_predictions
 from seltda.stages.evaluate import EvaluateConfig, predict
 from seltda.stages.teacher_answers import teacher_answers
 
 
-def per_type(records: list, predictions: dict[str, str]) -> dict[str, float]:
+def per_type(records: list, predictions: dict[str, str], truth: list | None = None) -> dict:
+    """Accuracy per question type and overall; with `truth` (every pool question, from which each image's
+    shape and colour are read) also per yes/no case, under `by_case`."""
     scores = score_predictions(records, predictions)["per_question"]
     kinds: dict[str, list[float]] = {}
     for record in records:
         kinds.setdefault(record.question_type, []).append(scores[record.question_id])
     figures = {kind: round(sum(v) / len(v), 2) for kind, v in sorted(kinds.items())}
-    return figures | {"all": round(sum(scores.values()) / len(scores), 2)}
+    figures |= {"all": round(sum(scores.values()) / len(scores), 2)}
+    if truth is not None:
+        figures["by_case"] = {k: v["accuracy"] for k, v in accuracy_by_case(truth, scores).items()}
+    return figures
 
 
 def average_weights(folders: list[Path], out: Path) -> Path:
@@ -70,11 +75,13 @@ def main() -> None:
         "variants", nargs="+", help="KIND:NAME[:OPTIONS], KIND = teacher, student, pseudolabels"
     )
     parser.add_argument("--questions", type=int, default=1500, help="pool questions scored (random, seed 0)")
+    parser.add_argument("--by-case", action="store_true", help="yes/no split by attribute and presence too")
     args = parser.parse_args()
     pool = set((args.run / "data" / "unlabeled.txt").read_text().split())
     truth = [r for r in load_split("train") if r.image in pool]
     questions = random.Random(0).sample(truth, min(args.questions, len(truth)))
     root = image_root()
+    cases = truth if args.by_case else None
     args.out.mkdir(parents=True, exist_ok=True)
     results_file = args.out / "results.json"
     results = json.loads(results_file.read_text()) if results_file.is_file() else {}
@@ -87,7 +94,7 @@ def main() -> None:
         elif kind == "soup":
             folder = average_weights([args.out / part for part in rest[0].split(",")], args.out / name)
             predictions, _ = predict(str(folder), questions, root, EvaluateConfig())
-            results[name] = per_type(questions, predictions)
+            results[name] = per_type(questions, predictions, cases)
         else:
             folder = args.out / name
             if not (folder / "seltda_stage.json").is_file():
@@ -106,7 +113,7 @@ def main() -> None:
                 predictions = teacher_answers(str(folder), questions, root)
             else:
                 predictions, _ = predict(str(folder), questions, root, EvaluateConfig())
-            results[name] = per_type(questions, predictions)
+            results[name] = per_type(questions, predictions, cases)
         results_file.write_text(json.dumps(results, indent=1))
         print(name, json.dumps(results[name]), flush=True)
 
