@@ -13,7 +13,8 @@ from decoder_from_encoder import PARTS, decoder_from_encoder  # noqa: E402
 
 
 def _equal(a: torch.nn.Module, b: torch.nn.Module) -> bool:
-    return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
+    pairs = zip(a.state_dict().values(), b.state_dict().values(), strict=True)
+    return all(torch.equal(x, y) for x, y in pairs)
 
 
 def test_each_variant_copies_its_parts_and_keeps_the_rest(tmp_path, tiny_model):
