@@ -30,9 +30,11 @@ PARTS = {
 
 def decoder_from_encoder(source: Path, out: Path, variant: str) -> Path:
     """A copy of `source` (a BLIP VQA folder) whose decoder layers' `PARTS[variant]` are the encoder's."""
-    if (out / "model.safetensors").is_file():
+    if out.is_dir():  # written whole or not at all (below)
         return out
-    shutil.copytree(source, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns("checkpoints"))
+    partial = out.with_name(out.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.copytree(source, partial, ignore=shutil.ignore_patterns("checkpoints"))
     model = BlipForQuestionAnswering.from_pretrained(source)
     encoder, decoder = model.text_encoder, model.text_decoder.bert
     with torch.no_grad():
@@ -41,7 +43,8 @@ def decoder_from_encoder(source: Path, out: Path, variant: str) -> Path:
                 getattr(target_layer, part).load_state_dict(getattr(source_layer, part).state_dict())
         if variant == "all-emb":
             decoder.embeddings.load_state_dict(encoder.embeddings.state_dict())
-    model.save_pretrained(out)
+    model.save_pretrained(partial)
+    partial.rename(out)
     return out
 
 

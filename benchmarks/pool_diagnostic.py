@@ -12,8 +12,10 @@ given after its name, then scored per question type on N pool questions:
 A teacher answers by continuing `Question: <q> Answer:` (the aimed recipe's rule); a student answers as
 `seltda evaluate` does. `pseudolabels:NAME:PATH` scores a pseudo-label file against the pool's truth;
 `soup:NAME:A,B,...` averages the weights of variants A, B, ... (students of one base model, e.g. two
-seeds) into OUT/NAME and scores it as a student.
-Results accumulate in OUT/results.json (a variant already there is not rerun).
+seeds) into OUT/NAME and scores it as a student. `--by-case` also splits the yes/no questions by attribute
+and by whether the image has it (`easyvqa.accuracy_by_case`: "is there a red shape?" when there is one; its
+"yes/no" case is the yes/no questions about neither), each case with its question count.
+Results accumulate in OUT/results.json (a variant already there is not rerun, nor scored again).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def per_type(records: list, predictions: dict[str, str], truth: list | None = No
     figures = {kind: round(sum(v) / len(v), 2) for kind, v in sorted(kinds.items())}
     figures |= {"all": round(sum(scores.values()) / len(scores), 2)}
     if truth is not None:
-        figures["by_case"] = {k: v["accuracy"] for k, v in accuracy_by_case(truth, scores).items()}
+        figures["by_case"] = accuracy_by_case(truth, scores)  # {case: {accuracy, n}}
     return figures
 
 

@@ -26,10 +26,14 @@ def test_each_variant_copies_its_parts_and_keeps_the_rest(tmp_path, tiny_model):
         for s, t, original in zip(
             encoder.encoder.layer, copy.text_decoder.bert.encoder.layer, decoder.encoder.layer, strict=True
         ):
-            for part in parts:
-                assert _equal(getattr(s, part), getattr(t, part)), (variant, part)
+            for part in ("crossattention", "intermediate", "output"):
+                copied = _equal(getattr(s, part), getattr(t, part))
+                kept = _equal(getattr(original, part), getattr(t, part))
+                assert (copied, kept) == ((True, False) if part in parts else (False, True)), (variant, part)
             assert _equal(t.attention, original.attention), variant  # self-attention stays the decoder's
         embeddings = copy.text_decoder.bert.embeddings
         assert _equal(embeddings, encoder.embeddings if variant == "all-emb" else decoder.embeddings), variant
         assert _equal(copy.text_encoder, encoder), variant  # the encoder is untouched
         assert (out / "tokenizer.json").is_file() or (out / "vocab.txt").is_file()  # loads with its processor
+        assert decoder_from_encoder(tiny_model, out, variant) == out  # done: kept as it is
+    assert not list(tmp_path.glob("*.partial"))
