@@ -15,7 +15,9 @@ A teacher answers by continuing `Question: <q> Answer:` (the aimed recipe's rule
 seeds) into OUT/NAME and scores it as a student. `--by-case` also splits the yes/no questions by attribute
 and by whether the image has it (`easyvqa.accuracy_by_case`: "is there a red shape?" when there is one; its
 "yes/no" case is the yes/no questions about neither), each case with its question count.
-Results accumulate in OUT/results.json (a variant already there is not rerun, nor scored again).
+Results accumulate in OUT/results.json (a variant already there is not rerun, nor scored again);
+`--per-question` also keeps each model's score per question in OUT/per_question.json (a model scored before
+without it is answered again, not retrained), for `dev_statistics.py replicates`.
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ def main() -> None:
     )
     parser.add_argument("--questions", type=int, default=1500, help="pool questions scored (random, seed 0)")
     parser.add_argument("--by-case", action="store_true", help="yes/no split by attribute and presence too")
+    parser.add_argument("--per-question", action="store_true", help="keep each model's per-question scores")
     args = parser.parse_args()
     pool = set((args.run / "data" / "unlabeled.txt").read_text().split())
     truth = [r for r in load_split("train") if r.image in pool]
@@ -87,9 +90,11 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     results_file = args.out / "results.json"
     results = json.loads(results_file.read_text()) if results_file.is_file() else {}
+    scores_file = args.out / "per_question.json"
+    scores = json.loads(scores_file.read_text()) if scores_file.is_file() else {}
     for variant in args.variants:
         kind, name, *rest = variant.split(":", 2)
-        if name in results:
+        if name in results and (kind == "pseudolabels" or not args.per_question or name in scores):
             continue
         if kind == "pseudolabels":
             results[name] = pseudolabel_accuracy(read_records(Path(rest[0])), truth)
@@ -116,6 +121,9 @@ def main() -> None:
             else:
                 predictions, _ = predict(str(folder), questions, root, EvaluateConfig())
             results[name] = per_type(questions, predictions, cases)
+        if args.per_question and kind != "pseudolabels":
+            scores[name] = score_predictions(questions, predictions)["per_question"]
+            scores_file.write_text(json.dumps(scores))
         results_file.write_text(json.dumps(results, indent=1))
         print(name, json.dumps(results[name]), flush=True)
 
