@@ -280,7 +280,7 @@ def test_sharding_that_accelerate_did_not_enable_is_refused(tiny_model, tmp_path
 
     from seltda.stages.train import require_sharding, training_arguments
 
-    cfg = TrainingConfig(max_steps=1)
+    cfg = TrainingConfig(max_steps=1, learning_rate=1e-3)
     model = BlipForQuestionAnswering.from_pretrained(tiny_model)
     trainer = LossTrainer(model, training_arguments(cfg, tmp_path), loss_fn=lambda m, b: torch.zeros(()))
     require_sharding(trainer, cfg)  # nothing asked, nothing refused

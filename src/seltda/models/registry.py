@@ -76,6 +76,24 @@ def model_family(name: str) -> Family:
     return "vlm"
 
 
+def parameter_count(name: str) -> int:
+    """Parameters of `name`'s answering model, counted from its config alone: the model is built on the meta
+    device, so no weights are read or allocated (what an unset learning rate is chosen by)."""
+    folder = resolve_model(name)
+    family = model_family(name)
+    config = AutoConfig.from_pretrained(folder)
+    with torch.device("meta"):
+        if family == "blip":
+            from transformers import BlipForQuestionAnswering
+
+            model = BlipForQuestionAnswering(config)
+        else:
+            from transformers import AutoModelForImageTextToText
+
+            model = AutoModelForImageTextToText.from_config(config)
+    return sum(parameter.numel() for parameter in model.parameters())
+
+
 def load_adapter(name: str, max_pixels: int | None = None, **limits: int) -> ModelAdapter:
     """The adapter of `name`'s family; `limits` are token limits (max_question_tokens, ...). `max_pixels`
     caps the image size of dynamic-resolution VLMs (BLIP's processor has one fixed size: ignored)."""

@@ -21,7 +21,7 @@ from seltda.core.fileio import (
 from seltda.core.records import Record, read_records
 from seltda.eval.metrics import compare_scores
 from seltda.formats import write_hf_dataset
-from seltda.models.registry import PRETRAINED_TINY
+from seltda.models.registry import PRETRAINED_TINY, parameter_count
 from seltda.models.tiny_blip import SCRATCH_TINY, build_tiny_blip
 from seltda.models.vocabulary import VocabularyExtension, extend_vocabulary
 from seltda.orchestrate.arms import arms_of, evaluate_once, planned_trainings, train_arm
@@ -48,15 +48,27 @@ from seltda.stages.student import train_student
 from seltda.stages.teacher import train_teacher
 
 
+def _base_parameters(cfg: RunConfig) -> int:
+    """The base VLM's size, which an unset learning rate is chosen by (`TrainingConfig.with_learning_rate`):
+    counted from the configured model's config; a fitted tiny BLIP is the shipped one with a few more words;
+    a random one trains from scratch, at the small-model rate."""
+    if cfg.model == SCRATCH_TINY:
+        return 0
+    return parameter_count(PRETRAINED_TINY if cfg.model is None else cfg.model)
+
+
 def _stage_models(cfg: RunConfig, base: str) -> RunConfig:
-    """Point every stage at the base VLM and the run's seed; a run labels its pool in one job, even inside
-    a Slurm array (one run per array task)."""
+    """Point every stage at the base VLM and the run's seed, with the learning rate set when the config
+    leaves it to the model's size (so the run's config records it); a run labels its pool in one job, even
+    inside a Slurm array (one run per array task)."""
     updates = {"model": base, "seed": cfg.seed}
     one_job = {"num_tasks": cfg.pseudolabel.num_tasks or 1, "task_index": cfg.pseudolabel.task_index or 0}
+    unset = cfg.teacher.learning_rate is None or cfg.student.learning_rate is None
+    parameters = _base_parameters(cfg) if unset else 0
     return cfg.model_copy(
         update={
-            "teacher": cfg.teacher.model_copy(update=updates),
-            "student": cfg.student.model_copy(update=updates),
+            "teacher": cfg.teacher.model_copy(update=updates).with_learning_rate(parameters),
+            "student": cfg.student.model_copy(update=updates).with_learning_rate(parameters),
             "pseudolabel": cfg.pseudolabel.model_copy(update={"seed": cfg.seed, **one_job}),
         }
     )

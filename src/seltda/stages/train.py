@@ -88,6 +88,8 @@ def _no_accelerator() -> bool:
 
 
 def training_arguments(cfg: TrainingConfig, out_dir: Path) -> TrainingArguments:
+    if cfg.learning_rate is None:
+        raise ValueError("learning_rate unset: set it with TrainingConfig.with_learning_rate(parameters)")
     use_bf16 = cfg.precision == "bf16" or (
         cfg.precision == "auto" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     )
@@ -249,6 +251,7 @@ def train(
     With `cfg.lora` the model is wrapped in a LoRA `PeftModel` first (checkpoints then hold the adapter).
     """
     out_dir = Path(out_dir)
+    cfg = cfg.with_learning_rate(parameter_counts(model)["total"])
     if cfg.lora:
         model = add_lora(model, cfg)
     if cfg.freeze_vision_tower:
@@ -350,6 +353,7 @@ def fit_stage(
     """
     from torch.utils.data import ConcatDataset
 
+    cfg = cfg.with_learning_rate(parameter_counts(model)["total"])  # recorded as chosen
     to_pixels = adapter.prepare_images
     parts = [ImageRecords(records, root, to_pixels, cache=cfg.cache_images) for records, root in sources]
 

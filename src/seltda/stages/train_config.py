@@ -6,7 +6,25 @@ fields (`seltda.cli.options`), and `stages.train.training_arguments` maps them o
 
 from __future__ import annotations
 
+from typing import Self
+
 from pydantic import BaseModel, ConfigDict, Field
+
+# `learning_rate` unset: what the model's size asks for. Small models (the embedded tiny BLIP, ~1.6M
+# parameters, pretrained and fine-tuned at 1e-3 here) take a large rate; a pretrained VLM fine-tuned in full
+# takes BLIP's and LLaVA's fine-tuning rate, whereas 1e-3 would wreck its weights in a few steps; LoRA
+# adapters take peft's and TRL's usual 2e-4.
+SMALL_MODEL_PARAMETERS = 50_000_000
+SMALL_MODEL_RATE = 1e-3
+FULL_FINETUNE_RATE = 2e-5
+LORA_RATE = 2e-4
+
+
+def default_learning_rate(parameters: int, lora: bool) -> float:
+    """The peak learning rate for a model of `parameters` parameters when the config leaves it unset."""
+    if parameters < SMALL_MODEL_PARAMETERS:
+        return SMALL_MODEL_RATE
+    return LORA_RATE if lora else FULL_FINETUNE_RATE
 
 
 class TrainingConfig(BaseModel):
@@ -16,7 +34,12 @@ class TrainingConfig(BaseModel):
 
     max_steps: int = Field(600, ge=1, description="optimizer steps")
     batch_size: int = Field(64, ge=1, description="examples per device per step")
-    learning_rate: float = Field(1e-3, gt=0, description="peak learning rate")
+    learning_rate: float | None = Field(
+        None,
+        gt=0,
+        description="peak learning rate; unset: 1e-3 for models under 50M parameters (the embedded tiny "
+        "BLIP), 2e-5 for larger ones fine-tuned in full, 2e-4 with LoRA (recorded as chosen)",
+    )
     weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay")
     warmup_ratio: float = Field(0.05, ge=0, le=1, description="share of the steps spent warming up")
     lr_scheduler: str = Field("cosine", description="transformers scheduler name (cosine, linear, ...)")
@@ -53,3 +76,9 @@ class TrainingConfig(BaseModel):
     lora_targets: list[str] | None = Field(
         None, description="LoRA module name suffixes (default: the model family's)"
     )
+
+    def with_learning_rate(self, parameters: int) -> Self:
+        """This config with its learning rate set: as given, else `default_learning_rate` for the model."""
+        if self.learning_rate is not None:
+            return self
+        return self.model_copy(update={"learning_rate": default_learning_rate(parameters, self.lora)})
