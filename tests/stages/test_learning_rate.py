@@ -1,4 +1,4 @@
-"""An unset learning rate follows the model's size: the embedded tiny BLIP's 1e-3 would wreck a pretrained
+"""An unset learning rate follows the model's size: the embedded tiny BLIP's 3e-4 would wreck a pretrained
 VLM fine-tuned in full, which takes 2e-5 (2e-4 with LoRA); the rate chosen is recorded."""
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def large_blip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_the_default_follows_the_size_and_an_explicit_rate_is_kept():
-    assert default_learning_rate(SMALL_MODEL_PARAMETERS - 1, lora=False) == SMALL_MODEL_RATE == 1e-3
+    assert default_learning_rate(SMALL_MODEL_PARAMETERS - 1, lora=False) == SMALL_MODEL_RATE == 3e-4
     assert default_learning_rate(SMALL_MODEL_PARAMETERS - 1, lora=True) == SMALL_MODEL_RATE
     assert default_learning_rate(SMALL_MODEL_PARAMETERS, lora=False) == FULL_FINETUNE_RATE == 2e-5
     assert default_learning_rate(SMALL_MODEL_PARAMETERS, lora=True) == LORA_RATE == 2e-4
