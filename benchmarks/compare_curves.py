@@ -15,13 +15,11 @@ from pathlib import Path
 
 from seltda.eval.intervals import seed_aware_gain
 from seltda.run.artifacts import Evaluation
-
-# an arm's test evaluation in a run folder: the run's own recipe is `student.json`
-FILES = {"baseline": "baseline", "seltda": "student", "agreed": "agreed", "plain": "plain", "aimed": "aimed"}
+from seltda.run.layout import RunLayout
 
 
-def evaluation(curve: Path, fraction: str, seed: int, arm: str) -> Evaluation:
-    return Evaluation.read(curve / f"fraction-{fraction}/seed-{seed}/eval/{FILES[arm]}.json")
+def point(curve: Path, fraction: str, seed: int) -> RunLayout:
+    return RunLayout(curve / f"fraction-{fraction}" / f"seed-{seed}")
 
 
 def interval(a: list[Evaluation], b: list[Evaluation]) -> str:
@@ -41,13 +39,14 @@ def main() -> None:
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     metrics = {
-        (curve, seed): json.loads((curve / f"fraction-{args.fraction}/seed-{seed}/metrics.json").read_text())
+        (curve, seed): json.loads(point(curve, args.fraction, seed).metrics.read_text())
         for curve in (args.a, args.b)
         for seed in seeds
     }
-    arms = [arm for arm in FILES if all(arm in m["arms"] for m in metrics.values())]
+    first = metrics[args.a, seeds[0]]["arms"]  # baseline first, as every run lists its arms
+    arms = [arm for arm in first if all(arm in m["arms"] for m in metrics.values())]
     runs = {
-        (curve, arm): [evaluation(curve, args.fraction, seed, arm) for seed in seeds]
+        (curve, arm): [Evaluation.read(point(curve, args.fraction, seed).arm_eval(arm)) for seed in seeds]
         for curve in (args.a, args.b)
         for arm in arms
     }

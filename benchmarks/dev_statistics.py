@@ -40,6 +40,7 @@ from seltda.eval.intervals import detectable_gain
 from seltda.eval.vqa import vqa_accuracy
 from seltda.models import load_adapter, load_vqa
 from seltda.run.artifacts import Evaluation
+from seltda.run.layout import RunLayout
 from seltda.stages.image_records import ImageRecords
 
 STATISTICS = ("accuracy", "expected accuracy", "answer log-likelihood")
@@ -77,13 +78,14 @@ def score_run(point: Path, out: Path) -> dict:
     cache = out / f"{point.parent.name}-{point.name}-{point.parent.parent.name}.json"
     if cache.is_file():
         return json.loads(cache.read_text())
-    metrics = json.loads((point / "metrics.json").read_text())
-    dev = read_records(point / "selection/dev.jsonl")
-    answer_set = sorted({a for r in read_records(point / "selection/train.jsonl") + dev for a in r.answers})
+    layout = RunLayout(point)
+    metrics = json.loads(layout.metrics.read_text())
+    dev = read_records(layout.selection_dev)
+    answer_set = sorted({a for r in read_records(layout.selection_train) + dev for a in r.answers})
     per_arm = {}
     for name, arm in metrics["arms"].items():
         per_question = likelihoods(arm["models"][0], dev, answer_set)
-        accuracy = Evaluation.read(point / "eval/dev" / f"{name}.json").per_question
+        accuracy = Evaluation.read(layout.arm_eval(name, split="dev")).per_question
         for qid, row in per_question.items():
             row["accuracy"] = accuracy[qid]
         per_arm[name] = per_question

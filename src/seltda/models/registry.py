@@ -7,6 +7,7 @@ return the family's adapter and models, so the stages never name a family.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Literal
@@ -76,9 +77,11 @@ def model_family(name: str) -> Family:
     return "vlm"
 
 
+@functools.lru_cache(maxsize=8)
 def parameter_count(name: str) -> int:
     """Parameters of `name`'s answering model, counted from its config alone: the model is built on the meta
-    device, so no weights are read or allocated (what an unset learning rate is chosen by)."""
+    device, so no weights are read or allocated (what an unset learning rate is chosen by). Cached: a run
+    asks for its base model's size once per stage config it resolves."""
     folder = resolve_model(name)
     family = model_family(name)
     config = AutoConfig.from_pretrained(folder)
