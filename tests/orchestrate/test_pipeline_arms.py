@@ -99,3 +99,25 @@ def test_without_dev_nothing_is_shipped_and_the_run_says_so(dataset, tiny_model,
     assert any("aimed was not trained: no dev records" in w for w in metrics["warnings"])
     assert any("agreed was not trained: no pseudo-label kept" in w for w in metrics["warnings"])
     assert list(metrics["arms"]) == ["baseline", "seltda"]
+
+
+def test_the_likelihood_rule_scores_every_model_on_dev_and_a_rule_change_retrains_nothing(
+    dataset, tiny_model, tmp_path
+):
+    out = tmp_path / "run"
+    dev_file = tmp_path / "dev.jsonl"
+    write_records(dev_file, dataset["records"][:6])
+    changes = dict(dev=dev_file, candidates=["seltda"], refit=False)
+    cfg = tiny_run_config(dataset, tiny_model, out, verdict="accuracy-or-likelihood", **changes)
+    metrics = run(cfg)
+    for name in ("baseline", "seltda"):
+        scored = json.loads((out / "eval" / "dev" / "likelihood" / f"{name}.json").read_text())
+        assert scored["n"] == 6 and scored["model"] == metrics["arms"][name]["models"][0]
+    gain = metrics["arms"]["seltda"]["gain_dev_likelihood"]
+    assert gain["n"] == 6 and gain["ci_low"] <= gain["diff"] <= gain["ci_high"]
+    assert "likelihood" in metrics["verdict"]  # shipped on it, or the baseline with the best one's figure
+    assert "dev_likelihoods" in metrics["timings_seconds"]
+    stamps = {p: p.stat().st_mtime_ns for p in out.rglob("model.safetensors")}
+    again = run(tiny_run_config(dataset, tiny_model, out, verdict="accuracy", **changes))
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("model.safetensors")} == stamps
+    assert "gain_dev_likelihood" not in again["arms"]["seltda"] and "likelihood" not in again["verdict"]

@@ -12,7 +12,7 @@ from seltda.orchestrate.aim import aim, type_margins
 from seltda.orchestrate.arms import Arm
 from seltda.orchestrate.split import hold_out_dev
 from seltda.orchestrate.verdict import choose, summarize
-from seltda.run.artifacts import Evaluation
+from seltda.run.artifacts import Evaluation, Likelihoods
 
 
 def _evaluation(right: int, total: int = 200, offset: int = 0) -> Evaluation:
@@ -126,3 +126,46 @@ def test_aimed_pseudo_labels_drop_the_types_the_teacher_answers_worse():
     close = type_margins(dev, teacher, [baseline], index, metric="exact")["shape"]
     assert close["margin"] < 0 < close["margin_ci"][1]
     assert [r.question_id for r in aim(synthetic, {"shape": close}, index)[0]] == ["p1", "p2", "p3"]
+
+
+def _likelihoods(values: dict[str, float]) -> Likelihoods:
+    return Likelihoods(
+        model="m", data="d", mean=sum(values.values()) / len(values), n=len(values), per_question=values
+    )
+
+
+def _with_likelihood(arms: list[Arm], margin: float, noise: float = 0.05) -> list[Arm]:
+    """The candidate gives every dev question's reference answer `margin` nats more than the baseline (with
+    a small per-question spread, so the interval is not a point)."""
+    ids = sorted(arms[0].dev[0].per_question)
+    base = {q: -1.0 - noise * (i % 3) for i, q in enumerate(ids)}
+    arms[0].dev_likelihood = [_likelihoods(base)]
+    arms[1].dev_likelihood = [
+        _likelihoods({q: v + margin + noise * (i % 2) for i, (q, v) in enumerate(base.items())})
+    ]
+    return arms
+
+
+def test_a_likelihood_gain_ships_the_candidate_only_under_the_rule_that_asks_for_it():
+    arms = _with_likelihood(_arms(100, 104, offset=50), margin=0.3)  # accuracy +2 within noise, likelihood up
+    summaries = summarize(arms, {})
+    likelihood = summaries["seltda"].gain_dev_likelihood
+    assert likelihood.ci_low > 0 and likelihood.n == 200
+    assert choose(arms, summaries)[0].arm == "baseline"  # the default rule reads accuracy only
+    shipped, verdict = choose(arms, summaries, "accuracy-or-likelihood")
+    assert shipped.arm == "seltda"
+    assert "higher log-likelihood than the baseline, +0.3" in verdict and "answers no worse" in verdict
+
+
+def test_a_likelihood_gain_with_lower_dev_accuracy_ships_the_baseline():
+    # less confidently wrong, answering worse (the 5% case of docs/benchmarks.md (p)): not shipped
+    arms = _with_likelihood(_arms(104, 100, offset=50), margin=0.3)
+    shipped, verdict = choose(arms, summarize(arms, {}), "accuracy-or-likelihood")
+    assert shipped.arm == "baseline" and "likelihood +0.3" in verdict
+
+
+def test_an_accuracy_gain_ships_under_either_rule_whatever_the_likelihood():
+    arms = _with_likelihood(_arms(100, 160), margin=-0.5)
+    for rule in ("accuracy", "accuracy-or-likelihood"):
+        shipped, verdict = choose(arms, summarize(arms, {}), rule)
+        assert shipped.arm == "seltda" and "beats the baseline on 200 dev questions by +30.00" in verdict

@@ -38,6 +38,13 @@ def _gain_cell(gain: dict | None) -> str:
     )
 
 
+def _likelihood_line(gain: dict | None) -> str:
+    """Under the dev gain: the reference answers' log-likelihood gain (verdict accuracy-or-likelihood)."""
+    if not gain:
+        return ""
+    return f"\nlikelihood {gain['diff']:+.3f} [{gain['ci_low']:+.3f}, {gain['ci_high']:+.3f}] nats"
+
+
 def _accuracy_cell(mean: float | None, per_replicate: list[float]) -> str:
     if mean is None:
         return "-"
@@ -60,7 +67,7 @@ def arms_table(metrics: dict) -> Table:
             label,
             _accuracy_cell(arm.get("dev"), arm.get("dev_per_replicate", [])),
             _accuracy_cell(arm.get("test"), arm.get("test_per_replicate", [])),
-            _gain_cell(arm.get("gain_dev")),
+            _gain_cell(arm.get("gain_dev")) + _likelihood_line(arm.get("gain_dev_likelihood")),
             _gain_cell(arm.get("gain_test")),
         )
     return table

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from seltda.models.tiny_blip import TinyBlipConfig
+from seltda.orchestrate.run_config import VerdictRule
 
 
 class DemoConfig(BaseModel):
@@ -47,6 +48,10 @@ class DemoConfig(BaseModel):
         None, description="recipes that may be shipped (default: the run's, seltda and agreed)"
     )
     references: list[str] = Field([], description="recipes reported beside them, never shipped (e.g. plain)")
+    verdict: VerdictRule | None = Field(
+        None,
+        description="what chooses on dev: accuracy or accuracy-or-likelihood (default: the run's, accuracy)",
+    )
     refit: bool = Field(
         False,
         description="refit the shipped arm and the baseline on train + dev (runs do by default; the demo "

@@ -75,7 +75,11 @@ def demo_run_config(cfg: DemoConfig) -> tuple[RunConfig, list[Record]]:
         replicates=cfg.replicates,
         references=cfg.references,
         refit=cfg.refit,
-        **{key: value for key in ("candidates", "dev_fraction") if (value := getattr(cfg, key)) is not None},
+        **{
+            key: value
+            for key in ("candidates", "dev_fraction", "verdict")
+            if (value := getattr(cfg, key)) is not None
+        },
     )
     pool = set(unlabeled.read_text().splitlines())
     return run_cfg, [r for r in train if r.image in pool]

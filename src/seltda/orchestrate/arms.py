@@ -19,11 +19,11 @@ from seltda.orchestrate.aim import aim
 from seltda.orchestrate.recipes import Recipe
 from seltda.orchestrate.run_config import RunConfig
 from seltda.orchestrate.stage_clock import StageClock
-from seltda.run.artifacts import Evaluation
+from seltda.run.artifacts import Evaluation, Likelihoods
 from seltda.run.layout import RunLayout
 from seltda.run.pseudolabels import RUN_KEYS, Manifest, PseudoLabelFolder
 from seltda.run.stage import stage_complete
-from seltda.stages.evaluate import evaluate
+from seltda.stages.evaluate import answer_likelihoods, evaluate
 from seltda.stages.pseudolabel.merge import merge
 from seltda.stages.student import train_student
 
@@ -41,6 +41,7 @@ class Arm:
     synthetic: Path | None = None
     dev: list[Evaluation] = field(default_factory=list)
     test: list[Evaluation] = field(default_factory=list)
+    dev_likelihood: list[Likelihoods] = field(default_factory=list)  # verdict accuracy-or-likelihood
 
 
 def evaluate_once(model: Path, records: Path, images: Path, cfg: RunConfig, out_file: Path) -> Evaluation:
@@ -180,6 +181,31 @@ def evaluate_arms(
                 if out not in known:
                     known[out] = evaluate_once(model, records, images, cfg, out)
                 getattr(arm, split).append(known[out])
+
+
+def likelihoods_scored(arms: Sequence[Arm], layout: RunLayout) -> bool:
+    """Whether every trained model has its dev answer likelihoods on file."""
+    return all(
+        layout.arm_likelihood(arm.name, k).is_file()
+        for arm in arms
+        for k, model in enumerate(arm.models, start=1)
+        if stage_complete(model)
+    )
+
+
+def score_likelihoods(arms: Sequence[Arm], cfg: RunConfig, layout: RunLayout, dev: tuple[Path, Path]) -> None:
+    """Every trained model's log-likelihood of each dev question's reference answer (read back when on
+    file): what the verdict `accuracy-or-likelihood` compares besides dev accuracy."""
+    for arm in arms:
+        arm.dev_likelihood = []
+        for k, model in enumerate(arm.models, start=1):
+            if not stage_complete(model):
+                continue
+            out = layout.arm_likelihood(arm.name, k)
+            if out.is_file():
+                arm.dev_likelihood.append(Likelihoods.read(out))
+            else:
+                arm.dev_likelihood.append(answer_likelihoods(str(model), dev[0], dev[1], cfg.evaluate, out))
 
 
 def planned_trainings(cfg: RunConfig) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -15,6 +16,9 @@ from seltda.stages.evaluate import EvaluateConfig
 from seltda.stages.pseudolabel.config import PseudoLabelConfig
 from seltda.stages.student_config import StudentConfig
 from seltda.stages.teacher_config import TeacherConfig
+
+# what chooses on dev (`orchestrate.verdict`)
+VerdictRule = Literal["accuracy", "accuracy-or-likelihood"]
 
 
 class RunConfig(BaseModel):
@@ -59,6 +63,13 @@ class RunConfig(BaseModel):
     )
     replicates: int = Field(
         1, ge=1, description="models trained per arm with seeds seed, seed+1, ...: intervals with seed noise"
+    )
+    verdict: VerdictRule = Field(
+        "accuracy",
+        description="what chooses on dev: accuracy (a candidate ships when its dev accuracy gain's interval "
+        "lies above 0), or accuracy-or-likelihood (also when the log-likelihood it gives the dev questions' "
+        "reference answers beats the baseline's beyond noise and its dev accuracy is not below; one more "
+        "pass over dev per model)",
     )
     candidates: list[str | Recipe] = Field(
         [OWN, "agreed"], description="recipes that may be shipped (built-in names or written out)"

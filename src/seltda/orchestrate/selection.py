@@ -9,7 +9,16 @@ from typing import Any
 from seltda.core.records import read_records, write_records
 from seltda.eval.question_types import TypeIndex
 from seltda.orchestrate.aim import teacher_dev_margins
-from seltda.orchestrate.arms import BASELINE, Arm, evaluate_arms, evaluated, synthetic_records, train_arm
+from seltda.orchestrate.arms import (
+    BASELINE,
+    Arm,
+    evaluate_arms,
+    evaluated,
+    likelihoods_scored,
+    score_likelihoods,
+    synthetic_records,
+    train_arm,
+)
 from seltda.orchestrate.recipes import OWN
 from seltda.orchestrate.run_config import RunConfig
 from seltda.orchestrate.split import hold_out_dev
@@ -118,7 +127,10 @@ def compare_arms(
         trained.append(arm)
     done = evaluated(trained, cfg, layout, dev)
     clock.run("evaluate_arms", done, evaluate_arms, trained, cfg, layout, dev, known)
+    if dev is not None and cfg.verdict == "accuracy-or-likelihood":
+        scored = likelihoods_scored(trained, layout)
+        clock.run("dev_likelihoods", scored, score_likelihoods, trained, cfg, layout, dev)
     counts = {arm.name: _count(arm.synthetic) for arm in trained if arm.name != BASELINE}
     summaries = summarize(trained, {k: v for k, v in counts.items() if v is not None})
-    shipped, verdict = choose(trained, summaries)
+    shipped, verdict = choose(trained, summaries, cfg.verdict)
     return summaries, shipped, verdict, margins

@@ -3,6 +3,10 @@
 Every arm's gain over the baseline is measured on dev and on test with `eval.intervals.seed_aware_gain`
 (seed noise included when the run has replicates). Only dev chooses: among the candidates whose dev gain's
 interval lies above 0, the largest dev gain wins; its replicate with the best dev accuracy is shipped.
+With the rule `accuracy-or-likelihood` a candidate also wins when the log-likelihood it gives the dev
+questions' reference answers beats the baseline's beyond noise (a finer statistic than 0/1 accuracy, which
+on a small dev split confirms only large gains) and its dev accuracy gain is not negative (likelihood alone
+rewards a model that is less confidently wrong without answering better: docs/benchmarks.md (p)).
 When none does, the baseline is shipped and the verdict says so, with the smallest gain that dev could have
 seen (`Gain.detectable`): a small labeled set cannot confirm a small gain, and the user should know which of
 the two the verdict means. The test figures are reported, never used.
@@ -14,14 +18,17 @@ from collections.abc import Sequence
 
 from seltda.eval.intervals import detectable_gain, seed_aware_gain
 from seltda.orchestrate.arms import BASELINE, Arm
-from seltda.run.artifacts import ArmSummary, Evaluation, Gain, Shipped
+from seltda.orchestrate.run_config import VerdictRule
+from seltda.run.artifacts import ArmSummary, Evaluation, Gain, Likelihoods, Shipped
 
 
 def _mean(values: Sequence[float]) -> float | None:
     return round(sum(values) / len(values), 2) if values else None
 
 
-def _gain(baseline: Sequence[Evaluation], arm: Sequence[Evaluation], questions: str) -> Gain | None:
+def _gain(
+    baseline: Sequence[Evaluation | Likelihoods], arm: Sequence[Evaluation | Likelihoods], questions: str
+) -> Gain | None:
     pairs = min(len(baseline), len(arm))
     if pairs == 0:
         return None
@@ -54,6 +61,8 @@ def summarize(arms: Sequence[Arm], pseudolabel_counts: dict[str, int]) -> dict[s
                 detectable = detectable_gain(summary.gain_dev.ci_low, summary.gain_dev.ci_high)
                 summary.gain_dev.detectable = None if detectable is None else round(detectable, 2)
             summary.gain_test = _gain(baseline.test, arm.test, "test")
+            if arm.dev_likelihood and baseline.dev_likelihood:
+                summary.gain_dev_likelihood = _gain(baseline.dev_likelihood, arm.dev_likelihood, "dev")
         summaries[arm.name] = summary
     return summaries
 
@@ -66,8 +75,25 @@ def _interval(gain: Gain) -> str:
     return f"{_signed(gain.diff)} [{_signed(gain.ci_low)}, {_signed(gain.ci_high)}]"
 
 
-def choose(arms: Sequence[Arm], summaries: dict[str, ArmSummary]) -> tuple[Shipped | None, str]:
-    """The shipped model and the verdict sentence."""
+def _confirmed(summary: ArmSummary, rule: VerdictRule) -> str | None:
+    """How dev confirms the candidate beats the baseline under `rule` (None: it does not)."""
+    accuracy = summary.gain_dev
+    if accuracy.ci_low > 0:
+        return "accuracy"
+    likelihood = summary.gain_dev_likelihood
+    if rule == "accuracy-or-likelihood" and likelihood is not None and likelihood.ci_low > 0:
+        return "likelihood" if accuracy.diff >= 0 else None
+    return None
+
+
+def _likelihood_interval(gain: Gain) -> str:
+    return f"{gain.diff:+.3f} [{gain.ci_low:+.3f}, {gain.ci_high:+.3f}] nats"
+
+
+def choose(
+    arms: Sequence[Arm], summaries: dict[str, ArmSummary], rule: VerdictRule = "accuracy"
+) -> tuple[Shipped | None, str]:
+    """The shipped model and the verdict sentence (`rule`: what on dev confirms a candidate)."""
     baseline = summaries[BASELINE]
     if baseline.dev is None:
         return None, (
@@ -79,16 +105,25 @@ def choose(arms: Sequence[Arm], summaries: dict[str, ArmSummary]) -> tuple[Shipp
         for name, s in summaries.items()
         if name != BASELINE and s.candidate and s.gain_dev is not None
     }
-    winners = {name: s for name, s in judged.items() if s.gain_dev.ci_low > 0}
+    how = {name: _confirmed(s, rule) for name, s in judged.items()}
+    winners = {name: s for name, s in judged.items() if how[name]}
     dev_n = baseline.gain_dev.n if baseline.gain_dev else None
     questions = next((s.gain_dev.n for s in judged.values()), dev_n)
     where = f"on {questions} dev questions" if questions else "on dev"
     if winners:
-        name = max(winners, key=lambda n: winners[n].gain_dev.diff)
+        # confirmed by accuracy first, then the largest dev accuracy gain
+        name = max(winners, key=lambda n: (how[n] == "accuracy", winners[n].gain_dev.diff))
         reason = (
             f"shipping {name}: it beats the baseline {where} by {_interval(winners[name].gain_dev)} "
             f"({winners[name].gain_dev.covers})"
         )
+        if how[name] == "likelihood":
+            reason = (
+                f"shipping {name}: {where} it gives the reference answers a higher log-likelihood than the "
+                f"baseline, {_likelihood_interval(winners[name].gain_dev_likelihood)} "
+                f"({winners[name].gain_dev_likelihood.covers}), and answers no worse, accuracy "
+                f"{_interval(winners[name].gain_dev)}"
+            )
     else:
         name = BASELINE
         best = max(judged, key=lambda n: judged[n].gain_dev.diff, default=None)
@@ -98,6 +133,8 @@ def choose(arms: Sequence[Arm], summaries: dict[str, ArmSummary]) -> tuple[Shipp
             else "no candidate was trained"
         )
         reason = f"shipping the baseline: no candidate beats it {where} beyond noise; {tried}"
+        if best and rule == "accuracy-or-likelihood" and judged[best].gain_dev_likelihood is not None:
+            reason += f", likelihood {_likelihood_interval(judged[best].gain_dev_likelihood)}"
         if best and judged[best].gain_dev.detectable is not None:
             reason += (
                 f"; this dev split sees a real gain of about {_signed(judged[best].gain_dev.detectable)} "

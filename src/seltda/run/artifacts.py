@@ -104,6 +104,18 @@ class Evaluation(Artifact):
         return {p.question_id: p.answer for p in self.predictions}
 
 
+class Likelihoods(Artifact):
+    """`eval/dev/likelihood/<arm>.json`: per dev question, the log-likelihood (nats) the model gives the
+    question's most common reference answer (a teacher-forced pass: `stages.evaluate.answer_likelihoods`)."""
+
+    model: str
+    data: str
+    mean: float
+    n: int
+    per_question: dict[str, float] = {}
+    skipped_images: dict[str, int] = {}
+
+
 class Comparison(Artifact):
     """`eval/compare.json` and `metrics.json`'s gain: `eval.metrics.compare_scores` (paired bootstrap)."""
 
@@ -177,6 +189,8 @@ class ArmSummary(BaseModel):
     test_per_replicate: list[float] = []
     gain_dev: Gain | None = None  # over the baseline
     gain_test: Gain | None = None
+    # verdict `accuracy-or-likelihood`: the reference answer's log-likelihood on dev over the baseline's, nats
+    gain_dev_likelihood: Gain | None = None
 
 
 class Shipped(BaseModel):

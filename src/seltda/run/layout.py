@@ -126,6 +126,11 @@ class RunLayout:
         name = arm if replicate == 1 else f"{arm}-r{replicate}"
         return (self.eval_dir if split == "test" else self.eval_dir / split) / f"{name}.json"
 
+    def arm_likelihood(self, arm: str, replicate: int = 1) -> Path:
+        """`eval/dev/likelihood/<arm>[-r<k>].json`: the reference answers' log-likelihoods on dev."""
+        name = arm if replicate == 1 else f"{arm}-r{replicate}"
+        return self.eval_dir / "dev" / "likelihood" / f"{name}.json"
+
     @property
     def refit(self) -> Path:
         """After the verdict: `refit/<arm>/` (the shipped arm and the baseline trained again on train + dev),

@@ -17,7 +17,7 @@ from seltda.eval.suites import SUITES, run_suites
 from seltda.formats.results import read_predictions
 from seltda.models import load_adapter, load_vqa
 from seltda.models.vllm_llm import EngineName, VllmAnswerer, choose_engine
-from seltda.run.artifacts import Evaluation
+from seltda.run.artifacts import Evaluation, Likelihoods
 from seltda.stages.image_records import ImageRecords
 
 
@@ -88,6 +88,50 @@ def predict(
             answers = adapter.answer(model, {k: v.to(device) for k, v in batch.items()})
         predictions.update({item["record"].question_id: a for item, a in zip(items, answers, strict=True)})
     return predictions, dict(dataset.skipped)
+
+
+def reference_answer(answers: list[str]) -> str:
+    """A question's most common reference answer (ties: the first in sorted order)."""
+    return max(sorted(set(answers)), key=answers.count)
+
+
+def answer_likelihoods(
+    model_dir: str, data_file: Path, image_root: Path, cfg: EvaluateConfig, out_file: Path | None = None
+) -> Likelihoods:
+    """Per question, the log-likelihood (nats) the model gives its most common reference answer: one
+    teacher-forced pass (`choice_scores` with that answer as the only choice), by transformers whatever the
+    answering engine. A finer dev statistic than 0/1 accuracy (the verdict `accuracy-or-likelihood`)."""
+    adapter = load_adapter(model_dir, max_pixels=cfg.max_pixels, max_answer_tokens=cfg.max_answer_tokens)
+    model = load_vqa(model_dir).eval()
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model.to(device)
+    records = read_records(data_file)[: cfg.limit]
+    dataset = ImageRecords([r for r in records if r.answers], image_root, adapter.prepare_images)
+    scores: dict[str, float] = {}
+    with torch.no_grad():
+        for start in track(range(0, len(dataset), cfg.batch_size), description="answer likelihoods"):
+            items = [dataset[i] for i in range(start, min(start + cfg.batch_size, len(dataset)))]
+            items = [item for item in items if item is not None]
+            if not items:
+                continue
+            images = adapter.batch_images([item["pixel_values"] for item in items]).to(device)
+            questions = [item["record"].question for item in items]
+            choices = [[reference_answer(item["record"].answers)] for item in items]
+            rows = adapter.choice_scores(model, images, questions, choices)
+            scores.update({item["record"].question_id: row[0] for item, row in zip(items, rows, strict=True)})
+    if not scores:
+        raise ValueError(f"{data_file}: none of its {len(records)} questions could be scored by {model_dir}")
+    result = Likelihoods(
+        model=str(model_dir),
+        data=str(data_file),
+        mean=round(sum(scores.values()) / len(scores), 4),
+        n=len(scores),
+        per_question=scores,
+        skipped_images=dict(dataset.skipped),
+    )
+    if out_file is not None:
+        result.write(out_file)
+    return result
 
 
 def engine_for(model_dir: str, cfg: EvaluateConfig) -> str:
