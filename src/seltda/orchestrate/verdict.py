@@ -75,7 +75,7 @@ def _interval(gain: Gain) -> str:
     return f"{_signed(gain.diff)} [{_signed(gain.ci_low)}, {_signed(gain.ci_high)}]"
 
 
-def _confirmed(summary: ArmSummary, rule: VerdictRule) -> str | None:
+def confirmed_by(summary: ArmSummary, rule: VerdictRule) -> str | None:
     """How dev confirms the candidate beats the baseline under `rule` (None: it does not)."""
     accuracy = summary.gain_dev
     if accuracy.ci_low > 0:
@@ -84,6 +84,21 @@ def _confirmed(summary: ArmSummary, rule: VerdictRule) -> str | None:
     if rule == "accuracy-or-likelihood" and likelihood is not None and likelihood.ci_low > 0:
         return "likelihood" if accuracy.diff >= 0 else None
     return None
+
+
+def winner(summaries: dict[str, ArmSummary], rule: VerdictRule) -> tuple[str | None, str | None]:
+    """The candidate dev confirms under `rule` (confirmed by accuracy first, then the largest dev accuracy
+    gain) and how it was confirmed; (None, None): none is."""
+    how = {
+        name: confirmed_by(s, rule)
+        for name, s in summaries.items()
+        if name != BASELINE and s.candidate and s.gain_dev is not None
+    }
+    winners = [name for name, by in how.items() if by]
+    if not winners:
+        return None, None
+    name = max(winners, key=lambda n: (how[n] == "accuracy", summaries[n].gain_dev.diff))
+    return name, how[name]
 
 
 def _likelihood_interval(gain: Gain) -> str:
@@ -105,24 +120,22 @@ def choose(
         for name, s in summaries.items()
         if name != BASELINE and s.candidate and s.gain_dev is not None
     }
-    how = {name: _confirmed(s, rule) for name, s in judged.items()}
-    winners = {name: s for name, s in judged.items() if how[name]}
+    name, how = winner(summaries, rule)
     dev_n = baseline.gain_dev.n if baseline.gain_dev else None
     questions = next((s.gain_dev.n for s in judged.values()), dev_n)
     where = f"on {questions} dev questions" if questions else "on dev"
-    if winners:
-        # confirmed by accuracy first, then the largest dev accuracy gain
-        name = max(winners, key=lambda n: (how[n] == "accuracy", winners[n].gain_dev.diff))
+    if name is not None:
+        chosen = summaries[name]
         reason = (
-            f"shipping {name}: it beats the baseline {where} by {_interval(winners[name].gain_dev)} "
-            f"({winners[name].gain_dev.covers})"
+            f"shipping {name}: it beats the baseline {where} by {_interval(chosen.gain_dev)} "
+            f"({chosen.gain_dev.covers})"
         )
-        if how[name] == "likelihood":
+        if how == "likelihood":
             reason = (
                 f"shipping {name}: {where} it gives the reference answers a higher log-likelihood than the "
-                f"baseline, {_likelihood_interval(winners[name].gain_dev_likelihood)} "
-                f"({winners[name].gain_dev_likelihood.covers}), and answers no worse, accuracy "
-                f"{_interval(winners[name].gain_dev)}"
+                f"baseline, {_likelihood_interval(chosen.gain_dev_likelihood)} "
+                f"({chosen.gain_dev_likelihood.covers}), and answers no worse, accuracy "
+                f"{_interval(chosen.gain_dev)}"
             )
     else:
         name = BASELINE

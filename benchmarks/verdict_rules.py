@@ -1,0 +1,90 @@
+"""What each verdict rule ships on finished curve points, at the points' recorded test gains (issue 16).
+
+For every point (a `fraction-F/seed-S` folder whose `metrics.json` holds each arm's dev accuracy gain and,
+when it ran with `--verdict accuracy-or-likelihood`, its dev answer-likelihood gain) the product's own rule
+(`orchestrate.verdict.winner`) is applied under `accuracy` and under `accuracy-or-likelihood`; what it ships
+is scored by the arm's test accuracy against the baseline's (first replicates). Per fraction: students
+shipped, the shipped gain per seed, its mean and 95% interval over seeds and test questions
+(`eval.intervals.seed_aware_gain`), and the worst:
+
+    python benchmarks/verdict_rules.py runs/c30/fraction-0.02/seed-{5,6,7,8,9} \\
+        runs/c31/fraction-0.05/seed-{5,6,7,8,9}
+
+Nothing is retrained; points without likelihood gains are judged under `accuracy` only.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from seltda.eval.intervals import seed_aware_gain
+from seltda.orchestrate.arms import BASELINE
+from seltda.orchestrate.verdict import winner
+from seltda.run.artifacts import Evaluation, RunMetrics
+from seltda.run.layout import RunLayout
+
+RULES = ("accuracy", "accuracy-or-likelihood")
+
+
+def shipped(metrics: RunMetrics, rule: str) -> tuple[str, str | None]:
+    """The arm `rule` ships on this point and how dev confirmed it."""
+    name, how = winner(metrics.arms, rule)
+    return (name, how) if name is not None else (BASELINE, None)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("points", type=Path, nargs="+", help="curve points (fraction-F/seed-S)")
+    args = parser.parse_args()
+    by_fraction: dict[str, list[Path]] = {}
+    for point in args.points:
+        by_fraction.setdefault(point.parent.name.removeprefix("fraction-"), []).append(point)
+    print(
+        "| fraction | seed | rule | shipped | how | dev accuracy gain | dev likelihood (nats) | test gain |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    summary = []
+    for fraction, points in sorted(by_fraction.items(), key=lambda item: float(item[0])):
+        for rule in RULES:
+            base, chosen, gains, students = [], [], [], 0
+            for point in points:
+                layout = RunLayout(point)
+                metrics = RunMetrics.read(layout.metrics)
+                if rule != "accuracy" and not any(a.gain_dev_likelihood for a in metrics.arms.values()):
+                    continue
+                name, how = shipped(metrics, rule)
+                base.append(Evaluation.read(layout.arm_eval(BASELINE)).per_question)
+                chosen.append(Evaluation.read(layout.arm_eval(name)).per_question)
+                gain = 0.0 if name == BASELINE else metrics.arms[name].gain_test.diff
+                # the figures of what was shipped, or of the best candidate when the baseline was
+                candidates = [
+                    a for n, a in metrics.arms.items() if n != BASELINE and a.candidate and a.gain_dev
+                ]
+                best = max(candidates, key=lambda a: a.gain_dev.diff, default=None)
+                arm = metrics.arms[name] if name != BASELINE else best
+                gains.append(gain)
+                students += name != BASELINE
+                dev = f"{arm.gain_dev.diff:+.2f}" if arm and arm.gain_dev else ""
+                ll = arm.gain_dev_likelihood if arm else None
+                likelihood = f"{ll.diff:+.3f} [{ll.ci_low:+.3f}, {ll.ci_high:+.3f}]" if ll else ""
+                print(
+                    f"| {fraction} | {point.name.removeprefix('seed-')} | {rule} | {name} | {how or ''} | "
+                    f"{dev} | {likelihood} | {gain:+.2f} |"
+                )
+            if not gains:
+                continue
+            interval = seed_aware_gain(base, chosen)
+            summary.append(
+                f"| {fraction} | {rule} | {len(gains)} | {students} | {interval['diff']:+.2f} "
+                f"[{interval['ci_low']:+.2f}, {interval['ci_high']:+.2f}] | {min(gains):+.2f} |"
+            )
+    print("\n| fraction | rule | seeds | students shipped | shipped gain [95% CI, seeds and test] | worst |")
+    print("|---|---|---|---|---|---|")
+    print("\n".join(summary))
+
+
+if __name__ == "__main__":
+    main()
