@@ -94,3 +94,17 @@ def test_the_verdict_printout_gives_the_refit_figures(capsys: pytest.CaptureFixt
         "refit on train + dev (738 records), test: shipped 81.50, baseline 80.00, gain +1.50 [+0.20, +2.80]"
         in out
     )
+
+
+def test_the_verdict_rule_is_an_option_of_run_demo_and_curve(tmp_path) -> None:
+    for command in ("run", "demo", "curve"):
+        help_text = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"}).output
+        assert "--verdict" in help_text and "accuracy-or-likelihood" in help_text, command
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        f"out: {tmp_path / 'out'}\ntrain: {tmp_path / 't.jsonl'}\nimages: {tmp_path}\ntest: null\n"
+    )
+    result = CliRunner().invoke(app, ["run", str(config), "--verdict", "likelihood"])
+    assert result.exit_code == 2
+    assert "field 'verdict': Input should be 'accuracy' or 'accuracy-or-likelihood'" in result.output
+    assert not (tmp_path / "out").exists()  # refused before anything is written

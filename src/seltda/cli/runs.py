@@ -25,6 +25,10 @@ def run(
         int | None,
         typer.Option(help="models trained per arm, seeds seed..seed+K-1 (default: the config's, 1)"),
     ] = None,
+    verdict: Annotated[
+        str | None,
+        typer.Option(help="what chooses on dev: accuracy or accuracy-or-likelihood (default: the config's)"),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help=FORCE_HELP)] = False,
 ) -> None:
     """Run the whole chain on your data: teacher, pseudo-labels, baseline, student, evaluation."""
@@ -32,7 +36,8 @@ def run(
     from seltda.orchestrate.pipeline import run as run_pipeline
 
     cfg = load_run_config(config)
-    updates = {key: value for key, value in (("rounds", rounds), ("replicates", replicates)) if value}
+    overrides = (("rounds", rounds), ("replicates", replicates), ("verdict", verdict))
+    updates = {key: value for key, value in overrides if value}
     if updates:
         cfg = type(cfg).model_validate({**cfg.model_dump(), **updates})
     print_summary(run_pipeline(cfg, force=force), cfg.out)

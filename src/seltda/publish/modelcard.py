@@ -119,6 +119,8 @@ def _shipped(model_dir: Path, metrics: RunMetrics) -> str | None:
         text = f"- `{name}`: dev {dev}, test {test}"
         if gain is not None:
             text += f"; dev gain {gain.diff:+.2f} [{gain.ci_low:+.2f}, {gain.ci_high:+.2f}]"
+        if (ll := arm.gain_dev_likelihood) is not None:
+            text += f"; dev answer likelihood {ll.diff:+.3f} [{ll.ci_low:+.3f}, {ll.ci_high:+.3f}] nats"
         lines.append(text)
     return "\n".join(lines)
 
