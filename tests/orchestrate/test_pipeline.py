@@ -10,25 +10,32 @@ from conftest import tiny_run_config
 from seltda.core import fileio
 from seltda.orchestrate.pipeline import run
 from seltda.report import write_report
-from seltda.run.artifacts import Evaluation
+from seltda.run.artifacts import Evaluation, Likelihoods
 from seltda.run.stage import read_stage
 
 
 def _spy_writes_and_evaluation_reads(monkeypatch) -> tuple[list[Path], list[Path]]:
+    """Every atomic write, and every read of an evaluation or of dev answer likelihoods (`eval/`)."""
     writes: list[Path] = []
     reads: list[Path] = []
-    write, read = fileio.atomic_write_bytes, Evaluation.read
+    write = fileio.atomic_write_bytes
 
     def spy_write(path, data):
         writes.append(Path(path))
         return write(path, data)
 
-    def spy_read(cls, path):
-        reads.append(Path(path))
-        return read(path)
+    def spy_on(artifact):
+        read = artifact.read
+
+        def spy_read(cls, path):
+            reads.append(Path(path))
+            return read(path)
+
+        monkeypatch.setattr(artifact, "read", classmethod(spy_read))
 
     monkeypatch.setattr(fileio, "atomic_write_bytes", spy_write)
-    monkeypatch.setattr(Evaluation, "read", classmethod(spy_read))
+    spy_on(Evaluation)
+    spy_on(Likelihoods)
     return writes, reads
 
 
@@ -69,6 +76,7 @@ def test_two_rounds_keep_each_round_in_its_own_folder(dataset, tiny_model, tmp_p
         if "eval" in path.relative_to(out).parts and path.name not in ("compare.json", "teacher.json")
     }
     assert {out / "eval" / "baseline.json", out / "eval" / "dev" / "seltda.json"} <= evaluations
+    assert out / "eval" / "dev" / "likelihood" / "seltda.json" in evaluations  # the default verdict's
     assert second / "eval" / "student.json" in evaluations
     assert sorted(reads) == sorted(evaluations)  # each finished evaluation read back once
 

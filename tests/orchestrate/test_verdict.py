@@ -44,7 +44,7 @@ def _arms(baseline_right: int, candidate_right: int, replicates: int = 1, offset
 def test_a_clear_dev_gain_ships_the_candidate_and_its_best_replicate():
     arms = _arms(100, 160, replicates=2)  # +30 points on dev, every question the baseline got right kept
     summaries = summarize(arms, {"seltda": 50})
-    shipped, verdict = choose(arms, summaries)
+    shipped, verdict = choose(arms, summaries, "accuracy")
     assert shipped.arm == "seltda" and shipped.model == "student-1"  # 161 right beats 160
     assert shipped.dev_accuracy == 80.5 and shipped.accuracy == 55.0
     assert summaries["seltda"].gain_dev.ci_low > 0 and summaries["seltda"].pseudolabels == 50
@@ -54,7 +54,7 @@ def test_a_clear_dev_gain_ships_the_candidate_and_its_best_replicate():
 def test_a_gain_within_noise_ships_the_baseline_and_says_why():
     arms = _arms(100, 104, offset=50)  # +2 points on 200 dev questions, 50 answered differently: noise
     summaries = summarize(arms, {})
-    shipped, verdict = choose(arms, summaries)
+    shipped, verdict = choose(arms, summaries, "accuracy")
     assert shipped.arm == "baseline" and shipped.model == "baseline-0"
     assert "no candidate beats it on 200 dev questions beyond noise" in verdict and "seltda" in verdict
     assert "dev questions only" in verdict  # one replicate: the (dev) interval says what it covers
@@ -66,7 +66,7 @@ def test_a_gain_within_noise_ships_the_baseline_and_says_why():
 def test_a_reference_is_never_shipped():
     arms = _arms(100, 180)
     arms[1].candidate = False
-    shipped, _ = choose(arms, summarize(arms, {}))
+    shipped, _ = choose(arms, summarize(arms, {}), "accuracy")
     assert shipped.arm == "baseline"
 
 
@@ -74,7 +74,7 @@ def test_without_dev_nothing_is_chosen():
     arms = _arms(100, 180)
     for arm in arms:
         arm.dev = []
-    shipped, verdict = choose(arms, summarize(arms, {}))
+    shipped, verdict = choose(arms, summarize(arms, {}), "accuracy")
     assert shipped is None and "nothing was chosen" in verdict
 
 
@@ -151,7 +151,7 @@ def test_a_likelihood_gain_ships_the_candidate_only_under_the_rule_that_asks_for
     summaries = summarize(arms, {})
     likelihood = summaries["seltda"].gain_dev_likelihood
     assert likelihood.ci_low > 0 and likelihood.n == 200
-    assert choose(arms, summaries)[0].arm == "baseline"  # the default rule reads accuracy only
+    assert choose(arms, summaries, "accuracy")[0].arm == "baseline"  # the strict rule reads accuracy only
     shipped, verdict = choose(arms, summaries, "accuracy-or-likelihood")
     assert shipped.arm == "seltda"
     assert "higher log-likelihood than the baseline, +0.3" in verdict and "answers no worse" in verdict

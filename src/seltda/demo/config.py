@@ -50,7 +50,8 @@ class DemoConfig(BaseModel):
     references: list[str] = Field([], description="recipes reported beside them, never shipped (e.g. plain)")
     verdict: VerdictRule | None = Field(
         None,
-        description="what chooses on dev: accuracy or accuracy-or-likelihood (default: the run's, accuracy)",
+        description="what chooses on dev: accuracy-or-likelihood or accuracy (default: the run's, "
+        "accuracy-or-likelihood)",
     )
     refit: bool = Field(
         False,

@@ -65,11 +65,11 @@ class RunConfig(BaseModel):
         1, ge=1, description="models trained per arm with seeds seed, seed+1, ...: intervals with seed noise"
     )
     verdict: VerdictRule = Field(
-        "accuracy",
-        description="what chooses on dev: accuracy (a candidate ships when its dev accuracy gain's interval "
-        "lies above 0), or accuracy-or-likelihood (also when the log-likelihood it gives the dev questions' "
-        "reference answers beats the baseline's beyond noise and its dev accuracy is not below; one more "
-        "pass over dev per model)",
+        "accuracy-or-likelihood",
+        description="what chooses on dev: accuracy-or-likelihood (a candidate ships when its dev accuracy "
+        "gain's interval lies above 0, or when the log-likelihood it gives the dev questions' reference "
+        "answers beats the baseline's beyond noise and its dev accuracy is not below; one more pass over dev "
+        "per model), or accuracy (the first condition only: fewer students shipped; docs/benchmarks.md (r))",
     )
     candidates: list[str | Recipe] = Field(
         [OWN, "agreed"], description="recipes that may be shipped (built-in names or written out)"

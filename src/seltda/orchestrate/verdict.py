@@ -106,7 +106,7 @@ def _likelihood_interval(gain: Gain) -> str:
 
 
 def choose(
-    arms: Sequence[Arm], summaries: dict[str, ArmSummary], rule: VerdictRule = "accuracy"
+    arms: Sequence[Arm], summaries: dict[str, ArmSummary], rule: VerdictRule
 ) -> tuple[Shipped | None, str]:
     """The shipped model and the verdict sentence (`rule`: what on dev confirms a candidate)."""
     baseline = summaries[BASELINE]
