@@ -41,6 +41,7 @@ from seltda.eval.vqa import vqa_accuracy
 from seltda.models import load_adapter, load_vqa
 from seltda.run.artifacts import Evaluation
 from seltda.run.layout import RunLayout
+from seltda.stages.evaluate import reference_answer
 from seltda.stages.image_records import ImageRecords
 
 STATISTICS = ("accuracy", "expected accuracy", "answer log-likelihood")
@@ -64,7 +65,7 @@ def likelihoods(model_dir: str, records: list, answer_set: list[str]) -> dict[st
             record = item["record"]
             probabilities = torch.softmax(torch.tensor(row, dtype=torch.float64), 0).tolist()
             credit = [vqa_accuracy(answer, record.answers) for answer in answer_set]
-            common = max(sorted(set(record.answers)), key=record.answers.count)
+            common = reference_answer(record.answers)
             expected = math.fsum(p * c for p, c in zip(probabilities, credit, strict=True))
             scores[record.question_id] = {
                 "expected accuracy": 100 * expected,

@@ -69,7 +69,7 @@ def main() -> None:
                 students += name != BASELINE
                 dev = f"{arm.gain_dev.diff:+.2f}" if arm and arm.gain_dev else ""
                 ll = arm.gain_dev_likelihood if arm else None
-                likelihood = f"{ll.diff:+.3f} [{ll.ci_low:+.3f}, {ll.ci_high:+.3f}]" if ll else ""
+                likelihood = ll.in_nats().removesuffix(" nats") if ll else ""
                 print(
                     f"| {fraction} | {point.name.removeprefix('seed-')} | {rule} | {name} | {how or ''} | "
                     f"{dev} | {likelihood} | {gain:+.2f} |"

@@ -7,6 +7,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from seltda.run.artifacts import Gain
 from seltda.run.layout import RunLayout
 
 console = Console()
@@ -40,9 +41,7 @@ def _gain_cell(gain: dict | None) -> str:
 
 def _likelihood_line(gain: dict | None) -> str:
     """Under the dev gain: the reference answers' log-likelihood gain (verdict accuracy-or-likelihood)."""
-    if not gain:
-        return ""
-    return f"\nlikelihood {gain['diff']:+.3f} [{gain['ci_low']:+.3f}, {gain['ci_high']:+.3f}] nats"
+    return f"\nlikelihood {Gain.model_validate(gain).in_nats()}" if gain else ""
 
 
 def _accuracy_cell(mean: float | None, per_replicate: list[float]) -> str:

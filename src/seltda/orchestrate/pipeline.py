@@ -134,7 +134,7 @@ def run(
     teacher_on_dev = dev is not None  # the teacher answers the dev questions: `teacher_types`
     per_round = 3 + (cfg.test is not None)
     stages = 2 + (cfg.test is not None) + per_round * cfg.rounds + planned_trainings(cfg) + teacher_on_dev + 1
-    stages += (planned_refits(cfg) + (cfg.verdict == "accuracy-or-likelihood")) if dev is not None else 0
+    stages += (planned_refits(cfg) + cfg.reads_likelihood) if dev is not None else 0
     clock = StageClock(stages, previous)
     base = clock.run(
         "base", stage_complete(layout.base) or base_name(cfg) != str(layout.base), build_base_model, work

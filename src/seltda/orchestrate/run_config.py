@@ -78,6 +78,11 @@ class RunConfig(BaseModel):
         [], description="recipes trained and reported beside the candidates, never shipped (e.g. plain)"
     )
 
+    @property
+    def reads_likelihood(self) -> bool:
+        """Whether the verdict compares the dev answers' likelihood (one more pass over dev per model)."""
+        return self.verdict == "accuracy-or-likelihood"
+
     @field_validator("candidates", "references")
     @classmethod
     def _known_recipes(cls, recipes: list[str | Recipe]) -> list[str | Recipe]:

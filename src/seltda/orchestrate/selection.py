@@ -127,7 +127,7 @@ def compare_arms(
         trained.append(arm)
     done = evaluated(trained, cfg, layout, dev)
     clock.run("evaluate_arms", done, evaluate_arms, trained, cfg, layout, dev, known)
-    if dev is not None and cfg.verdict == "accuracy-or-likelihood":
+    if dev is not None and cfg.reads_likelihood:
         scored = likelihoods_scored(trained, layout)
         clock.run("dev_likelihoods", scored, score_likelihoods, trained, cfg, layout, dev)
     counts = {arm.name: _count(arm.synthetic) for arm in trained if arm.name != BASELINE}

@@ -86,23 +86,24 @@ def confirmed_by(summary: ArmSummary, rule: VerdictRule) -> str | None:
     return None
 
 
-def winner(summaries: dict[str, ArmSummary], rule: VerdictRule) -> tuple[str | None, str | None]:
-    """The candidate dev confirms under `rule` (confirmed by accuracy first, then the largest dev accuracy
-    gain) and how it was confirmed; (None, None): none is."""
-    how = {
-        name: confirmed_by(s, rule)
+def _judged(summaries: dict[str, ArmSummary]) -> dict[str, ArmSummary]:
+    """The candidates the verdict judges: every arm but the baseline and the references, measured on dev."""
+    return {
+        name: s
         for name, s in summaries.items()
         if name != BASELINE and s.candidate and s.gain_dev is not None
     }
+
+
+def winner(summaries: dict[str, ArmSummary], rule: VerdictRule) -> tuple[str | None, str | None]:
+    """The candidate dev confirms under `rule` (confirmed by accuracy first, then the largest dev accuracy
+    gain) and how it was confirmed; (None, None): none is."""
+    how = {name: confirmed_by(s, rule) for name, s in _judged(summaries).items()}
     winners = [name for name, by in how.items() if by]
     if not winners:
         return None, None
     name = max(winners, key=lambda n: (how[n] == "accuracy", summaries[n].gain_dev.diff))
     return name, how[name]
-
-
-def _likelihood_interval(gain: Gain) -> str:
-    return f"{gain.diff:+.3f} [{gain.ci_low:+.3f}, {gain.ci_high:+.3f}] nats"
 
 
 def choose(
@@ -115,11 +116,7 @@ def choose(
             "no dev records, so nothing was chosen: the test comparison is evidence, not a choice "
             "(set `dev:` or `dev_fraction` > 0 to let seltda choose)"
         )
-    judged = {
-        name: s
-        for name, s in summaries.items()
-        if name != BASELINE and s.candidate and s.gain_dev is not None
-    }
+    judged = _judged(summaries)
     name, how = winner(summaries, rule)
     dev_n = baseline.gain_dev.n if baseline.gain_dev else None
     questions = next((s.gain_dev.n for s in judged.values()), dev_n)
@@ -133,7 +130,7 @@ def choose(
         if how == "likelihood":
             reason = (
                 f"shipping {name}: {where} it gives the reference answers a higher log-likelihood than the "
-                f"baseline, {_likelihood_interval(chosen.gain_dev_likelihood)} "
+                f"baseline, {chosen.gain_dev_likelihood.in_nats()} "
                 f"({chosen.gain_dev_likelihood.covers}), and answers no worse, accuracy "
                 f"{_interval(chosen.gain_dev)}"
             )
@@ -147,7 +144,7 @@ def choose(
         )
         reason = f"shipping the baseline: no candidate beats it {where} beyond noise; {tried}"
         if best and rule == "accuracy-or-likelihood" and judged[best].gain_dev_likelihood is not None:
-            reason += f", likelihood {_likelihood_interval(judged[best].gain_dev_likelihood)}"
+            reason += f", likelihood {judged[best].gain_dev_likelihood.in_nats()}"
         if best and judged[best].gain_dev.detectable is not None:
             reason += (
                 f"; this dev split sees a real gain of about {_signed(judged[best].gain_dev.detectable)} "

@@ -120,7 +120,7 @@ def _shipped(model_dir: Path, metrics: RunMetrics) -> str | None:
         if gain is not None:
             text += f"; dev gain {gain.diff:+.2f} [{gain.ci_low:+.2f}, {gain.ci_high:+.2f}]"
         if (ll := arm.gain_dev_likelihood) is not None:
-            text += f"; dev answer likelihood {ll.diff:+.3f} [{ll.ci_low:+.3f}, {ll.ci_high:+.3f}] nats"
+            text += f"; dev answer likelihood {ll.in_nats()}"
         lines.append(text)
     return "\n".join(lines)
 

@@ -25,13 +25,6 @@ def _gain(gain: Any) -> dict[str, Any]:
     }
 
 
-def _likelihood(gain: Any) -> str | None:
-    """The reference answers' log-likelihood gain on dev (verdict `accuracy-or-likelihood`), in nats."""
-    if gain is None:
-        return None
-    return f"{gain.diff:+.3f} [{gain.ci_low:+.3f}, {gain.ci_high:+.3f}] nats"
-
-
 def verdict(inputs: RunInputs) -> dict[str, Any] | None:
     """None for runs made before arms existed."""
     metrics = inputs.metrics
@@ -50,7 +43,7 @@ def verdict(inputs: RunInputs) -> dict[str, Any] | None:
             "test_per_replicate": arm.test_per_replicate if len(arm.test_per_replicate) > 1 else [],
             "gain_dev": _gain(arm.gain_dev),
             "gain_test": _gain(arm.gain_test),
-            "likelihood": _likelihood(arm.gain_dev_likelihood),
+            "likelihood": arm.gain_dev_likelihood.in_nats() if arm.gain_dev_likelihood else None,
         }
         for name, arm in metrics.arms.items()
     ]

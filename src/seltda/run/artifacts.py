@@ -173,6 +173,10 @@ class Gain(BaseModel):
     # dev gains: the smallest true gain this noise lets the verdict confirm 80% of the time
     detectable: float | None = None
 
+    def in_nats(self) -> str:
+        """A log-likelihood gain as text: `+d [low, high] nats`."""
+        return f"{self.diff:+.3f} [{self.ci_low:+.3f}, {self.ci_high:+.3f}] nats"
+
 
 class ArmSummary(BaseModel):
     """One arm of a run (the baseline or a recipe's student): its models and their dev and test scores."""

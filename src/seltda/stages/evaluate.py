@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
@@ -52,6 +52,13 @@ class EvaluateConfig(BaseModel):
     )
 
 
+def _transformers_model(model_dir: str, cfg: EvaluateConfig) -> tuple[Any, torch.nn.Module, str]:
+    """The model's adapter, its answering model in eval mode on the GPU when there is one, and that device."""
+    adapter = load_adapter(model_dir, max_pixels=cfg.max_pixels, max_answer_tokens=cfg.max_answer_tokens)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    return adapter, load_vqa(model_dir).eval().to(device), device
+
+
 def predict(
     model_dir: str, records: list[Record], image_root: Path, cfg: EvaluateConfig, engine: str | None = None
 ) -> tuple[dict, dict]:
@@ -63,10 +70,7 @@ def predict(
         choose_metric(records, cfg.metric)  # every record has its choices, else an input error now
     elif (engine or engine_for(model_dir, cfg)) == "vllm":
         return predict_vllm(model_dir, records, image_root, cfg)
-    adapter = load_adapter(model_dir, max_pixels=cfg.max_pixels, max_answer_tokens=cfg.max_answer_tokens)
-    model = load_vqa(model_dir).eval()
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    model.to(device)
+    adapter, model, device = _transformers_model(model_dir, cfg)
     dataset = ImageRecords(records, image_root, adapter.prepare_images)
     # questions of similar length together: less padding, same answers (padding is masked)
     order = sorted(range(len(dataset)), key=lambda i: len(dataset.records[i].question))
@@ -101,10 +105,7 @@ def answer_likelihoods(
     """Per question, the log-likelihood (nats) the model gives its most common reference answer: one
     teacher-forced pass (`choice_scores` with that answer as the only choice), by transformers whatever the
     answering engine. A finer dev statistic than 0/1 accuracy (the verdict `accuracy-or-likelihood`)."""
-    adapter = load_adapter(model_dir, max_pixels=cfg.max_pixels, max_answer_tokens=cfg.max_answer_tokens)
-    model = load_vqa(model_dir).eval()
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    model.to(device)
+    adapter, model, device = _transformers_model(model_dir, cfg)
     records = read_records(data_file)[: cfg.limit]
     dataset = ImageRecords([r for r in records if r.answers], image_root, adapter.prepare_images)
     scores: dict[str, float] = {}
