@@ -10,6 +10,15 @@ Given a run folder of the curve (`fraction-F/seed-S`, with its `plain` arm's unf
   agree3      teacher, baseline and student all answer alike
   agree-tta   agree, and the baseline answers alike on the image flipped both ways and rotated 90 degrees
   agree-topN  agree, and the teacher's own score in the top N% (N = 50, 25) of its answer kind
+  agree-marginM  agree, and the baseline's log-likelihood of the answer beats that of every other answer
+              of the question's type in the labeled records by M nats or more (M = 1, 3: its confidence)
+  agree-pmiT  agree, and the answer is grounded in the image: the baseline's log-likelihood of the answer
+              on the pair's own image minus the log of its mean likelihood on 4 other images of the pairs
+              (pointwise mutual information of image and answer) above T nats (T = 0, 0.25)
+
+Each variant's accuracy is reported by case twice: `by_case` (yes/no by attribute and true answer) and
+`by_presence` (yes/no by attribute and whether the image has it: "is there a red shape?" on a red one is
+"color present", whatever the negation).
 
     python benchmarks/agreement_variants.py runs/c17/fraction-0.02/seed-0 runs/exp-agree3 \
         --student runs/pd18/agree-x-r10
@@ -25,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 from collections import Counter
 from pathlib import Path
@@ -32,7 +42,7 @@ from pathlib import Path
 from PIL import Image
 
 from seltda.core.records import Record, read_records, write_records
-from seltda.demo.easyvqa import image_attributes, image_root, load_split, oracle_answer
+from seltda.demo.easyvqa import image_attributes, image_root, load_split, oracle_answer, yes_no_case
 from seltda.eval.question_types import TypeIndex
 from seltda.eval.vqa import normalize_answer
 from seltda.orchestrate.agree import agreed, baseline_answers
@@ -74,6 +84,115 @@ def by_case(pairs: list[Record], attributes: dict) -> dict:
     }
 
 
+def by_presence(pairs: list[Record], attributes: dict) -> dict:
+    """Accuracy of the pairs' answers per case, yes/no split by whether the image has the attribute asked
+    about (`easyvqa.yes_no_case`)."""
+    total, right = Counter(), Counter()
+    for r in pairs:
+        known = attributes.get(r.image, {})
+        verdict = oracle_answer(r.question, known.get("shape"), known.get("color"))
+        if verdict is None:
+            continue
+        kind, truth = verdict
+        case = yes_no_case(r.question, known.get("shape"), known.get("color")) if kind == "yes/no" else None
+        for label in (f"yes/no, {case}" if case else kind, "all"):
+            total[label] += 1
+            right[label] += normalize_answer(r.majority_answer()) == truth
+    return {case: {"n": n, "accuracy": round(100 * right[case] / n, 1)} for case, n in sorted(total.items())}
+
+
+def answer_margins(
+    model: Path, pairs: list[Record], images: Path, labeled: list[Record], index: TypeIndex, out: Path
+) -> dict:
+    """Per pair, `model`'s log-likelihood of the pair's answer minus the best of the other answers of its
+    question type in the labeled records (cached in OUT/margins.json); pairs whose answer is not among them,
+    or whose image cannot be read, get none."""
+    cache = out / "margins.json"
+    if cache.is_file():
+        return json.loads(cache.read_text())
+    import torch
+
+    from seltda.stages.evaluate import _transformers_model
+    from seltda.stages.image_records import ImageRecords
+
+    answers: dict[str, set[str]] = {}
+    for record in labeled:
+        answers.setdefault(index.type_of(record), set()).update(normalize_answer(a) for a in record.answers)
+    adapter, model_, device = _transformers_model(str(model), EvaluateConfig())
+    ask = [r for r in pairs if normalize_answer(r.majority_answer()) in answers.get(index.type_of(r), ())]
+    dataset = ImageRecords(ask, images, adapter.prepare_images)
+    margins = {}
+    with torch.no_grad():
+        for start in range(0, len(dataset), 64):
+            items = [dataset[i] for i in range(start, min(start + 64, len(dataset)))]
+            items = [item for item in items if item is not None]
+            if not items:
+                continue
+            records = [item["record"] for item in items]
+            choices = [sorted(answers[index.type_of(r)]) for r in records]
+            pixels = adapter.batch_images([item["pixel_values"] for item in items]).to(device)
+            rows = adapter.choice_scores(model_, pixels, [r.question for r in records], choices)
+            for record, row, options in zip(records, rows, choices, strict=True):
+                mine = options.index(normalize_answer(record.majority_answer()))
+                others = [v for i, v in enumerate(row) if i != mine]
+                margins[record.question_id] = row[mine] - max(others) if others else float("inf")
+    cache.write_text(json.dumps(margins))
+    return margins
+
+
+def answer_pmi(model: Path, pairs: list[Record], images: Path, out: Path, others: int = 4) -> dict:
+    """Per pair, `model`'s log-likelihood of the pair's answer on its image minus the log of the mean
+    likelihood on `others` images drawn from the other pairs' (seed 0; cached in OUT/pmi.json)."""
+    cache = out / "pmi.json"
+    if cache.is_file():
+        return json.loads(cache.read_text())
+    import torch
+
+    from seltda.stages.evaluate import _transformers_model
+    from seltda.stages.image_records import ImageRecords
+
+    adapter, model_, device = _transformers_model(str(model), EvaluateConfig())
+
+    def likelihoods(records: list[Record]) -> dict[str, float]:
+        dataset = ImageRecords(records, images, adapter.prepare_images)
+        scores = {}
+        with torch.no_grad():
+            for start in range(0, len(dataset), 128):
+                items = [dataset[i] for i in range(start, min(start + 128, len(dataset)))]
+                items = [item for item in items if item is not None]
+                if not items:
+                    continue
+                batch = [item["record"] for item in items]
+                pixels = adapter.batch_images([item["pixel_values"] for item in items]).to(device)
+                answers = [[normalize_answer(r.majority_answer())] for r in batch]
+                rows = adapter.choice_scores(model_, pixels, [r.question for r in batch], answers)
+                scores.update({r.question_id: row[0] for r, row in zip(batch, rows, strict=True)})
+        return scores
+
+    own = likelihoods(pairs)
+    pool = sorted({r.image for r in pairs})
+    rng = random.Random(0)
+    elsewhere: dict[str, list[float]] = {}
+    for _ in range(others):
+        swapped = []
+        for r in pairs:
+            image = rng.choice(pool)
+            while image == r.image and len(pool) > 1:
+                image = rng.choice(pool)
+            swapped.append(r.model_copy(update={"image": image}))
+        for question, value in likelihoods(swapped).items():
+            elsewhere.setdefault(question, []).append(value)
+    pmi = {}
+    for question, values in elsewhere.items():
+        if question in own:
+            top = max(values)
+            pmi[question] = (
+                own[question] - top - math.log(sum(math.exp(v - top) for v in values) / len(values))
+            )
+    cache.write_text(json.dumps(pmi))
+    return pmi
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -94,7 +213,8 @@ def main() -> None:
     held = {r.image for r in random.Random(0).sample(truth, min(args.questions, len(truth)))}
     attributes = image_attributes(truth)
 
-    index = TypeIndex(read_records(args.run / "selection/train.jsonl"))
+    labeled = read_records(args.run / "selection/train.jsonl")
+    index = TypeIndex(labeled)
 
     def answers(model: Path, images: Path, name: str) -> dict[str, str]:
         """`model`'s answers to the pairs' questions (the agreed recipe's own cached answering)."""
@@ -118,13 +238,28 @@ def main() -> None:
                 cut = scores[int((1 - top / 100) * len(scores))]
                 kept += [r for r in group if r.provenance.score >= cut]
         variants[f"agree-top{top}"] = kept
+    margins = answer_margins(args.run / "baseline", variants["agree"], root, labeled, index, args.out)
+    for margin in (1, 3):
+        variants[f"agree-margin{margin}"] = [
+            r for r in variants["agree"] if margins.get(r.question_id, -1.0) >= margin
+        ]
+    pmi = answer_pmi(args.run / "baseline", variants["agree"], root, args.out)
+    for threshold in (0, 0.25):
+        variants[f"agree-pmi{threshold}"] = [
+            r for r in variants["agree"] if pmi.get(r.question_id, -math.inf) > threshold
+        ]
     if args.student:
         student = answers(args.student, root, "student")
         variants["agree2"] = agreeing(pairs, student)
         variants["agree3"] = agreeing(variants["agree"], student)
     report = {}
     for name, kept in variants.items():
-        report[name] = {"pairs": len(kept), "of": len(pairs), "by_case": by_case(kept, attributes)}
+        report[name] = {
+            "pairs": len(kept),
+            "of": len(pairs),
+            "by_case": by_case(kept, attributes),
+            "by_presence": by_presence(kept, attributes),
+        }
         write_records(args.out / f"{name}-x.jsonl", [r for r in kept if r.image not in held])
         print(name, json.dumps(report[name]), flush=True)
     (args.out / "accuracy.json").write_text(json.dumps(report, indent=1))

@@ -16,6 +16,7 @@ from seltda.core.records import read_records, write_records
 from seltda.eval.question_types import TypeIndex
 from seltda.orchestrate.agree import agreed, baseline_answers
 from seltda.orchestrate.aim import aim
+from seltda.orchestrate.ground import grounded, grounding
 from seltda.orchestrate.recipes import Recipe
 from seltda.orchestrate.run_config import RunConfig
 from seltda.orchestrate.stage_clock import StageClock
@@ -71,16 +72,17 @@ def synthetic_records(
     pool_root: Path | None = None,
 ) -> Path | None:
     """The arm's pseudo-labels file: the run's own merge, a merge with the recipe's filters (from the same
-    shards, no new sampling), then for aimed recipes only the types the teacher knows (needs dev margins)
-    and for agreed ones only the pairs the baseline answers alike (needs the trained baseline)."""
+    shards, no new sampling), then for aimed recipes only the types the teacher knows (needs dev margins),
+    for agreed ones only the pairs the baseline answers alike and for grounded ones only those whose answer
+    their image supports (both need the trained baseline)."""
     own = PseudoLabelFolder(layout.pseudolabels)
     recipe = arm.recipe
-    if recipe is None or (not recipe.refilters and not recipe.aimed and not recipe.agreed):
+    if recipe is None or (not recipe.refilters and not recipe.selects):
         return own.records
     folder = PseudoLabelFolder(layout.arm_pseudolabels(recipe.name))
     if folder.records.is_file():
         return folder.records
-    selects = recipe.aimed or recipe.agreed
+    selects = recipe.selects
     source = own.records
     if recipe.refilters:
         manifest = Manifest.read(own.manifest)
@@ -108,6 +110,16 @@ def synthetic_records(
         )
         records, summary = agreed(records, answers, index)
         atomic_write_json(folder.root / "agree.json", summary)
+    if recipe.grounded is not None and records:
+        scores = grounding(
+            layout.arm_model(BASELINE, 1),
+            records,
+            pool_root or cfg.images,
+            cfg.evaluate,
+            folder.root / "grounding.json",
+        )
+        records, summary = grounded(records, scores, recipe.grounded, index)
+        atomic_write_json(folder.root / "ground.json", summary)
     write_records(folder.records, records)
     return folder.records
 

@@ -2,10 +2,10 @@
 
 A recipe changes the merge filters of the pseudo-labels (`pseudolabel`: fields of `PseudoLabelConfig`),
 the student's settings (`student`: fields of `StudentConfig`), or aims the pseudo-labels at the question
-types where the teacher answers the dev questions better than the baseline does (`aimed`), or keeps the pairs
-whose answer the baseline gives too (`agreed`). `seltda` is the
-run's own settings; the others are written relative to it. A run config names built-in recipes or writes
-its own (`{name: ratio2, student: {synthetic_ratio: 2}}`).
+types where the teacher answers the dev questions better than the baseline does (`aimed`), keeps the pairs
+whose answer the baseline gives too (`agreed`), or those whose answer their image supports (`grounded`).
+`seltda` is the run's own settings; the others are written relative to it. A run config names built-in
+recipes or writes its own (`{name: ratio2, student: {synthetic_ratio: 2}}`).
 """
 
 from __future__ import annotations
@@ -36,6 +36,12 @@ class Recipe(BaseModel):
     agreed: bool = Field(
         False, description="keep only pairs whose answer the run's baseline gives to the same question"
     )
+    grounded: float | None = Field(
+        None,
+        description="keep only pairs whose answer their image supports: the baseline's log-likelihood of "
+        "the answer on the pair's image minus the log of its mean on 4 other pool images, above this many "
+        "nats (orchestrate/ground.py)",
+    )
 
     def pseudolabel_config(self, own: PseudoLabelConfig) -> PseudoLabelConfig:
         unknown = sorted(set(self.pseudolabel) - set(MERGE_FIELDS))
@@ -48,6 +54,11 @@ class Recipe(BaseModel):
 
     def student_config(self, own: StudentConfig) -> StudentConfig:
         return StudentConfig.model_validate({**own.model_dump(), **self.student})
+
+    @property
+    def selects(self) -> bool:
+        """Whether it keeps a subset of its merged pairs by a model's judgement (aimed, agreed, grounded)."""
+        return self.aimed or self.agreed or self.grounded is not None
 
     @property
     def refilters(self) -> bool:
@@ -78,6 +89,15 @@ BUILTIN: dict[str, Recipe] = {
             pseudolabel={"keep_top_fraction": None, "max_yes_no_share": None, "min_score": None},
             student={"synthetic_ratio": 10.0},
             agreed=True,
+        ),
+        Recipe(
+            name="grounded",
+            description="the agreed pairs whose answer their image supports (grounding above 0.25 nats, "
+            "not what both models say whatever the image), all of them (up to 10 per real record)",
+            pseudolabel={"keep_top_fraction": None, "max_yes_no_share": None, "min_score": None},
+            student={"synthetic_ratio": 10.0},
+            agreed=True,
+            grounded=0.25,
         ),
         Recipe(
             name="noisy",

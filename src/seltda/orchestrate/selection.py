@@ -61,13 +61,15 @@ def _count(path: Path | None) -> int | None:
 
 
 def _untrainable(arm: Arm, layout: RunLayout) -> str | None:
-    """Why an aimed or agreed arm would not be worth training (None: train it)."""
+    """Why an aimed, agreed or grounded arm would not be worth training (None: train it)."""
     recipe = arm.recipe
-    if recipe is None or not (recipe.aimed or recipe.agreed):
+    if recipe is None or not recipe.selects:
         return None
-    if recipe.agreed and not recipe.aimed:
+    if not recipe.aimed:
         if not _count(arm.synthetic):
-            return "no pseudo-label kept: the baseline answers every generated question otherwise"
+            if recipe.grounded is None:
+                return "no pseudo-label kept: the baseline answers every generated question otherwise"
+            return "no pseudo-label kept by its selection (agree.json, ground.json beside its pseudo-labels)"
         return None
     if arm.synthetic is None:
         return "no dev records: it aims at the teacher's strengths on dev"

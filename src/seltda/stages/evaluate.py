@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -99,27 +100,43 @@ def reference_answer(answers: list[str]) -> str:
     return max(sorted(set(answers)), key=answers.count)
 
 
+def reference_likelihoods(
+    model_dir: str, record_sets: Sequence[list[Record]], image_root: Path, cfg: EvaluateConfig
+) -> list[tuple[dict[str, float], dict[str, int]]]:
+    """Per record set, ({question_id: log-likelihood in nats of the record's most common reference answer},
+    {skip reason: count}): one teacher-forced pass per set (`choice_scores` with that answer as the only
+    choice) by one loaded model, transformers whatever the answering engine. Records without answers and
+    records whose image cannot be read get none."""
+    adapter, model, device = _transformers_model(model_dir, cfg)
+    results = []
+    for records in record_sets:
+        dataset = ImageRecords([r for r in records if r.answers], image_root, adapter.prepare_images)
+        scores: dict[str, float] = {}
+        with torch.no_grad():
+            for start in track(range(0, len(dataset), cfg.batch_size), description="answer likelihoods"):
+                items = [dataset[i] for i in range(start, min(start + cfg.batch_size, len(dataset)))]
+                items = [item for item in items if item is not None]
+                if not items:
+                    continue
+                images = adapter.batch_images([item["pixel_values"] for item in items]).to(device)
+                questions = [item["record"].question for item in items]
+                choices = [[reference_answer(item["record"].answers)] for item in items]
+                rows = adapter.choice_scores(model, images, questions, choices)
+                scores.update(
+                    {item["record"].question_id: row[0] for item, row in zip(items, rows, strict=True)}
+                )
+        results.append((scores, dict(dataset.skipped)))
+    return results
+
+
 def answer_likelihoods(
     model_dir: str, data_file: Path, image_root: Path, cfg: EvaluateConfig, out_file: Path | None = None
 ) -> Likelihoods:
-    """Per question, the log-likelihood (nats) the model gives its most common reference answer: one
-    teacher-forced pass (`choice_scores` with that answer as the only choice), by transformers whatever the
-    answering engine. A finer dev statistic than 0/1 accuracy (the verdict `accuracy-or-likelihood`)."""
-    adapter, model, device = _transformers_model(model_dir, cfg)
+    """Per question, the log-likelihood (nats) the model gives its most common reference answer
+    (`reference_likelihoods`): a finer dev statistic than 0/1 accuracy (the verdict
+    `accuracy-or-likelihood`)."""
     records = read_records(data_file)[: cfg.limit]
-    dataset = ImageRecords([r for r in records if r.answers], image_root, adapter.prepare_images)
-    scores: dict[str, float] = {}
-    with torch.no_grad():
-        for start in track(range(0, len(dataset), cfg.batch_size), description="answer likelihoods"):
-            items = [dataset[i] for i in range(start, min(start + cfg.batch_size, len(dataset)))]
-            items = [item for item in items if item is not None]
-            if not items:
-                continue
-            images = adapter.batch_images([item["pixel_values"] for item in items]).to(device)
-            questions = [item["record"].question for item in items]
-            choices = [[reference_answer(item["record"].answers)] for item in items]
-            rows = adapter.choice_scores(model, images, questions, choices)
-            scores.update({item["record"].question_id: row[0] for item, row in zip(items, rows, strict=True)})
+    [(scores, skipped)] = reference_likelihoods(model_dir, [records], image_root, cfg)
     if not scores:
         raise ValueError(f"{data_file}: none of its {len(records)} questions could be scored by {model_dir}")
     result = Likelihoods(
@@ -128,7 +145,7 @@ def answer_likelihoods(
         mean=round(sum(scores.values()) / len(scores), 4),
         n=len(scores),
         per_question=scores,
-        skipped_images=dict(dataset.skipped),
+        skipped_images=skipped,
     )
     if out_file is not None:
         result.write(out_file)
