@@ -10,7 +10,9 @@ shipped, the shipped gain per seed, its mean and 95% interval over seeds and tes
     python benchmarks/verdict_rules.py runs/c30/fraction-0.02/seed-{5,6,7,8,9} \\
         runs/c31/fraction-0.05/seed-{5,6,7,8,9}
 
-Nothing is retrained; points without likelihood gains are judged under `accuracy` only.
+Nothing is retrained; points without likelihood gains are judged under `accuracy` only. `--candidates
+seltda,grounded` judges only those arms as candidates (the others become references), to compare candidate
+sets on the same trained models.
 """
 
 from __future__ import annotations
@@ -38,7 +40,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("points", type=Path, nargs="+", help="curve points (fraction-F/seed-S)")
+    parser.add_argument("--candidates", help="comma-separated arms judged as candidates (default: the run's)")
     args = parser.parse_args()
+    allowed = set(args.candidates.split(",")) if args.candidates else None
     by_fraction: dict[str, list[Path]] = {}
     for point in args.points:
         by_fraction.setdefault(point.parent.name.removeprefix("fraction-"), []).append(point)
@@ -53,6 +57,11 @@ def main() -> None:
             for point in points:
                 layout = RunLayout(point)
                 metrics = RunMetrics.read(layout.metrics)
+                if allowed is not None:
+                    arms = {
+                        n: a.model_copy(update={"candidate": n in allowed}) for n, a in metrics.arms.items()
+                    }
+                    metrics = metrics.model_copy(update={"arms": arms})
                 if rule != "accuracy" and not any(a.gain_dev_likelihood for a in metrics.arms.values()):
                     continue
                 name, how = shipped(metrics, rule)
