@@ -18,7 +18,7 @@ os.environ["SELTDA_CACHE_DIR"] = tempfile.mkdtemp(prefix="seltda-test-cache-")
 
 import torch  # noqa: E402
 
-from seltda.core.records import Record, write_records  # noqa: E402
+from seltda.core.records import Provenance, Record, write_records  # noqa: E402
 from seltda.models.tiny_blip import TinyBlipConfig, build_tiny_blip  # noqa: E402
 from seltda.qa_text import format_target  # noqa: E402
 
@@ -144,6 +144,18 @@ def tiny_demo(tmp_path_factory: pytest.TempPathFactory) -> dict:
 # ---------------------------------------------------------------------------------- converters' samples
 
 VQA_ANSWERS = ["yes", "yes", "yes", "no", "yes", "yes", "yeah", "yes", "yes", "yes"]
+
+
+def synthetic_pair(qid: str, image: str, question: str, answer: str) -> Record:
+    """A generated question-answer pair as the teacher writes it (one answer, its provenance)."""
+    return Record(
+        question_id=qid,
+        image=image,
+        question=question,
+        answers=[answer],
+        source="synthetic",
+        provenance=Provenance(teacher="t"),
+    )
 
 
 def write_json(path: Path, data: object) -> Path:

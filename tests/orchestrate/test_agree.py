@@ -6,9 +6,9 @@ import json
 import shutil
 
 import pytest
-from conftest import tiny_run_config
+from conftest import synthetic_pair, tiny_run_config
 
-from seltda.core.records import Provenance, Record, read_records, write_records
+from seltda.core.records import Record, read_records, write_records
 from seltda.eval.question_types import TypeIndex
 from seltda.orchestrate import agree
 from seltda.orchestrate.agree import agreed
@@ -18,17 +18,6 @@ from seltda.run.layout import RunLayout
 from seltda.stages.evaluate import EvaluateConfig, predict
 
 
-def _pair(qid: str, image: str, question: str, answer: str) -> Record:
-    return Record(
-        question_id=qid,
-        image=image,
-        question=question,
-        answers=[answer],
-        source="synthetic",
-        provenance=Provenance(teacher="t"),
-    )
-
-
 def test_a_pair_is_kept_when_the_baseline_gives_its_answer_after_vqa_normalization():
     shape, red = "what shape?", "is it red?"
     labeled = [
@@ -36,10 +25,12 @@ def test_a_pair_is_kept_when_the_baseline_gives_its_answer_after_vqa_normalizati
         Record(question_id="r2", image="a.png", question=red, answers=["yes"], question_type="yes/no"),
     ]
     pairs = [
-        _pair("p1", "u.png", "what shape?", "circle"),
-        _pair("p2", "u.png", "is it red?", "yes"),
-        _pair("p3", "v.png", "is it blue?", "no"),
-        _pair("p4", "w.png", "what shape?", "square"),  # its image was unreadable: no answer, dropped
+        synthetic_pair("p1", "u.png", "what shape?", "circle"),
+        synthetic_pair("p2", "u.png", "is it red?", "yes"),
+        synthetic_pair("p3", "v.png", "is it blue?", "no"),
+        synthetic_pair(
+            "p4", "w.png", "what shape?", "square"
+        ),  # its image was unreadable: no answer, dropped
     ]
     answers = {"p1": "Circle.", "p2": "no", "p3": "no"}
     kept, summary = agreed(pairs, answers, TypeIndex(labeled))
@@ -62,7 +53,9 @@ def test_agreed_arm_keeps_the_pairs_its_baseline_answers_alike_and_reuses_the_an
     cfg = tiny_run_config(dataset, tiny_model, tmp_path / "run")
     layout = RunLayout(cfg.out)
     shutil.copytree(tiny_model, layout.baseline)  # the run's baseline (any VQA model answers)
-    questions = [_pair(f"p{i}", r.image, r.question, "?") for i, r in enumerate(dataset["records"][:8])]
+    questions = [
+        synthetic_pair(f"p{i}", r.image, r.question, "?") for i, r in enumerate(dataset["records"][:8])
+    ]
     said, _ = predict(str(layout.baseline), questions, dataset["root"], EvaluateConfig())
     # half the pairs carry the baseline's own answer, the other half another one
     pairs = [

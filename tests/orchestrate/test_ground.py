@@ -8,9 +8,9 @@ import math
 import shutil
 
 import pytest
-from conftest import tiny_run_config
+from conftest import synthetic_pair, tiny_run_config
 
-from seltda.core.records import Provenance, Record, read_records, write_records
+from seltda.core.records import Record, read_records, write_records
 from seltda.eval.question_types import TypeIndex
 from seltda.orchestrate import ground
 from seltda.orchestrate.arms import Arm, synthetic_records
@@ -18,17 +18,6 @@ from seltda.orchestrate.ground import grounded, grounding
 from seltda.orchestrate.recipes import BUILTIN, Recipe
 from seltda.run.layout import RunLayout
 from seltda.stages.evaluate import EvaluateConfig, reference_likelihoods
-
-
-def _pair(qid: str, image: str, question: str, answer: str) -> Record:
-    return Record(
-        question_id=qid,
-        image=image,
-        question=question,
-        answers=[answer],
-        source="synthetic",
-        provenance=Provenance(teacher="t"),
-    )
 
 
 def test_pairs_above_the_threshold_are_kept_and_a_pair_without_grounding_is_dropped():
@@ -41,16 +30,19 @@ def test_pairs_above_the_threshold_are_kept_and_a_pair_without_grounding_is_drop
         ),
     ]
     pairs = [
-        _pair("p1", "u.png", "what shape?", "circle"),
-        _pair("p2", "u.png", "is it red?", "no"),
-        _pair("p3", "v.png", "is it blue?", "yes"),
-        _pair("p4", "w.png", "is it green?", "no"),  # its image was unreadable: no grounding
+        synthetic_pair("p1", "u.png", "what shape?", "circle"),
+        synthetic_pair("p2", "u.png", "is it red?", "no"),
+        synthetic_pair("p3", "v.png", "is it blue?", "yes"),
+        synthetic_pair("p4", "w.png", "is it green?", "no"),  # its image was unreadable: no grounding
     ]
     scores = {"p1": 1.2, "p2": 0.05, "p3": 0.3}
     kept, summary = grounded(pairs, scores, 0.25, TypeIndex(labeled))
     assert [r.question_id for r in kept] == ["p1", "p3"]
     assert summary["pairs"] == 4 and summary["kept"] == 2 and summary["threshold"] == 0.25
-    assert summary["per_type"] == {"shape": {"kept": 1, "dropped": 0}, "yes/no": {"kept": 1, "dropped": 2}}
+    assert summary["per_type"] == {
+        "shape": {"kept": 1, "dropped": 0, "kept_share": 100.0},
+        "yes/no": {"kept": 1, "dropped": 2, "kept_share": 33.33},
+    }
 
 
 def test_grounding_is_the_answers_likelihood_on_its_image_over_that_on_the_others(
@@ -58,7 +50,7 @@ def test_grounding_is_the_answers_likelihood_on_its_image_over_that_on_the_other
 ):
     records = dataset["records"]
     first, second = sorted({r.image for r in records})[:2]
-    pairs = [_pair(f"p{i}", r.image, r.question, r.answers[0]) for i, r in enumerate(records[:8])]
+    pairs = [synthetic_pair(f"p{i}", r.image, r.question, r.answers[0]) for i, r in enumerate(records[:8])]
     pairs = [p for p in pairs if p.image in (first, second)]
     assert {p.image for p in pairs} == {first, second}
     cfg = EvaluateConfig(batch_size=4)
@@ -81,9 +73,12 @@ def test_grounding_is_the_answers_likelihood_on_its_image_over_that_on_the_other
 def test_grounding_is_read_back_for_the_same_pairs_and_computed_again_for_others(
     dataset, tiny_model, tmp_path, monkeypatch
 ):
-    pairs = [_pair(f"p{i}", r.image, r.question, r.answers[0]) for i, r in enumerate(dataset["records"][:6])]
+    pairs = [
+        synthetic_pair(f"p{i}", r.image, r.question, r.answers[0])
+        for i, r in enumerate(dataset["records"][:6])
+    ]
     (dataset["root"] / "images" / "broken.png").write_bytes(b"not a png")
-    pairs.append(_pair("broken", "images/broken.png", "what shape?", "circle"))
+    pairs.append(synthetic_pair("broken", "images/broken.png", "what shape?", "circle"))
     out = tmp_path / "grounding.json"
     scores = grounding(tiny_model, pairs, dataset["root"], EvaluateConfig(), out)
     assert "broken" not in scores and len(scores) == 6 and all(math.isfinite(v) for v in scores.values())
@@ -110,7 +105,10 @@ def test_grounded_arm_keeps_the_pairs_above_its_threshold(dataset, tiny_model, t
     cfg = tiny_run_config(dataset, tiny_model, tmp_path / "run")
     layout = RunLayout(cfg.out)
     shutil.copytree(tiny_model, layout.baseline)  # the run's baseline (any VQA model answers)
-    pairs = [_pair(f"p{i}", r.image, r.question, r.answers[0]) for i, r in enumerate(dataset["records"][:8])]
+    pairs = [
+        synthetic_pair(f"p{i}", r.image, r.question, r.answers[0])
+        for i, r in enumerate(dataset["records"][:8])
+    ]
     write_records(layout.pseudolabels / "pseudolabels.jsonl", pairs)
     index = TypeIndex(dataset["records"])
     everything = Recipe(name="ground-all", grounded=-1e9)

@@ -39,22 +39,22 @@ def agreed(
         counts[(index.type_of(record), keep)] += 1
         if keep:
             kept.append(checked)
-    kinds = sorted({kind for kind, _ in counts})
-    summary = {
-        "pairs": len(records),
-        "kept": len(kept),
-        "per_type": {
-            kind: {
-                "kept": counts[(kind, True)],
-                "dropped": counts[(kind, False)],
-                "agreement": round(
-                    100 * counts[(kind, True)] / max(1, counts[(kind, True)] + counts[(kind, False)]), 2
-                ),
-            }
-            for kind in kinds
-        },
-    }
-    return kept, summary
+    return kept, selection_summary(len(records), counts, share="agreement")
+
+
+def selection_summary(pairs: int, counts: Counter, share: str = "kept_share") -> dict[str, Any]:
+    """What a selection of pseudo-labels kept: `pairs`, `kept`, and per question type the pairs kept, dropped
+    and the share kept in % under `share` (`counts`: (type, kept) -> pairs)."""
+    per_type = {}
+    for kind in sorted({kind for kind, _ in counts}):
+        kept, dropped = counts[(kind, True)], counts[(kind, False)]
+        per_type[kind] = {
+            "kept": kept,
+            "dropped": dropped,
+            share: round(100 * kept / max(1, kept + dropped), 2),
+        }
+    kept_total = sum(n for (_, keep), n in counts.items() if keep)
+    return {"pairs": pairs, "kept": kept_total, "per_type": per_type}
 
 
 def baseline_answers(

@@ -26,6 +26,7 @@ from typing import Any
 from seltda.core.fileio import atomic_write_json, read_json
 from seltda.core.records import Record
 from seltda.eval.question_types import TypeIndex
+from seltda.orchestrate.agree import selection_summary
 from seltda.stages.evaluate import EvaluateConfig
 
 OTHERS = 4  # images each answer is also scored on
@@ -73,24 +74,15 @@ def grounding(
 def grounded(
     records: Sequence[Record], scores: dict[str, float], threshold: float, index: TypeIndex
 ) -> tuple[list[Record], dict[str, Any]]:
-    """The pairs whose grounding is above `threshold` nats (a pair without one is dropped), and a summary:
-    kept and dropped per question type."""
+    """The pairs whose grounding is above `threshold` nats (a pair without one is dropped), and a summary
+    (`selection_summary`) with the threshold."""
     kept, counts = [], Counter()
     for record in records:
         keep = scores.get(record.question_id, -math.inf) > threshold
         counts[(index.type_of(record), keep)] += 1
         if keep:
             kept.append(record)
-    kinds = sorted({kind for kind, _ in counts})
-    summary = {
-        "pairs": len(records),
-        "kept": len(kept),
-        "threshold": threshold,
-        "per_type": {
-            kind: {"kept": counts[(kind, True)], "dropped": counts[(kind, False)]} for kind in kinds
-        },
-    }
-    return kept, summary
+    return kept, selection_summary(len(records), counts) | {"threshold": threshold}
 
 
 def _other(rng: random.Random, pool: list[str], image: str) -> str:
