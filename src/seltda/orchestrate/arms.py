@@ -100,24 +100,15 @@ def synthetic_records(
             return None  # no dev: the arm cannot be aimed
         records, summary = aim(records, margins, index)
         atomic_write_json(folder.root / "aim.json", summary)
+    baseline, images = layout.arm_model(BASELINE, 1), pool_root or cfg.images  # the judge of the pairs
     if recipe.agreed and records:
         answers = baseline_answers(
-            layout.arm_model(BASELINE, 1),
-            records,
-            pool_root or cfg.images,
-            cfg.evaluate,
-            folder.root / "baseline_answers.json",
+            baseline, records, images, cfg.evaluate, folder.root / "baseline_answers.json"
         )
         records, summary = agreed(records, answers, index)
         atomic_write_json(folder.root / "agree.json", summary)
     if recipe.grounded is not None and records:
-        scores = grounding(
-            layout.arm_model(BASELINE, 1),
-            records,
-            pool_root or cfg.images,
-            cfg.evaluate,
-            folder.root / "grounding.json",
-        )
+        scores = grounding(baseline, records, images, cfg.evaluate, folder.root / "grounding.json")
         records, summary = grounded(records, scores, recipe.grounded, index)
         atomic_write_json(folder.root / "ground.json", summary)
     write_records(folder.records, records)
