@@ -16,7 +16,9 @@ from seltda.orchestrate import ground
 from seltda.orchestrate.arms import Arm, synthetic_records
 from seltda.orchestrate.ground import grounded, grounding
 from seltda.orchestrate.recipes import BUILTIN, Recipe
+from seltda.orchestrate.selection import _untrainable
 from seltda.run.layout import RunLayout
+from seltda.run.stage import STAGE_FILE
 from seltda.stages.evaluate import EvaluateConfig, reference_likelihoods
 
 
@@ -124,3 +126,26 @@ def test_grounded_arm_keeps_the_pairs_above_its_threshold(dataset, tiny_model, t
         p.question_id for p in pairs if scores[p.question_id] > middle
     ]
     assert json.loads((path.parent / "ground.json").read_text())["kept"] == len(read_records(path))
+
+
+def test_an_arm_judged_by_another_arms_student_waits_for_it_and_then_uses_it(dataset, tiny_model, tmp_path):
+    cfg = tiny_run_config(dataset, tiny_model, tmp_path / "run")
+    layout = RunLayout(cfg.out)
+    shutil.copytree(tiny_model, layout.baseline)
+    pairs = [
+        synthetic_pair(f"p{i}", r.image, r.question, r.answers[0])
+        for i, r in enumerate(dataset["records"][:4])
+    ]
+    write_records(layout.pseudolabels / "pseudolabels.jsonl", pairs)
+    index = TypeIndex(dataset["records"])
+    recipe = Recipe(name="again", grounded=-1e9, judge="first")
+    arm = Arm("again", True, recipe, [layout.arm_model("again")])
+    assert synthetic_records(arm, cfg, layout, None, index, dataset["root"]) is None  # no judge yet
+    assert "judge, the first student, was not trained" in _untrainable(arm, layout)
+    judge = layout.arm_model("first")
+    shutil.copytree(tiny_model, judge)
+    (judge / STAGE_FILE).write_text("{}")  # trained
+    path = arm.synthetic = synthetic_records(arm, cfg, layout, None, index, dataset["root"])
+    assert len(read_records(path)) == len(pairs)
+    assert _untrainable(arm, layout) is None
+    assert json.loads((path.parent / "grounding.json").read_text())["model"] == str(judge)

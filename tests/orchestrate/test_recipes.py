@@ -42,3 +42,26 @@ def test_run_configs_name_recipes_or_write_them_out():
         RunConfig(out="o", train="t", images="i", candidates=["nosiy"])
     with pytest.raises(ValidationError, match="named twice"):
         RunConfig(out="o", train="t", images="i", candidates=["plain"], references=["plain"])
+
+
+def test_a_recipe_comes_after_its_judge_which_is_added_when_the_run_does_not_name_it():
+    cfg = RunConfig(out="o", train="t", images="i", candidates=["regrounded"], references=["plain"])
+    recipes = [(r.name, candidate) for r, candidate in cfg.recipes()]
+    assert recipes == [("seltda", False), ("grounded", False), ("regrounded", True), ("plain", False)]
+    chain = [
+        {"name": "third", "agreed": True, "judge": "second"},
+        {"name": "second", "agreed": True, "judge": "first"},
+        {"name": "first", "agreed": True},
+    ]
+    cfg = RunConfig(out="o", train="t", images="i", candidates=chain)
+    assert [r.name for r, _ in cfg.recipes()] == ["seltda", "first", "second", "third"]
+    assert [c for _, c in cfg.recipes()] == [False, True, True, True]
+    with pytest.raises(ValidationError, match="unknown judge: unknown recipe 'nobody'"):
+        RunConfig(
+            out="o", train="t", images="i", candidates=[{"name": "a", "agreed": True, "judge": "nobody"}]
+        )
+    loop = [{"name": "a", "agreed": True, "judge": "b"}, {"name": "b", "agreed": True, "judge": "a"}]
+    with pytest.raises(ValidationError, match="cycle: a <- b <- a"):
+        RunConfig(out="o", train="t", images="i", candidates=loop)
+    with pytest.raises(ValidationError, match="no recipe may be named 'baseline'"):
+        RunConfig(out="o", train="t", images="i", candidates=[{"name": "baseline"}])

@@ -17,7 +17,7 @@ from seltda.eval.question_types import TypeIndex
 from seltda.orchestrate.agree import agreed, baseline_answers
 from seltda.orchestrate.aim import aim
 from seltda.orchestrate.ground import grounded, grounding
-from seltda.orchestrate.recipes import Recipe
+from seltda.orchestrate.recipes import BASELINE, Recipe
 from seltda.orchestrate.run_config import RunConfig
 from seltda.orchestrate.stage_clock import StageClock
 from seltda.run.artifacts import Evaluation, Likelihoods
@@ -27,8 +27,6 @@ from seltda.run.stage import stage_complete
 from seltda.stages.evaluate import answer_likelihoods, evaluate
 from seltda.stages.pseudolabel.merge import merge
 from seltda.stages.student import train_student
-
-BASELINE = "baseline"
 
 
 @dataclass
@@ -73,8 +71,9 @@ def synthetic_records(
 ) -> Path | None:
     """The arm's pseudo-labels file: the run's own merge, a merge with the recipe's filters (from the same
     shards, no new sampling), then for aimed recipes only the types the teacher knows (needs dev margins),
-    for agreed ones only the pairs the baseline answers alike and for grounded ones only those whose answer
-    their image supports (both need the trained baseline)."""
+    for agreed ones only the pairs the judge (the baseline, or the recipe's `judge` arm's first student)
+    answers alike and for grounded ones only those whose answer their image supports (both need the trained
+    judge: None when it is not)."""
     own = PseudoLabelFolder(layout.pseudolabels)
     recipe = arm.recipe
     if recipe is None or (not recipe.refilters and not recipe.selects):
@@ -100,15 +99,17 @@ def synthetic_records(
             return None  # no dev: the arm cannot be aimed
         records, summary = aim(records, margins, index)
         atomic_write_json(folder.root / "aim.json", summary)
-    baseline, images = layout.arm_model(BASELINE, 1), pool_root or cfg.images  # the judge of the pairs
+    judge, images = layout.arm_model(recipe.judge, 1), pool_root or cfg.images
+    if recipe.judge != BASELINE and not stage_complete(judge):
+        return None  # its judge arm was not trained
     if recipe.agreed and records:
         answers = baseline_answers(
-            baseline, records, images, cfg.evaluate, folder.root / "baseline_answers.json"
+            judge, records, images, cfg.evaluate, folder.root / "baseline_answers.json"
         )
         records, summary = agreed(records, answers, index)
         atomic_write_json(folder.root / "agree.json", summary)
     if recipe.grounded is not None and records:
-        scores = grounding(baseline, records, images, cfg.evaluate, folder.root / "grounding.json")
+        scores = grounding(judge, records, images, cfg.evaluate, folder.root / "grounding.json")
         records, summary = grounded(records, scores, recipe.grounded, index)
         atomic_write_json(folder.root / "ground.json", summary)
     write_records(folder.records, records)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from seltda.stages.pseudolabel.config import PseudoLabelConfig
 from seltda.stages.student_config import StudentConfig
 
+BASELINE = "baseline"  # the arm trained on the real records only (the default judge)
 OWN = "seltda"  # the run's own recipe: its `pseudolabel` and `student` settings as written
 MERGE_FIELDS = ("keep_top_fraction", "max_yes_no_share", "min_score", "max_answer_words")
 
@@ -41,6 +42,13 @@ class Recipe(BaseModel):
         description="keep only pairs whose answer their image supports: the baseline's log-likelihood of "
         "the answer on the pair's image minus the log of its mean on 4 other pool images, above this many "
         "nats (orchestrate/ground.py)",
+    )
+    judge: str = Field(
+        BASELINE,
+        pattern=r"^[a-z0-9][a-z0-9_.-]*$",
+        description="the model that judges agreement and grounding: the run's baseline, or the first student "
+        "of another recipe of the run (trained before this one; a second round of selection by a model that "
+        "learned from the first round's pairs)",
     )
 
     def pseudolabel_config(self, own: PseudoLabelConfig) -> PseudoLabelConfig:
@@ -100,6 +108,17 @@ BUILTIN: dict[str, Recipe] = {
             grounded=0.25,
         ),
         Recipe(
+            name="regrounded",
+            description="the teacher's pairs selected again as `grounded` does (agreement, grounding above "
+            "0.25 nats), judged by the `grounded` student instead of the baseline: a second round of "
+            "selection by a model that learned from the first's pairs",
+            pseudolabel={"keep_top_fraction": None, "max_yes_no_share": None, "min_score": None},
+            student={"synthetic_ratio": 10.0},
+            agreed=True,
+            grounded=0.25,
+            judge="grounded",
+        ),
+        Recipe(
             name="noisy",
             description="the run's own pseudo-labels, Noisy Student training (input augmentation, dropout)",
             student={"noise": True},
@@ -120,3 +139,33 @@ def resolve_recipe(recipe: str | Recipe) -> Recipe:
     if recipe not in BUILTIN:
         raise ValueError(f"unknown recipe {recipe!r}: built-in ones are {', '.join(BUILTIN)}")
     return BUILTIN[recipe]
+
+
+def judges_first(named: list[tuple[Recipe, bool]]) -> list[tuple[Recipe, bool]]:
+    """`named` (recipe, is a candidate) in order, each recipe after the one whose student judges its pairs;
+    a built-in judge the list lacks is added as a reference (not a candidate). Raises ValueError for an
+    unknown judge or recipes that judge each other in a cycle."""
+    by_name = {recipe.name: (recipe, candidate) for recipe, candidate in named}
+    pending = [recipe for recipe, _ in named]
+    while pending:
+        judge = pending.pop().judge
+        if judge != BASELINE and judge not in by_name:
+            try:
+                by_name[judge] = (resolve_recipe(judge), False)
+            except ValueError as error:
+                raise ValueError(f"unknown judge: {error}") from None
+            pending.append(by_name[judge][0])
+    ordered: list[tuple[Recipe, bool]] = []
+
+    def place(name: str, chain: tuple[str, ...]) -> None:
+        if name == BASELINE or any(recipe.name == name for recipe, _ in ordered):
+            return
+        if name in chain:
+            raise ValueError(f"recipes judge each other in a cycle: {' <- '.join((*chain, name))}")
+        recipe, candidate = by_name[name]
+        place(recipe.judge, (*chain, name))
+        ordered.append((recipe, candidate))
+
+    for name in by_name:
+        place(name, ())
+    return ordered

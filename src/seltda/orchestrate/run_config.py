@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from seltda.core.errors import describe_validation
 from seltda.core.fileio import SeltdaInputError
 from seltda.models.tiny_blip import TinyBlipConfig
-from seltda.orchestrate.recipes import OWN, Recipe, resolve_recipe
+from seltda.orchestrate.recipes import BASELINE, OWN, Recipe, judges_first, resolve_recipe
 from seltda.stages.evaluate import EvaluateConfig
 from seltda.stages.pseudolabel.config import PseudoLabelConfig
 from seltda.stages.student_config import StudentConfig
@@ -95,16 +95,22 @@ class RunConfig(BaseModel):
         names = [resolve_recipe(r).name for r in [*self.candidates, *self.references]]
         if len(set(names)) != len(names):
             raise ValueError(f"a recipe is named twice in candidates and references: {names}")
+        if BASELINE in names:
+            raise ValueError(
+                f"no recipe may be named {BASELINE!r}: it is the arm trained on the real records"
+            )
+        self.recipes()  # an unknown judge, or judges in a cycle, fail here
         return self
 
     def recipes(self) -> list[tuple[Recipe, bool]]:
         """Every recipe of the run with whether it is a candidate, the run's own first: round 1 always
-        trains it (`student/`), so it is reported as a reference when it is not a candidate."""
+        trains it (`student/`), so it is reported as a reference when it is not a candidate. A recipe comes
+        after its judge, which is added as a reference when the run does not name it."""
         named = [(resolve_recipe(r), True) for r in self.candidates]
         named += [(resolve_recipe(r), False) for r in self.references]
         if all(r.name != OWN for r, _ in named):
             named.insert(0, (resolve_recipe(OWN), False))
-        return sorted(named, key=lambda item: item[0].name != OWN)
+        return judges_first(sorted(named, key=lambda item: item[0].name != OWN))
 
 
 def load_run_config(path: Path) -> RunConfig:

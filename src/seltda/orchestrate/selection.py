@@ -27,6 +27,7 @@ from seltda.orchestrate.verdict import choose, summarize
 from seltda.run.artifacts import ArmSummary, Evaluation, Shipped
 from seltda.run.layout import RunLayout
 from seltda.run.pseudolabels import PseudoLabelFolder
+from seltda.run.stage import stage_complete
 
 Dev = tuple[Path, Path]  # records, image root
 
@@ -65,6 +66,8 @@ def _untrainable(arm: Arm, layout: RunLayout) -> str | None:
     recipe = arm.recipe
     if recipe is None or not recipe.selects:
         return None
+    if recipe.judge != BASELINE and not stage_complete(layout.arm_model(recipe.judge, 1)):
+        return f"its judge, the {recipe.judge} student, was not trained"
     if not recipe.aimed:
         if not _count(arm.synthetic):
             if recipe.grounded is None:
