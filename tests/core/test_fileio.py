@@ -113,3 +113,19 @@ def test_git_sha_outside_repo_is_none(tmp_path: Path, monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(fileio.subprocess, "run", no_git)
     assert fileio._git_sha(tmp_path) is None
+
+
+def test_cached_json_computes_once_per_key_and_again_for_another_key_or_a_broken_file(tmp_path):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"value": len(calls)}
+
+    path = tmp_path / "cache.json"
+    assert fileio.cached_json(path, {"model": "a"}, compute) == {"model": "a", "value": 1}
+    assert fileio.cached_json(path, {"model": "a"}, compute)["value"] == 1  # read back
+    assert fileio.cached_json(path, {"model": "b"}, compute)["value"] == 2  # another key
+    path.write_text('{"model": "b", "val')  # truncated by hand
+    assert fileio.cached_json(path, {"model": "b"}, compute)["value"] == 3
+    assert json.loads(path.read_text()) == {"model": "b", "value": 3}

@@ -14,6 +14,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,21 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise SeltdaInputError(f"{source}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from exc
+
+
+def cached_json(
+    path: str | os.PathLike[str], key: dict[str, Any], compute: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """A computation kept on file: `path`'s object when it was written for `key` (each of its items equal),
+    else `compute()`'s object, written with `key`'s items first (atomically: a crash keeps the old file)."""
+    if Path(path).is_file():
+        with contextlib.suppress(SeltdaInputError):
+            saved = read_json(path)
+            if isinstance(saved, dict) and all(saved.get(name) == value for name, value in key.items()):
+                return saved
+    result = key | compute()
+    atomic_write_json(path, result)
+    return result
 
 
 def environment_info() -> dict[str, Any]:

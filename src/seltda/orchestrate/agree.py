@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from seltda.core.fileio import atomic_write_json, read_json
+from seltda.core.fileio import cached_json
 from seltda.core.records import Record
 from seltda.eval.question_types import TypeIndex
 from seltda.stages.evaluate import EvaluateConfig
@@ -63,13 +63,12 @@ def baseline_answers(
     """The baseline's greedy answers to the pairs' questions (read back when `out_file` holds answers to
     these very questions, else answered and written with the counts of skipped images)."""
     asked = hashlib.sha256("\n".join(f"{r.question_id}\t{r.image}\t{r.question}" for r in records).encode())
-    if out_file.is_file():
-        saved = read_json(out_file)
-        if saved.get("model") == str(baseline) and saved.get("questions") == asked.hexdigest():
-            return saved["answers"]
-    from seltda.stages.evaluate import predict
 
-    answers, skipped = predict(str(baseline), records, images, cfg)
-    saved = {"model": str(baseline), "questions": asked.hexdigest(), "skipped_images": skipped}
-    atomic_write_json(out_file, saved | {"answers": answers})
-    return answers
+    def answer() -> dict[str, Any]:
+        from seltda.stages.evaluate import predict
+
+        answers, skipped = predict(str(baseline), records, images, cfg)
+        return {"skipped_images": skipped, "answers": answers}
+
+    key = {"model": str(baseline), "questions": asked.hexdigest()}
+    return cached_json(out_file, key, answer)["answers"]

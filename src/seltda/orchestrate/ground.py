@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from seltda.core.fileio import atomic_write_json, read_json
+from seltda.core.fileio import cached_json
 from seltda.core.records import Record
 from seltda.eval.question_types import TypeIndex
 from seltda.orchestrate.agree import selection_summary
@@ -50,25 +50,25 @@ def grounding(
         ).encode()
     ).hexdigest()
     key = {"model": str(baseline), "pairs": asked, "others": others, "seed": seed}
-    if out_file.is_file():
-        saved = read_json(out_file)
-        if all(saved.get(name) == value for name, value in key.items()):
-            return saved["grounding"]
-    from seltda.stages.evaluate import reference_likelihoods
 
-    rng = random.Random(seed)
-    pool = sorted({r.image for r in records})
-    swaps = [
-        [r.model_copy(update={"image": _other(rng, pool, r.image)}) for r in records] for _ in range(others)
-    ]
-    (own, skipped), *elsewhere = reference_likelihoods(str(baseline), [records, *swaps], images, cfg)
-    scores = {
-        qid: own[qid] - _log_mean_exp(values)
-        for qid in own
-        if (values := [scored[qid] for scored, _ in elsewhere if qid in scored])
-    }
-    atomic_write_json(out_file, key | {"skipped_images": skipped, "grounding": scores})
-    return scores
+    def score() -> dict[str, Any]:
+        from seltda.stages.evaluate import reference_likelihoods
+
+        rng = random.Random(seed)
+        pool = sorted({r.image for r in records})
+        swaps = [
+            [r.model_copy(update={"image": _other(rng, pool, r.image)}) for r in records]
+            for _ in range(others)
+        ]
+        (own, skipped), *elsewhere = reference_likelihoods(str(baseline), [records, *swaps], images, cfg)
+        scores = {
+            qid: own[qid] - _log_mean_exp(values)
+            for qid in own
+            if (values := [scored[qid] for scored, _ in elsewhere if qid in scored])
+        }
+        return {"skipped_images": skipped, "grounding": scores}
+
+    return cached_json(out_file, key, score)["grounding"]
 
 
 def grounded(
