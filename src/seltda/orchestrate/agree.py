@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,16 +30,30 @@ def agreed(
 ) -> tuple[list[Record], dict[str, Any]]:
     """The pairs whose answer the baseline gives too (`answers`: the baseline's, by question id; a pair it
     did not answer, e.g. its image was unreadable, is dropped), and a summary: kept and dropped per type."""
-    kept, counts = [], Counter()
-    for record in records:
+
+    def judge(record: Record) -> tuple[Record, bool]:
         # a pseudo-label always has its provenance; it keeps what the baseline said, as the filter does
         said = record.provenance.model_copy(update={"roundtrip_answer": answers.get(record.question_id)})
         checked = record.model_copy(update={"provenance": said})
-        keep = agrees(checked)
+        return checked, agrees(checked)
+
+    return select(records, judge, index, share="agreement")
+
+
+def select(
+    records: Sequence[Record],
+    judge: Callable[[Record], tuple[Record, bool]],
+    index: TypeIndex,
+    share: str = "kept_share",
+) -> tuple[list[Record], dict[str, Any]]:
+    """The pairs `judge` keeps (each as it returns it) and their `selection_summary`."""
+    kept, counts = [], Counter()
+    for record in records:
+        judged, keep = judge(record)
         counts[(index.type_of(record), keep)] += 1
         if keep:
-            kept.append(checked)
-    return kept, selection_summary(len(records), counts, share="agreement")
+            kept.append(judged)
+    return kept, selection_summary(len(records), counts, share)
 
 
 def selection_summary(pairs: int, counts: Counter, share: str = "kept_share") -> dict[str, Any]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from typing import Any
 from seltda.core.fileio import cached_json
 from seltda.core.records import Record
 from seltda.eval.question_types import TypeIndex
-from seltda.orchestrate.agree import selection_summary
+from seltda.orchestrate.agree import select
 from seltda.stages.evaluate import EvaluateConfig
 
 OTHERS = 4  # images each answer is also scored on
@@ -76,13 +75,8 @@ def grounded(
 ) -> tuple[list[Record], dict[str, Any]]:
     """The pairs whose grounding is above `threshold` nats (a pair without one is dropped), and a summary
     (`selection_summary`) with the threshold."""
-    kept, counts = [], Counter()
-    for record in records:
-        keep = scores.get(record.question_id, -math.inf) > threshold
-        counts[(index.type_of(record), keep)] += 1
-        if keep:
-            kept.append(record)
-    return kept, selection_summary(len(records), counts) | {"threshold": threshold}
+    kept, summary = select(records, lambda r: (r, scores.get(r.question_id, -math.inf) > threshold), index)
+    return kept, summary | {"threshold": threshold}
 
 
 def _other(rng: random.Random, pool: list[str], image: str) -> str:
