@@ -46,6 +46,7 @@ from seltda.demo.easyvqa import image_attributes, image_root, load_split, oracle
 from seltda.eval.question_types import TypeIndex
 from seltda.eval.vqa import normalize_answer
 from seltda.orchestrate.agree import agreed, baseline_answers
+from seltda.orchestrate.ground import grounding
 from seltda.stages.evaluate import EvaluateConfig
 
 SHAPES = ("circle", "rectangle", "triangle")
@@ -140,59 +141,6 @@ def answer_margins(
     return margins
 
 
-def answer_pmi(model: Path, pairs: list[Record], images: Path, out: Path, others: int = 4) -> dict:
-    """Per pair, `model`'s log-likelihood of the pair's answer on its image minus the log of the mean
-    likelihood on `others` images drawn from the other pairs' (seed 0; cached in OUT/pmi.json)."""
-    cache = out / "pmi.json"
-    if cache.is_file():
-        return json.loads(cache.read_text())
-    import torch
-
-    from seltda.stages.evaluate import _transformers_model
-    from seltda.stages.image_records import ImageRecords
-
-    adapter, model_, device = _transformers_model(str(model), EvaluateConfig())
-
-    def likelihoods(records: list[Record]) -> dict[str, float]:
-        dataset = ImageRecords(records, images, adapter.prepare_images)
-        scores = {}
-        with torch.no_grad():
-            for start in range(0, len(dataset), 128):
-                items = [dataset[i] for i in range(start, min(start + 128, len(dataset)))]
-                items = [item for item in items if item is not None]
-                if not items:
-                    continue
-                batch = [item["record"] for item in items]
-                pixels = adapter.batch_images([item["pixel_values"] for item in items]).to(device)
-                answers = [[normalize_answer(r.majority_answer())] for r in batch]
-                rows = adapter.choice_scores(model_, pixels, [r.question for r in batch], answers)
-                scores.update({r.question_id: row[0] for r, row in zip(batch, rows, strict=True)})
-        return scores
-
-    own = likelihoods(pairs)
-    pool = sorted({r.image for r in pairs})
-    rng = random.Random(0)
-    elsewhere: dict[str, list[float]] = {}
-    for _ in range(others):
-        swapped = []
-        for r in pairs:
-            image = rng.choice(pool)
-            while image == r.image and len(pool) > 1:
-                image = rng.choice(pool)
-            swapped.append(r.model_copy(update={"image": image}))
-        for question, value in likelihoods(swapped).items():
-            elsewhere.setdefault(question, []).append(value)
-    pmi = {}
-    for question, values in elsewhere.items():
-        if question in own:
-            top = max(values)
-            pmi[question] = (
-                own[question] - top - math.log(sum(math.exp(v - top) for v in values) / len(values))
-            )
-    cache.write_text(json.dumps(pmi))
-    return pmi
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -243,7 +191,8 @@ def main() -> None:
         variants[f"agree-margin{margin}"] = [
             r for r in variants["agree"] if margins.get(r.question_id, -1.0) >= margin
         ]
-    pmi = answer_pmi(args.run / "baseline", variants["agree"], root, args.out)
+    # the grounded recipe's own scores (orchestrate/ground.py): 4 other pool images, seed 0
+    pmi = grounding(args.run / "baseline", variants["agree"], root, EvaluateConfig(), args.out / "pmi.json")
     for threshold in (0, 0.25):
         variants[f"agree-pmi{threshold}"] = [
             r for r in variants["agree"] if pmi.get(r.question_id, -math.inf) > threshold
