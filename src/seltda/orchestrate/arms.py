@@ -61,6 +61,13 @@ def arms_of(cfg: RunConfig, layout: RunLayout) -> list[Arm]:
     return arms
 
 
+def trained_judge(recipe: Recipe, layout: RunLayout) -> Path | None:
+    """The model that judges the recipe's pairs: the baseline (trained before every arm), or the first
+    student of its `judge` arm once trained (None before)."""
+    model = layout.arm_model(recipe.judge, 1)
+    return model if recipe.judge == BASELINE or stage_complete(model) else None
+
+
 def synthetic_records(
     arm: Arm,
     cfg: RunConfig,
@@ -81,7 +88,9 @@ def synthetic_records(
     folder = PseudoLabelFolder(layout.arm_pseudolabels(recipe.name))
     if folder.records.is_file():
         return folder.records
-    selects = recipe.selects
+    selects, judge = recipe.selects, trained_judge(recipe, layout)
+    if selects and judge is None:
+        return None  # its judge arm was not trained: nothing to merge or judge yet
     source = own.records
     if recipe.refilters:
         manifest = Manifest.read(own.manifest)
@@ -99,9 +108,7 @@ def synthetic_records(
             return None  # no dev: the arm cannot be aimed
         records, summary = aim(records, margins, index)
         atomic_write_json(folder.root / "aim.json", summary)
-    judge, images = layout.arm_model(recipe.judge, 1), pool_root or cfg.images
-    if recipe.judge != BASELINE and not stage_complete(judge):
-        return None  # its judge arm was not trained
+    images = pool_root or cfg.images
     if recipe.agreed and records:
         answers = baseline_answers(
             judge, records, images, cfg.evaluate, folder.root / "baseline_answers.json"

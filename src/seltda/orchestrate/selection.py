@@ -18,6 +18,7 @@ from seltda.orchestrate.arms import (
     score_likelihoods,
     synthetic_records,
     train_arm,
+    trained_judge,
 )
 from seltda.orchestrate.recipes import OWN
 from seltda.orchestrate.run_config import RunConfig
@@ -27,7 +28,6 @@ from seltda.orchestrate.verdict import choose, summarize
 from seltda.run.artifacts import ArmSummary, Evaluation, Shipped
 from seltda.run.layout import RunLayout
 from seltda.run.pseudolabels import PseudoLabelFolder
-from seltda.run.stage import stage_complete
 
 Dev = tuple[Path, Path]  # records, image root
 
@@ -66,7 +66,7 @@ def _untrainable(arm: Arm, layout: RunLayout) -> str | None:
     recipe = arm.recipe
     if recipe is None or not recipe.selects:
         return None
-    if recipe.judge != BASELINE and not stage_complete(layout.arm_model(recipe.judge, 1)):
+    if trained_judge(recipe, layout) is None:
         return f"its judge, the {recipe.judge} student, was not trained"
     if not recipe.aimed:
         if not _count(arm.synthetic):
