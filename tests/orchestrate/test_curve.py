@@ -123,3 +123,24 @@ def test_curve_command_on_a_run_config(dataset, tiny_model, tmp_path):
         assert row["dev_detectable"] is None is dev_gain.get("detectable")
     bad = CliRunner().invoke(app, ["curve", str(tmp_path / "run.yaml"), "--fractions", "0,x"])
     assert bad.exit_code != 0
+
+
+def test_curve_command_refuses_changed_settings_then_retrains_with_force(dataset, tiny_model, tmp_path):
+    """A finished curve rerun with other settings is refused with a message naming --force, which the
+    curve command accepts and passes to every point's run."""
+    cfg = tiny_run_config(dataset, tiny_model, tmp_path / "curve")
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    args = ["curve", str(config), "--fractions", "0.5", "--seeds", "1"]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    changed = cfg.model_copy(update={"student": cfg.student.model_copy(update={"max_steps": 3})})
+    config.write_text(yaml.safe_dump(changed.model_dump(mode="json")))
+    refused = CliRunner().invoke(app, args)
+    assert refused.exit_code != 0 and "--force" in refused.output
+    assert "student.max_steps: 2 -> 3" in " ".join(refused.output.split())
+    forced = CliRunner().invoke(app, [*args, "--force"])
+    assert forced.exit_code == 0, forced.output
+    stage = json.loads(
+        (tmp_path / "curve" / "fraction-0.5" / "seed-0" / "student" / "seltda_stage.json").read_text()
+    )
+    assert stage["config"]["max_steps"] == 3

@@ -113,3 +113,27 @@ def test_the_demo_learning_rate_reaches_every_trained_model(tmp_path):
     lowered = DemoConfig(out=tmp_path / "b", data_dir=data, pool_limit=8, test_limit=5, learning_rate=3e-4)
     run_cfg, _ = demo_run_config(lowered)
     assert run_cfg.teacher.learning_rate == run_cfg.student.learning_rate == 3e-4
+
+
+def test_threads_are_fixed_for_the_run_recorded_and_restored(dataset, tiny_model, tmp_path):
+    """`threads` sets torch's thread count for the whole run (recorded in env.json), then restores the
+    caller's; since the count changes what training computes, a rerun with another count is refused."""
+    import pytest
+    import torch
+
+    from seltda.core.fileio import SeltdaInputError
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        cfg = tiny_run_config(
+            dataset, tiny_model, tmp_path / "run", threads=1, dev_fraction=0, candidates=["seltda"]
+        )
+        run(cfg)
+        assert json.loads((cfg.out / "env.json").read_text())["torch_threads"] == 1
+        assert torch.get_num_threads() == 2
+        with pytest.raises(SeltdaInputError, match="threads: 1 -> 2"):
+            run(cfg.model_copy(update={"threads": 2}))
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -188,3 +188,20 @@ def test_a_folder_without_inputs_json_compares_records_files_by_path(dataset, ti
     copy.write_bytes(dataset["train"].read_bytes())
     assert stale_stages(cfg) == {}
     assert "baseline" in stale_stages(cfg.model_copy(update={"train": copy}))
+
+
+def test_a_training_interrupted_after_a_checkpoint_is_compared_like_a_finished_one(
+    dataset, tiny_model, tmp_path
+):
+    """A baseline killed after its first checkpoint would resume from it: a rerun with other training
+    settings must not continue it under the new ones (refused, or cleared by --force)."""
+    from seltda.orchestrate.preflight import clear_stale, stale_stages
+
+    cfg = tiny_run_config(dataset, tiny_model, tmp_path / "run")
+    (cfg.out / "baseline" / "checkpoints" / "checkpoint-1").mkdir(parents=True)
+    (cfg.out / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    assert stale_stages(cfg) == {}  # the same settings resume it
+    changed = cfg.model_copy(update={"student": cfg.student.model_copy(update={"learning_rate": 1e-3})})
+    assert "baseline" in stale_stages(changed)
+    assert cfg.out / "baseline" in clear_stale(changed)
+    assert not (cfg.out / "baseline").exists()

@@ -92,6 +92,7 @@ def curve(
     out: Annotated[
         Path | None, typer.Option(help="curve folder (default: the config's out, or runs/curve)")
     ] = None,
+    force: Annotated[bool, typer.Option("--force", help=FORCE_HELP)] = False,
 ) -> None:
     """Baseline vs SelTDA at several labeled fractions and seeds (the demo's settings apply without a
     config); resumes, writes a table and a plot."""
@@ -108,10 +109,10 @@ def curve(
     if config is not None:
         base = load_run_config(config)
         folder = out or base.out
-        runner = run_config_runner(base)
+        runner = run_config_runner(base, force=force)
     else:
         folder = out or Path("runs/curve")
-        runner = demo_runner(demo_cfg, CurveLayout(folder).data)
+        runner = demo_runner(demo_cfg, CurveLayout(folder).data, force=force)
     run_curve(folder, values, parse_seeds(seeds), runner)
     layout = CurveLayout(folder)
     console.print(layout.markdown.read_text(), soft_wrap=True, markup=False)

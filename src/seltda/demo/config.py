@@ -24,6 +24,13 @@ class DemoConfig(BaseModel):
         description="share of easy-VQA train images labeled (2%: where SelTDA measured its gain)",
     )
     seed: int = Field(0, description="random seed (split, training, sampling)")
+    threads: int | None = Field(
+        1,
+        ge=1,
+        description="torch's CPU threads (None: the machine's setting); fixed, so OMP_NUM_THREADS and the "
+        "core count do not change the demo's models and verdict, and at 1 the demo reproduces the "
+        "benchmarks' one-thread runs (docs/benchmarks.md (u))",
+    )
     steps: int = Field(600, ge=1, description="optimizer steps per trained model")
     learning_rate: float | None = Field(
         None, gt=0, description="peak learning rate of every trained model (default: the training config's)"
@@ -45,7 +52,7 @@ class DemoConfig(BaseModel):
     plain_recipe: bool = Field(False, description="the paper's recipe: no confidence filter, no yes/no cap")
     replicates: int = Field(1, ge=1, description="models trained per arm (seeds seed, seed+1, ...)")
     candidates: list[str] | None = Field(
-        None, description="recipes that may be shipped (default: the run's, seltda and agreed)"
+        None, description="recipes that may be shipped (default: the run's, seltda, agreed and grounded)"
     )
     references: list[str] = Field([], description="recipes reported beside them, never shipped (e.g. plain)")
     verdict: VerdictRule | None = Field(

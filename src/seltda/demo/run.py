@@ -65,6 +65,7 @@ def demo_run_config(cfg: DemoConfig) -> tuple[RunConfig, list[Record]]:
         test=test,
         tiny=cfg.tiny,
         seed=cfg.seed,
+        threads=cfg.threads,
         teacher=TeacherConfig(**training),
         pseudolabel=(PseudoLabelConfig.plain if cfg.plain_recipe else PseudoLabelConfig)(
             per_image=cfg.per_image,
@@ -95,13 +96,14 @@ def demo(cfg: DemoConfig, force: bool = False) -> dict:
     return run(run_cfg, score, demo=cfg.model_dump(mode="json"), force=force)
 
 
-def demo_runner(base: DemoConfig, data_dir: Path) -> PointRunner:
-    """Curve points over the embedded easy-VQA demo (pseudo-labels scored against the ground truth)."""
+def demo_runner(base: DemoConfig, data_dir: Path, force: bool = False) -> PointRunner:
+    """Curve points over the embedded easy-VQA demo (pseudo-labels scored against the ground truth;
+    `force`: retrain the finished stages whose settings changed)."""
 
     def run_one(fraction: float, seed: int, out: Path) -> dict:
         cfg = base.model_copy(
             update={"out": out, "labeled_fraction": fraction, "seed": seed, "data_dir": data_dir}
         )
-        return demo(cfg)
+        return demo(cfg, force=force)
 
     return run_one

@@ -41,11 +41,11 @@ def run_point_config(base: RunConfig, fraction: float, seed: int, out: Path) -> 
     return base.model_copy(update=update)
 
 
-def run_config_runner(base: RunConfig) -> PointRunner:
-    """Curve points over a user's run config."""
+def run_config_runner(base: RunConfig, force: bool = False) -> PointRunner:
+    """Curve points over a user's run config (`force`: retrain the finished stages whose settings changed)."""
 
     def run_one(fraction: float, seed: int, out: Path) -> dict:
-        return run(run_point_config(base, fraction, seed, out))
+        return run(run_point_config(base, fraction, seed, out), force=force)
 
     return run_one
 

@@ -117,8 +117,25 @@ def run(
 
     Before any training the inputs are checked (`preflight.check_inputs`), and a run folder whose finished
     stages were made with other settings is refused, or with `force` those stages and what follows them
-    are deleted and retrained.
+    are deleted and retrained. `cfg.threads` sets torch's thread count for the run (restored after).
     """
+    import torch
+
+    previous_threads = torch.get_num_threads()
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
+    try:
+        return _run(cfg, score_pseudolabels, demo, force)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _run(
+    cfg: RunConfig,
+    score_pseudolabels: Callable[[list[Record]], dict] | None,
+    demo: dict[str, Any] | None,
+    force: bool,
+) -> dict:
     layout = RunLayout(cfg.out)
     check_inputs(cfg)  # every path, the records, the pool and the model, before any training
     resolved = _stage_models(cfg, base_name(cfg))
@@ -142,7 +159,9 @@ def run(
     cfg, work = _stage_models(cfg, base), _stage_models(work, base)
     atomic_write_text(layout.config, yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
     atomic_write_json(layout.inputs, digests)
-    atomic_write_json(layout.env, environment_info())
+    import torch
+
+    atomic_write_json(layout.env, environment_info() | {"torch_threads": torch.get_num_threads()})
     arms = arms_of(cfg, layout)
     train_arm(arms[0], work, work.train, work.images, clock, skip_first=False, only_first=True)
     baseline = None

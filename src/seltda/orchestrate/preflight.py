@@ -31,7 +31,7 @@ from seltda.stages.pseudolabel.pool import list_images
 INPUT_FILES = ("train", "test", "dev", "unlabeled_list")  # records files: compared by their content
 RECIPE_LISTS = ("candidates", "references")  # compared recipe by recipe (`_recipes_changed`)
 # which settings each stage's result depends on (the run's resolved config, top-level keys)
-_BASE = ("train", "images", "model", "tiny", "seed", "dev", "dev_images", "dev_fraction")
+_BASE = ("train", "images", "model", "tiny", "seed", "threads", "dev", "dev_images", "dev_fraction")
 _TEACHER = (*_BASE, "teacher", "teacher_on_pseudolabels")
 _PSEUDOLABELS = (*_TEACHER, "unlabeled_images", "unlabeled_list", "pseudolabel")
 STAGE_SETTINGS: dict[str, tuple[str, ...]] = {
@@ -156,6 +156,11 @@ def _replicate_folders(layout: RunLayout) -> list[Path]:
     return sorted(p for p in layout.root.glob("*-r[0-9]*") if p.is_dir())
 
 
+def _begun(folder: Path) -> bool:
+    """A training stage finished, or interrupted after a Trainer checkpoint (a rerun resumes from it)."""
+    return stage_complete(folder) or any((folder / "checkpoints").glob("checkpoint-*"))
+
+
 def stale_stages(resolved: RunConfig, digests: dict[str, str] | None = None) -> dict[str, list[str]]:
     """The finished stages of `resolved.out` whose recorded settings differ from `resolved`'s.
 
@@ -176,11 +181,11 @@ def stale_stages(resolved: RunConfig, digests: dict[str, str] | None = None) -> 
     new_digests = {}
     if old_digests:
         new_digests = digests if digests is not None else input_digests(resolved)
-    finished = {
-        "baseline": stage_complete(layout.baseline),
-        "teacher": stage_complete(layout.round(1).teacher),
+    finished = {  # a training interrupted after a checkpoint counts: a rerun would resume from it
+        "baseline": _begun(layout.baseline),
+        "teacher": _begun(layout.round(1).teacher),
         "pseudolabels": PseudoLabelFolder(layout.round(1).pseudolabels).manifest.is_file(),
-        "student": stage_complete(layout.round(1).student),
+        "student": _begun(layout.round(1).student),
         "evaluation": layout.baseline_eval.is_file(),
         "arms": layout.arms.is_dir() or bool(_replicate_folders(layout)),
     }

@@ -37,6 +37,14 @@ class RunConfig(BaseModel):
     # (its vocabulary extended to them); tiny-blip-scratch: random weights of shape `tiny`
     tiny: TinyBlipConfig = TinyBlipConfig()
     seed: int = 0
+    threads: int | None = Field(
+        None,
+        ge=1,
+        description="torch's CPU threads for every stage (None: torch's default, the cores or "
+        "OMP_NUM_THREADS). The count sets the order of float sums, so a model trained with 1 thread differs "
+        "from one trained with 2 as much as a seed does: fix it and the run's result no longer depends on "
+        "the machine's setting; above the free cores it slows training many times (docs/benchmarks.md (u))",
+    )
     teacher: TeacherConfig = TeacherConfig()
     pseudolabel: PseudoLabelConfig = PseudoLabelConfig()
     student: StudentConfig = StudentConfig()
@@ -72,7 +80,9 @@ class RunConfig(BaseModel):
         "per model), or accuracy (the first condition only: fewer students shipped; docs/benchmarks.md (r))",
     )
     candidates: list[str | Recipe] = Field(
-        [OWN, "agreed"], description="recipes that may be shipped (built-in names or written out)"
+        [OWN, "agreed", "grounded"],
+        description="recipes that may be shipped (built-in names or written out); the default's shipped gain "
+        "was at least the two-candidate [seltda, agreed]'s at 1-10% labels (docs/benchmarks.md (t), (u))",
     )
     references: list[str | Recipe] = Field(
         [], description="recipes trained and reported beside the candidates, never shipped (e.g. plain)"
