@@ -12,6 +12,7 @@ from conftest import synthetic_pair, tiny_run_config
 
 from seltda.core.records import Record, read_records, write_records
 from seltda.eval.question_types import TypeIndex
+from seltda.orchestrate import arms as arms_module
 from seltda.orchestrate import ground
 from seltda.orchestrate.arms import Arm, synthetic_records
 from seltda.orchestrate.ground import grounded, grounding
@@ -149,3 +150,35 @@ def test_an_arm_judged_by_another_arms_student_waits_for_it_and_then_uses_it(dat
     assert len(read_records(path)) == len(pairs)
     assert _untrainable(arm, layout) is None
     assert json.loads((path.parent / "grounding.json").read_text())["model"] == str(judge)
+
+
+def test_a_recipe_that_differs_in_the_student_only_copies_the_pairs_already_judged(
+    dataset, tiny_model, tmp_path, monkeypatch
+):
+    first = Recipe(name="ground", grounded=0.0)
+    longer = Recipe(name="ground-long", grounded=0.0, student={"max_steps": 3})
+    other = Recipe(name="ground-more", grounded=-1e9)
+    cfg = tiny_run_config(dataset, tiny_model, tmp_path / "run", candidates=[first, longer, other])
+    layout = RunLayout(cfg.out)
+    shutil.copytree(tiny_model, layout.baseline)
+    pairs = [
+        synthetic_pair(f"p{i}", r.image, r.question, r.answers[0]) for i, r in enumerate(dataset["records"])
+    ]
+    write_records(layout.pseudolabels / "pseudolabels.jsonl", pairs)
+    index = TypeIndex(dataset["records"])
+    made = synthetic_records(Arm("ground", True, first, []), cfg, layout, None, index, dataset["root"])
+    assert read_records(made) and longer.selection == first.selection != other.selection
+
+    def judged_again(*args, **kwargs):
+        raise AssertionError("judged again")
+
+    monkeypatch.setattr(arms_module, "grounding", judged_again)
+    copied = synthetic_records(
+        Arm("ground-long", True, longer, []), cfg, layout, None, index, dataset["root"]
+    )
+    assert copied == layout.arm_pseudolabels("ground-long") / "pseudolabels.jsonl"
+    assert read_records(copied) == read_records(made)
+    for summary in ("ground.json", "grounding.json"):
+        assert (copied.parent / summary).read_text() == (made.parent / summary).read_text()
+    with pytest.raises(AssertionError, match="judged again"):  # another threshold: judged on its own
+        synthetic_records(Arm("ground-more", True, other, []), cfg, layout, None, index, dataset["root"])

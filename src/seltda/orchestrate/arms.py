@@ -7,6 +7,7 @@ the run's own recipe (`seltda`) reuses round 1's pseudo-labels and student.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,7 +87,7 @@ def synthetic_records(
     if recipe is None or (not recipe.refilters and not recipe.selects):
         return own.records
     folder = PseudoLabelFolder(layout.arm_pseudolabels(recipe.name))
-    if folder.records.is_file():
+    if folder.records.is_file() or _copied_selection(recipe, cfg, layout, folder):
         return folder.records
     selects, judge = recipe.selects, trained_judge(recipe, layout)
     if selects and judge is None:
@@ -121,6 +122,23 @@ def synthetic_records(
         atomic_write_json(folder.root / "ground.json", summary)
     write_records(folder.records, records)
     return folder.records
+
+
+def _copied_selection(recipe: Recipe, cfg: RunConfig, layout: RunLayout, folder: PseudoLabelFolder) -> bool:
+    """Whether another recipe of the run with the same selection (it differs in the student only) has its
+    pseudo-labels made: then they are copied into `folder` (records last, atomically), not judged again."""
+    for other, _ in cfg.recipes():
+        done = PseudoLabelFolder(layout.arm_pseudolabels(other.name))
+        if other.name == recipe.name or other.selection != recipe.selection or not done.records.is_file():
+            continue
+        shutil.copytree(
+            done.root, folder.root, ignore=shutil.ignore_patterns(done.records.name), dirs_exist_ok=True
+        )
+        partial = folder.records.with_name(folder.records.name + ".partial")
+        shutil.copyfile(done.records, partial)
+        partial.replace(folder.records)
+        return True
+    return False
 
 
 def train_arm(

@@ -69,6 +69,13 @@ class Recipe(BaseModel):
         return self.aimed or self.agreed or self.grounded is not None
 
     @property
+    def selection(self) -> tuple:
+        """What decides its pseudo-labels (merge filters, aiming, agreement, grounding, judge): recipes with
+        the same selection differ in the student only and share one set of pseudo-labels."""
+        filters = tuple(sorted(self.pseudolabel.items()))
+        return filters, self.aimed, self.agreed, self.grounded, self.judge
+
+    @property
     def refilters(self) -> bool:
         """Whether its pseudo-labels differ from the run's own merge (a merge of its own is needed)."""
         return bool(self.pseudolabel)
