@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import shutil
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -28,13 +29,29 @@ from seltda.orchestrate.run_config import load_run_config
 SKIPPED = ("checkpoints",)  # a finished point's Trainer checkpoints are not needed to add an arm
 
 
+def moved(value: Any, old: str, new: str) -> Any:
+    """`value` (a config, recursively) with the paths under `old` moved under `new`."""
+    if isinstance(value, str) and (value == old or value.startswith(old + "/")):
+        return new + value[len(old) :]
+    if isinstance(value, dict):
+        return {key: moved(item, old, new) for key, item in value.items()}
+    if isinstance(value, list):
+        return [moved(item, old, new) for item in value]
+    return value
+
+
 def copy_point(point: Path, out: Path) -> Path:
-    """`point` copied to `out/<fraction>/<seed>` (once); its config's `out` moved there."""
+    """`point` copied to `out/<fraction>/<seed>` (once), its recorded config's paths under the point (`out`,
+    a base model built in the run folder, its records) moved to the copy."""
     target = out / point.parent.name / point.name
     if not target.exists():
         partial = target.with_name(target.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
         shutil.copytree(point, partial, ignore=shutil.ignore_patterns(*SKIPPED))
+        config = yaml.safe_load((partial / "config.yaml").read_text(encoding="utf-8"))
+        for old in dict.fromkeys((str(point), str(point.resolve()))):
+            config = moved(config, old, str(target))
+        (partial / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
         partial.rename(target)
     return target
 
@@ -53,12 +70,16 @@ def written(mapping: dict) -> Recipe:
 
 
 def add_arms(point: Path, out: Path, recipes: list[Recipe]) -> dict:
-    """`point` copied under `out` and run again with `recipes` added as references; its metrics."""
+    """`point` copied under `out` and run again with `recipes` added as references (a reference of the same
+    name replaced: changed, its arm is refused as stale); its metrics."""
     target = copy_point(point, out)
     cfg = load_run_config(target / "config.yaml")
-    known = {r if isinstance(r, str) else r.name for r in (*cfg.candidates, *cfg.references)}
-    added = [recipe for recipe in recipes if recipe.name not in known]
-    return run(cfg.model_copy(update={"out": target, "references": [*cfg.references, *added]}))
+    names = {recipe.name for recipe in recipes}
+    clash = names & {r if isinstance(r, str) else r.name for r in cfg.candidates}
+    if clash:
+        raise SystemExit(f"{point}: {', '.join(sorted(clash))} is a candidate of the point already")
+    kept = [r for r in cfg.references if (r if isinstance(r, str) else r.name) not in names]
+    return run(cfg.model_copy(update={"out": target, "references": [*kept, *recipes]}))
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ Nothing is retrained; evaluations already written are read back.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from seltda.orchestrate.arms import BASELINE
 from seltda.orchestrate.run_config import load_run_config
 from seltda.run.artifacts import Evaluation, RunMetrics
 from seltda.run.layout import RunLayout
-from seltda.stages.evaluate import evaluate
+from seltda.stages.evaluate import EvaluateConfig, evaluate
 
 WEIGHTS = "model.safetensors"
 
@@ -53,9 +54,10 @@ def average(models: list[Path], out: Path) -> Path:
     return out
 
 
-def scored(model: Path, data: Path, images: Path, out_file: Path) -> dict[str, float]:
+def scored(model: Path, data: Path, images: Path, cfg: EvaluateConfig, out_file: Path) -> dict[str, float]:
+    """The model's per-question scores, evaluated with the run's settings (read back when done)."""
     if not out_file.exists():
-        evaluate(str(model), data, images, out_file)
+        evaluate(str(model), data, images, out_file, cfg)
     return Evaluation.read(out_file).per_question
 
 
@@ -82,9 +84,19 @@ def main() -> None:
             test = Evaluation.read(layout.arm_eval(arm)).per_question
             per.setdefault(arm, []).append((base_test, test, None))
         for name, arms in soups.items():
+            kept = here / f"{name}.json"  # a soup's name stands for its ingredients: one meaning per folder
+            if kept.is_file() and json.loads(kept.read_text()) != arms:
+                raise SystemExit(f"{here / name} holds {kept.read_text()}, not {arms}: use another name")
+            here.mkdir(parents=True, exist_ok=True)
+            kept.write_text(json.dumps(arms))
             model = average([layout.arm_model(a) for a in arms], here / name)
-            dev = scored(model, layout.selection_dev, cfg.images, here / f"{name}.dev.json")
-            test = scored(model, cfg.test, cfg.test_images or cfg.images, here / f"{name}.test.json")
+            dev_file, dev_images = (
+                (cfg.dev, cfg.dev_images or cfg.images) if cfg.dev else (layout.selection_dev, cfg.images)
+            )
+            dev = scored(model, dev_file, dev_images, cfg.evaluate, here / f"{name}.dev.json")
+            test = scored(
+                model, cfg.test, cfg.test_images or cfg.images, cfg.evaluate, here / f"{name}.test.json"
+            )
             dev_gain = seed_aware_gain([base_dev], [dev], questions="dev")
             per.setdefault(name, []).append((base_test, test, dev_gain))
             print(

@@ -172,12 +172,15 @@ def test_a_recipe_that_differs_in_the_student_only_copies_the_pairs_already_judg
     def judged_again(*args, **kwargs):
         raise AssertionError("judged again")
 
+    (made.parent / "filtered").mkdir()
+    write_records(made.parent / "filtered" / "pseudolabels.jsonl", pairs)  # a recipe's own merge, kept
     monkeypatch.setattr(arms_module, "grounding", judged_again)
     copied = synthetic_records(
         Arm("ground-long", True, longer, []), cfg, layout, None, index, dataset["root"]
     )
     assert copied == layout.arm_pseudolabels("ground-long") / "pseudolabels.jsonl"
     assert read_records(copied) == read_records(made)
+    assert read_records(copied.parent / "filtered" / "pseudolabels.jsonl") == pairs
     for summary in ("ground.json", "grounding.json"):
         assert (copied.parent / summary).read_text() == (made.parent / summary).read_text()
     with pytest.raises(AssertionError, match="judged again"):  # another threshold: judged on its own

@@ -205,3 +205,22 @@ def test_a_training_interrupted_after_a_checkpoint_is_compared_like_a_finished_o
     assert "baseline" in stale_stages(changed)
     assert cfg.out / "baseline" in clear_stale(changed)
     assert not (cfg.out / "baseline").exists()
+
+
+def test_pseudo_labeling_interrupted_after_a_shard_is_compared_like_a_finished_one(
+    dataset, tiny_model, tmp_path
+):
+    """Shards on disk are resumed: a rerun with other sampling settings must not mix them with new ones."""
+    from seltda.orchestrate.preflight import clear_stale, stale_stages
+
+    cfg = tiny_run_config(dataset, tiny_model, tmp_path / "run")
+    shards = cfg.out / "pseudolabels" / "shards"
+    shards.mkdir(parents=True)
+    (cfg.out / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    changed = cfg.model_copy(update={"pseudolabel": cfg.pseudolabel.model_copy(update={"per_image": 5})})
+    assert stale_stages(changed) == {}  # an empty shards folder: nothing sampled yet
+    (shards / "shard-00000.jsonl").write_text("")
+    assert stale_stages(cfg) == {}  # the same settings resume it
+    assert "pseudolabels" in stale_stages(changed)
+    assert cfg.out / "pseudolabels" in clear_stale(changed)
+    assert not (cfg.out / "pseudolabels").exists()

@@ -127,18 +127,25 @@ def synthetic_records(
 def _copied_selection(recipe: Recipe, cfg: RunConfig, layout: RunLayout, folder: PseudoLabelFolder) -> bool:
     """Whether another recipe of the run with the same selection (it differs in the student only) has its
     pseudo-labels made: then they are copied into `folder` (records last, atomically), not judged again."""
-    for other, _ in cfg.recipes():
-        done = PseudoLabelFolder(layout.arm_pseudolabels(other.name))
-        if other.name == recipe.name or other.selection != recipe.selection or not done.records.is_file():
-            continue
-        shutil.copytree(
-            done.root, folder.root, ignore=shutil.ignore_patterns(done.records.name), dirs_exist_ok=True
-        )
-        partial = folder.records.with_name(folder.records.name + ".partial")
-        shutil.copyfile(done.records, partial)
-        partial.replace(folder.records)
-        return True
-    return False
+    same = (
+        PseudoLabelFolder(layout.arm_pseudolabels(other.name))
+        for other, _ in cfg.recipes()
+        if other.name != recipe.name and other.selection == recipe.selection
+    )
+    done = next((other for other in same if other.records.is_file()), None)
+    if done is None:
+        return False
+    top = str(done.root)  # its records file, the folder's completion marker, is copied last
+    shutil.copytree(
+        done.root,
+        folder.root,
+        ignore=lambda where, names: [done.records.name] if where == top else [],
+        dirs_exist_ok=True,
+    )
+    partial = folder.records.with_name(folder.records.name + ".partial")
+    shutil.copyfile(done.records, partial)
+    partial.replace(folder.records)
+    return True
 
 
 def train_arm(

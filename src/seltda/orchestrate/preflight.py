@@ -161,6 +161,11 @@ def _begun(folder: Path) -> bool:
     return stage_complete(folder) or any((folder / "checkpoints").glob("checkpoint-*"))
 
 
+def _sampled(folder: PseudoLabelFolder) -> bool:
+    """Pseudo-labeling finished, or interrupted after a shard was written (a rerun resumes the shards)."""
+    return folder.manifest.is_file() or (folder.shards.is_dir() and any(folder.shards.iterdir()))
+
+
 def stale_stages(resolved: RunConfig, digests: dict[str, str] | None = None) -> dict[str, list[str]]:
     """The finished stages of `resolved.out` whose recorded settings differ from `resolved`'s.
 
@@ -184,7 +189,7 @@ def stale_stages(resolved: RunConfig, digests: dict[str, str] | None = None) -> 
     finished = {  # a training interrupted after a checkpoint counts: a rerun would resume from it
         "baseline": _begun(layout.baseline),
         "teacher": _begun(layout.round(1).teacher),
-        "pseudolabels": PseudoLabelFolder(layout.round(1).pseudolabels).manifest.is_file(),
+        "pseudolabels": _sampled(PseudoLabelFolder(layout.round(1).pseudolabels)),
         "student": _begun(layout.round(1).student),
         "evaluation": layout.baseline_eval.is_file(),
         "arms": layout.arms.is_dir() or bool(_replicate_folders(layout)),
