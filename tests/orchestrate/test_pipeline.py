@@ -131,6 +131,10 @@ def test_threads_are_fixed_for_the_run_recorded_and_restored(dataset, tiny_model
         )
         run(cfg)
         assert json.loads((cfg.out / "env.json").read_text())["torch_threads"] == 1
+        for model in ("baseline", "teacher", "student"):  # and with each model it trained
+            assert (
+                json.loads((cfg.out / model / "seltda_stage.json").read_text())["env"]["torch_threads"] == 1
+            )
         assert torch.get_num_threads() == 2
         with pytest.raises(SeltdaInputError, match="threads: 1 -> 2"):
             run(cfg.model_copy(update={"threads": 2}))

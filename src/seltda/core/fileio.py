@@ -106,8 +106,9 @@ def cached_json(
 
 
 def environment_info() -> dict[str, Any]:
-    """Describe the running environment for reproducibility records."""
-    return {
+    """Describe the running environment for reproducibility records (with torch's thread count once torch
+    is loaded: the count changes what training computes)."""
+    info = {
         "python": sys.version.split()[0],
         "python_full": sys.version,
         "platform": platform.platform(),
@@ -116,6 +117,10 @@ def environment_info() -> dict[str, Any]:
         "git_sha": _git_sha(Path.cwd()),
         "time_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
+    torch = sys.modules.get("torch")  # not imported here: a record need not load torch
+    if torch is not None:
+        info["torch_threads"] = torch.get_num_threads()
+    return info
 
 
 def _package_version(name: str) -> str:

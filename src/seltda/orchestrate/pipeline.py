@@ -159,9 +159,7 @@ def _run(
     cfg, work = _stage_models(cfg, base), _stage_models(work, base)
     atomic_write_text(layout.config, yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
     atomic_write_json(layout.inputs, digests)
-    import torch
-
-    atomic_write_json(layout.env, environment_info() | {"torch_threads": torch.get_num_threads()})
+    atomic_write_json(layout.env, environment_info())
     arms = arms_of(cfg, layout)
     train_arm(arms[0], work, work.train, work.images, clock, skip_first=False, only_first=True)
     baseline = None
