@@ -75,10 +75,10 @@ def add_arms(point: Path, out: Path, recipes: list[Recipe]) -> dict:
     target = copy_point(point, out)
     cfg = load_run_config(target / "config.yaml")
     names = {recipe.name for recipe in recipes}
-    clash = names & {r if isinstance(r, str) else r.name for r in cfg.candidates}
+    clash = names & {resolve_recipe(r).name for r in cfg.candidates}
     if clash:
         raise SystemExit(f"{point}: {', '.join(sorted(clash))} is a candidate of the point already")
-    kept = [r for r in cfg.references if (r if isinstance(r, str) else r.name) not in names]
+    kept = [r for r in cfg.references if resolve_recipe(r).name not in names]
     return run(cfg.model_copy(update={"out": target, "references": [*kept, *recipes]}))
 
 

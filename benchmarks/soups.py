@@ -27,6 +27,7 @@ from safetensors.torch import load_file, save_file
 from seltda.eval.intervals import seed_aware_gain
 from seltda.orchestrate.arms import BASELINE
 from seltda.orchestrate.run_config import load_run_config
+from seltda.orchestrate.selection import prepare_selection
 from seltda.run.artifacts import Evaluation, RunMetrics
 from seltda.run.layout import RunLayout
 from seltda.stages.evaluate import EvaluateConfig, evaluate
@@ -90,9 +91,7 @@ def main() -> None:
             here.mkdir(parents=True, exist_ok=True)
             kept.write_text(json.dumps(arms))
             model = average([layout.arm_model(a) for a in arms], here / name)
-            dev_file, dev_images = (
-                (cfg.dev, cfg.dev_images or cfg.images) if cfg.dev else (layout.selection_dev, cfg.images)
-            )
+            dev_file, dev_images = prepare_selection(cfg, layout, [])[1]  # the point's dev, as it chose on
             dev = scored(model, dev_file, dev_images, cfg.evaluate, here / f"{name}.dev.json")
             test = scored(
                 model, cfg.test, cfg.test_images or cfg.images, cfg.evaluate, here / f"{name}.test.json"

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from seltda.core.fileio import atomic_write_json
+from seltda.core.fileio import atomic_write_bytes, atomic_write_json
 from seltda.core.records import read_records, write_records
 from seltda.eval.question_types import TypeIndex
 from seltda.orchestrate.agree import agreed, baseline_answers
@@ -142,9 +142,7 @@ def _copied_selection(recipe: Recipe, cfg: RunConfig, layout: RunLayout, folder:
         ignore=lambda where, names: [done.records.name] if where == top else [],
         dirs_exist_ok=True,
     )
-    partial = folder.records.with_name(folder.records.name + ".partial")
-    shutil.copyfile(done.records, partial)
-    partial.replace(folder.records)
+    atomic_write_bytes(folder.records, done.records.read_bytes())
     return True
 
 
