@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from seltda.core.records import Record
 from seltda.demo import easyvqa
 from seltda.eval.suites import flagged, numeric, rephrasing, run_suites
@@ -67,6 +69,30 @@ def test_easy_vqa_oracle_agrees_with_every_answerable_ground_truth_question():
             answered += 1
             assert verdict == (record.question_type, record.answers[0]), record
     assert answered > 0.9 * len(records)
+
+
+def test_oracle_selection_drops_wrong_and_false_premise_pairs_or_fixes_them():
+    """benchmarks/oracle_selection.py: `oracle-kept` keeps the right pairs, `oracle-fixed` every answerable
+    one with its true answer; a question about a shape the image lacks is dropped by both."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
+    from oracle_selection import checked
+
+    def pair(qid, question, answer):
+        return Record(question_id=qid, image="a.png", question=question, answers=[answer], source="real")
+
+    truth = [pair("t1", "what shape is this?", "circle"), pair("t2", "what color is the circle?", "blue")]
+    attributes = easyvqa.image_attributes(truth)
+    assert easyvqa.record_truth(pair("x", "is there a red shape?", "no"), attributes) == ("yes/no", "no")
+    pairs = [
+        pair("right", "what shape is in the image?", "circle"),
+        pair("wrong", "is there a blue shape?", "no"),
+        pair("premise", "what color is the triangle?", "blue"),  # the image has a circle
+    ]
+    assert [r.question_id for r in checked(pairs, attributes, fix=False)] == ["right"]
+    fixed = checked(pairs, attributes, fix=True)
+    assert [(r.question_id, r.answers) for r in fixed] == [("right", ["circle"]), ("wrong", ["yes"])]
 
 
 def test_yes_no_cases_split_by_attribute_and_presence():

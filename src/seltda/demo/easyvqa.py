@@ -135,6 +135,12 @@ def oracle_answer(question: str, shape: str | None, color: str | None) -> tuple[
     return "yes/no", "yes" if present != negated else "no"
 
 
+def record_truth(record: Record, attributes: dict[str, dict[str, str]]) -> tuple[str, str] | None:
+    """`oracle_answer` for a record, its image's attributes read from `attributes` (`image_attributes`)."""
+    known = attributes.get(record.image, {})
+    return oracle_answer(record.question, known.get("shape"), known.get("color"))
+
+
 def yes_no_case(question: str, shape: str | None, color: str | None) -> str | None:
     """'color present', 'shape absent', ...: what a one-attribute yes/no question asks about the image.
 
@@ -179,8 +185,7 @@ def pseudolabel_accuracy(synthetic: list[Record], truth: list[Record]) -> dict:
     scores: dict[str, list[float]] = {}
     unanswerable = 0
     for record in synthetic:
-        known = attributes.get(record.image, {})
-        verdict = oracle_answer(record.question, known.get("shape"), known.get("color"))
+        verdict = record_truth(record, attributes)
         if verdict is None:
             unanswerable += 1
             continue

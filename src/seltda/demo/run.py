@@ -66,6 +66,7 @@ def demo_run_config(cfg: DemoConfig) -> tuple[RunConfig, list[Record]]:
         tiny=cfg.tiny,
         seed=cfg.seed,
         threads=cfg.threads,
+        workers=cfg.workers,
         teacher=TeacherConfig(**training),
         pseudolabel=(PseudoLabelConfig.plain if cfg.plain_recipe else PseudoLabelConfig)(
             per_image=cfg.per_image,

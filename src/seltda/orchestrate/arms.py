@@ -16,11 +16,11 @@ from seltda.core.fileio import atomic_write_bytes, atomic_write_json
 from seltda.core.records import read_records, write_records
 from seltda.eval.question_types import TypeIndex
 from seltda.orchestrate.agree import agreed, baseline_answers
+from seltda.orchestrate.ahead import Ahead
 from seltda.orchestrate.aim import aim
 from seltda.orchestrate.ground import grounded, grounding
 from seltda.orchestrate.recipes import BASELINE, Recipe
 from seltda.orchestrate.run_config import RunConfig
-from seltda.orchestrate.stage_clock import StageClock
 from seltda.run.artifacts import Evaluation, Likelihoods
 from seltda.run.layout import RunLayout
 from seltda.run.pseudolabels import RUN_KEYS, Manifest, PseudoLabelFolder
@@ -151,12 +151,12 @@ def train_arm(
     cfg: RunConfig,
     train_file: Path,
     pool_root: Path,
-    clock: StageClock,
+    ahead: Ahead,
     skip_first: bool = False,
     only_first: bool = False,
 ) -> None:
     """Train the arm's replicates (`skip_first`: replicate 1 was trained by round 1; `only_first`: the
-    baseline's first, before the rounds)."""
+    baseline's first, before the rounds): each in `ahead`'s second process when it is free, else here."""
     recipe_cfg = arm.recipe.student_config(cfg.student) if arm.recipe else cfg.student
     if arm.recipe is None:
         recipe_cfg = recipe_cfg.model_copy(update={"synthetic_ratio": 0.0})
@@ -165,9 +165,9 @@ def train_arm(
             continue
         suffix = "" if k == 1 else f"_r{k}"
         name = arm.name if arm.name == BASELINE else f"student_{arm.name}"
-        clock.run(
+        ahead.run(
             name + suffix,
-            stage_complete(folder),
+            folder,
             train_student,
             [train_file],
             cfg.images,
@@ -201,13 +201,17 @@ def evaluate_arms(
     layout: RunLayout,
     dev: tuple[Path, Path] | None,
     known: dict[Path, Evaluation],
+    ahead: Ahead | None = None,
 ) -> None:
-    """Every model of every arm on dev (`dev`: records and image root) and on the test records. `known`:
-    the evaluations this process already holds, by file (filled with the new ones; none is read back)."""
+    """Every model of every arm on dev (`dev`: records and image root) and on the test records, each once
+    `ahead` has it trained. `known`: the evaluations this process already holds, by file (filled with the
+    new ones; none is read back)."""
     splits = _splits(cfg, dev)
     for arm in arms:
         arm.dev, arm.test = [], []
         for k, model in enumerate(arm.models, start=1):
+            if ahead is not None:
+                ahead.wait(model)
             if not stage_complete(model):
                 continue
             for split, (records, images) in splits.items():

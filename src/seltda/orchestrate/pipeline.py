@@ -24,6 +24,7 @@ from seltda.formats import write_hf_dataset
 from seltda.models.registry import PRETRAINED_TINY, parameter_count
 from seltda.models.tiny_blip import SCRATCH_TINY, build_tiny_blip
 from seltda.models.vocabulary import VocabularyExtension, extend_vocabulary
+from seltda.orchestrate.ahead import Ahead
 from seltda.orchestrate.arms import arms_of, evaluate_once, planned_trainings, train_arm
 from seltda.orchestrate.preflight import check_inputs, clear_stale, input_digests, refuse_stale
 from seltda.orchestrate.refit import planned_refits, refit, refit_reason
@@ -117,13 +118,17 @@ def run(
 
     Before any training the inputs are checked (`preflight.check_inputs`), and a run folder whose finished
     stages were made with other settings is refused, or with `force` those stages and what follows them
-    are deleted and retrained. `cfg.threads` sets torch's thread count for the run (restored after).
+    are deleted and retrained. `cfg.threads` sets torch's thread count for the run (restored after);
+    `cfg.workers` > 1 trains independent stages in as many processes at once (`orchestrate.ahead`).
     """
     import torch
 
     previous_threads = torch.get_num_threads()
-    if cfg.threads is not None:
-        torch.set_num_threads(cfg.threads)
+    threads = cfg.threads
+    if threads is None and cfg.workers > 1:  # the cores shared between the processes that train at once
+        threads = max(1, previous_threads // cfg.workers)
+    if threads is not None:
+        torch.set_num_threads(threads)
     try:
         return _run(cfg, score_pseudolabels, demo, force)
     finally:
@@ -150,9 +155,29 @@ def _run(
     work, dev = prepare_selection(cfg, layout, warnings)  # `work`: cfg training on the train part only
     teacher_on_dev = dev is not None  # the teacher answers the dev questions: `teacher_types`
     per_round = 3 + (cfg.test is not None)
-    stages = 2 + (cfg.test is not None) + per_round * cfg.rounds + planned_trainings(cfg) + teacher_on_dev + 1
+    stages = 2 + per_round * cfg.rounds + planned_trainings(cfg) + teacher_on_dev + 1  # round 1's student
+    # is evaluated among the arms (`evaluate_arms`), the baseline on its own (`eval_baseline`)
     stages += (planned_refits(cfg) + cfg.reads_likelihood) if dev is not None else 0
     clock = StageClock(stages, previous)
+    import torch
+
+    with Ahead(cfg.workers, torch.get_num_threads(), layout.logs, clock) as ahead:  # the run's threads
+        return _stages(cfg, work, dev, layout, clock, ahead, warnings, digests, score_pseudolabels, demo)
+
+
+def _stages(
+    cfg: RunConfig,
+    work: RunConfig,
+    dev: tuple[Path, Path] | None,
+    layout: RunLayout,
+    clock: StageClock,
+    ahead: Ahead,
+    warnings: list[str],
+    digests: dict,
+    score_pseudolabels: Callable[[list[Record]], dict] | None,
+    demo: dict[str, Any] | None,
+) -> dict:
+    """The stages in order, those independent of the one running started in `ahead`'s second process."""
     base = clock.run(
         "base", stage_complete(layout.base) or base_name(cfg) != str(layout.base), build_base_model, work
     )
@@ -161,7 +186,9 @@ def _run(
     atomic_write_json(layout.inputs, digests)
     atomic_write_json(layout.env, environment_info())
     arms = arms_of(cfg, layout)
-    train_arm(arms[0], work, work.train, work.images, clock, skip_first=False, only_first=True)
+    first = layout.round(1)
+    ahead.run("teacher", first.teacher, train_teacher, *_teacher_call(work, first, None))  # beside baseline
+    train_arm(arms[0], work, work.train, work.images, ahead, only_first=True)
     baseline = None
     if cfg.test is not None:
         baseline = clock.run(
@@ -179,12 +206,13 @@ def _run(
     rounds = []
     for number in range(1, cfg.rounds + 1):
         previous = layout.round(number - 1) if number > 1 else None
-        rounds.append(
-            _seltda_round(work, layout, layout.round(number), previous, baseline, clock, score_pseudolabels)
-        )
-    known = {layout.baseline_eval: baseline, layout.student_eval: rounds[0].evaluation}
-    known = {path: evaluation for path, evaluation in known.items() if evaluation is not None}
-    selection = compare_arms(work, layout, arms, dev, rounds[0].pool_root, clock, warnings, known)
+        here = layout.round(number)
+        rounds.append(_seltda_round(work, layout, here, previous, clock, ahead, score_pseudolabels))
+    known = {layout.baseline_eval: baseline} if baseline is not None else {}
+    selection = compare_arms(work, layout, arms, dev, rounds[0].pool_root, clock, warnings, known, ahead)
+    if baseline is not None:  # after the arms: round 1's student may have trained beside them
+        for result in rounds:
+            _evaluate_round(work, result, baseline, clock, ahead, known)
     first = rounds[0]
     metrics = RunMetrics(pseudolabels=first.pseudolabels)
     if baseline is not None and first.evaluation is not None:
@@ -195,6 +223,7 @@ def _run(
             name: SuiteArms(baseline=suite, seltda=first.evaluation.suites.get(name))
             for name, suite in baseline.suites.items()
         }
+    warnings += ahead.warnings
     if cfg.rounds > 1:
         metrics.rounds = [
             RoundSummary(
@@ -239,38 +268,42 @@ class _RoundResult:
     pool_root: Path | None = None  # where the pseudo-labels' images are
 
 
-def _seltda_round(
-    cfg: RunConfig,
-    run_layout: RunLayout,
-    layout: RoundLayout,
-    previous: RoundLayout | None,
-    baseline: Evaluation | None,
-    clock: StageClock,
-    score_pseudolabels: Callable[[list[Record]], dict] | None,
-) -> _RoundResult:
-    """One SelTDA round: teacher -> pseudo-labels -> student (from the base VLM) -> evaluation."""
+def _teacher_call(cfg: RunConfig, layout: RoundLayout, previous: RoundLayout | None) -> tuple:
+    """`train_teacher`'s arguments for a round: round r >= 2 starts from round r-1's student (and with
+    `teacher_on_pseudolabels` also learns from its pseudo-labels)."""
     pool_root = cfg.unlabeled_images or cfg.images
-    suffix = layout.suffix
-    teacher_cfg = cfg.teacher
-    earlier_pseudolabels = None
-    earlier_root = pool_root
+    teacher_cfg, earlier_pseudolabels, earlier_root = cfg.teacher, None, pool_root
     if previous is not None:  # the last student starts the new teacher
         teacher_cfg = cfg.teacher.model_copy(update={"model": str(previous.student)})
         if cfg.teacher_on_pseudolabels:
             earlier = PseudoLabelFolder(previous.pseudolabels)
             earlier_pseudolabels = earlier.records
             earlier_root = Manifest.read(earlier.manifest).image_root or pool_root
-    clock.run(
-        "teacher" + suffix,
-        stage_complete(layout.teacher),
-        train_teacher,
-        cfg.train,
-        cfg.images,
-        layout.teacher,
-        teacher_cfg,
-        synthetic_file=earlier_pseudolabels,
-        synthetic_image_root=earlier_root,
-    )
+    return cfg.train, cfg.images, layout.teacher, teacher_cfg, earlier_pseudolabels, earlier_root
+
+
+def _seltda_round(
+    cfg: RunConfig,
+    run_layout: RunLayout,
+    layout: RoundLayout,
+    previous: RoundLayout | None,
+    clock: StageClock,
+    ahead: Ahead,
+    score_pseudolabels: Callable[[list[Record]], dict] | None,
+) -> _RoundResult:
+    """One SelTDA round: teacher -> pseudo-labels -> student (from the base VLM), which may still be
+    training in `ahead`'s second process when it returns (`_evaluate_round` waits for it)."""
+    pool_root = cfg.unlabeled_images or cfg.images
+    suffix = layout.suffix
+    if previous is not None:
+        ahead.wait(previous.student)
+    if not ahead.wait(layout.teacher):  # round 1's was started beside the baseline
+        clock.run(
+            "teacher" + suffix,
+            stage_complete(layout.teacher),
+            train_teacher,
+            *_teacher_call(cfg, layout, previous),
+        )
     pseudolabel_cfg = cfg.pseudolabel
     if pseudolabel_cfg.roundtrip_model == "baseline":  # the run's own baseline checks the pairs
         pseudolabel_cfg = pseudolabel_cfg.model_copy(update={"roundtrip_model": str(run_layout.baseline)})
@@ -289,9 +322,9 @@ def _seltda_round(
         raise RuntimeError(f"pseudo-labels not merged ({outcome.status}): run `seltda run` in one process")
     pool_root = Path(manifest.image_root or pool_root)  # a `datasets` pool was written as files
     synthetic_file = PseudoLabelFolder(layout.pseudolabels).records
-    clock.run(
+    ahead.run(
         "student" + suffix,
-        stage_complete(layout.student),
+        layout.student,
         train_student,
         [cfg.train],
         cfg.images,
@@ -311,21 +344,34 @@ def _seltda_round(
             f"round {layout.number}: pseudo-labeling kept no pair ({_funnel(manifest.funnel)}): the student "
             "learned from the real records only, as the baseline did"
         )
-    if baseline is not None:
-        student = clock.run(
-            "eval_student" + suffix,
-            layout.student_eval.is_file(),
-            evaluate_once,
-            layout.student,
-            cfg.test,
-            cfg.test_images or cfg.images,
-            cfg,
-            layout.student_eval,
-        )
-        comparison = Comparison.model_validate(compare_scores(baseline.per_question, student.per_question))
-        comparison.write(layout.compare)
-        result.evaluation, result.gain = student, comparison
     return result
+
+
+def _evaluate_round(
+    cfg: RunConfig,
+    result: _RoundResult,
+    baseline: Evaluation,
+    clock: StageClock,
+    ahead: Ahead,
+    known: dict[Path, Evaluation],
+) -> None:
+    """The round's student on test (read from `known` when the arms' evaluation holds it), and its gain."""
+    layout = result.layout
+    ahead.wait(layout.student)
+    out = layout.student_eval
+    student = known.get(out) or clock.run(
+        "eval_student" + layout.suffix,
+        out.is_file(),
+        evaluate_once,
+        layout.student,
+        cfg.test,
+        cfg.test_images or cfg.images,
+        cfg,
+        out,
+    )
+    comparison = Comparison.model_validate(compare_scores(baseline.per_question, student.per_question))
+    comparison.write(layout.compare)
+    result.evaluation, result.gain = student, comparison
 
 
 def _funnel(funnel: dict[str, int]) -> str:

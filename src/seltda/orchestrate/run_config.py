@@ -45,6 +45,14 @@ class RunConfig(BaseModel):
         "from one trained with 2 as much as a seed does: fix it and the run's result no longer depends on "
         "the machine's setting; above the free cores it slows training many times (docs/benchmarks.md (u))",
     )
+    workers: int = Field(
+        1,
+        ge=1,
+        description="processes that train at once: 2 trains the teacher beside the baseline and one recipe's "
+        "student beside another's (each process with `threads` threads; without `threads`, the cores shared "
+        "between them). Each model is the one a single process trains, so the result does not depend on it; "
+        "on 2 free cores the demo's stages take ~0.6x the time (docs/benchmarks.md (w))",
+    )
     teacher: TeacherConfig = TeacherConfig()
     pseudolabel: PseudoLabelConfig = PseudoLabelConfig()
     student: StudentConfig = StudentConfig()

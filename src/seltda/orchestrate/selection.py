@@ -8,6 +8,7 @@ from typing import Any
 
 from seltda.core.records import read_records, write_records
 from seltda.eval.question_types import TypeIndex
+from seltda.orchestrate.ahead import Ahead
 from seltda.orchestrate.aim import teacher_dev_margins
 from seltda.orchestrate.arms import (
     BASELINE,
@@ -97,12 +98,14 @@ def compare_arms(
     clock: StageClock,
     warnings: list[str],
     known: dict[Path, Evaluation],
+    ahead: Ahead,
 ) -> tuple[dict[str, ArmSummary], Shipped | None, str, dict[str, Any] | None]:
     """Train every arm's remaining replicates, evaluate all on dev and test, choose; returns `metrics.json`'s
     `arms`, `shipped`, `verdict` and `teacher_types` (the teacher's per-type dev margins, when measured).
-    `known`: the evaluations the pipeline already holds (by file)."""
+    `known`: the evaluations the pipeline already holds (by file). Students train in `ahead`'s second
+    process when it is free, while this one judges the next recipe's pairs or evaluates."""
     baseline = arms[0]
-    train_arm(baseline, cfg, cfg.train, cfg.images, clock, skip_first=True)
+    train_arm(baseline, cfg, cfg.train, cfg.images, ahead, skip_first=True)
     index = TypeIndex(read_records(cfg.train))
     margins = None
     if dev is not None:  # the teacher per type on dev (the diagnostic; the aimed recipe uses it)
@@ -122,16 +125,18 @@ def compare_arms(
         )
     trained = [baseline]
     for arm in arms[1:]:
+        if arm.recipe is not None and arm.recipe.judge != BASELINE:  # its judge's student, trained first
+            ahead.wait(layout.arm_model(arm.recipe.judge))
         arm.synthetic = synthetic_records(arm, cfg, layout, margins, index, pool_root)
         skip = _untrainable(arm, layout)
         if skip is not None:
             warnings.append(f"recipe {arm.name} was not trained: {skip}")
             clock.skip(f"student_{arm.name}", skip.split(":")[0], len(arm.models))
             continue
-        train_arm(arm, cfg, cfg.train, pool_root or cfg.images, clock, skip_first=arm.name == OWN)
+        train_arm(arm, cfg, cfg.train, pool_root or cfg.images, ahead, skip_first=arm.name == OWN)
         trained.append(arm)
     done = evaluated(trained, cfg, layout, dev)
-    clock.run("evaluate_arms", done, evaluate_arms, trained, cfg, layout, dev, known)
+    clock.run("evaluate_arms", done, evaluate_arms, trained, cfg, layout, dev, known, ahead)
     if dev is not None and cfg.reads_likelihood:
         scored = likelihoods_scored(trained, layout)
         clock.run("dev_likelihoods", scored, score_likelihoods, trained, cfg, layout, dev)

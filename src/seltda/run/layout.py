@@ -185,6 +185,11 @@ class RunLayout:
         return self.root / "metrics.json"
 
     @property
+    def logs(self) -> Path:
+        """The output of stages trained in a second process (`workers: 2`), one `<stage>.log` each."""
+        return self.root / "logs"
+
+    @property
     def report_html(self) -> Path:
         return self.root / "report.html"
 
