@@ -58,7 +58,8 @@ class DemoConfig(BaseModel):
     plain_recipe: bool = Field(False, description="the paper's recipe: no confidence filter, no yes/no cap")
     replicates: int = Field(1, ge=1, description="models trained per arm (seeds seed, seed+1, ...)")
     candidates: list[str] | None = Field(
-        None, description="recipes that may be shipped (default: the run's, seltda, agreed and grounded)"
+        None,
+        description="recipes that may be shipped (default: the run's, seltda, agreed, grounded and probed)",
     )
     references: list[str] = Field([], description="recipes reported beside them, never shipped (e.g. plain)")
     verdict: VerdictRule | None = Field(

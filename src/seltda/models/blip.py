@@ -89,6 +89,13 @@ class BlipAdapter:
         """The model's pixel values (resized, rescaled, normalized), one row per image."""
         return self.processor.image_processor(list(images), return_tensors="pt")["pixel_values"]
 
+    @staticmethod
+    def image_features(model: torch.nn.Module, pixel_values: torch.Tensor) -> torch.Tensor:
+        """One vector per image from the vision tower: its class token beside the mean of its patches (the
+        features `orchestrate/probe.py` reads image attributes from)."""
+        states = model.vision_model(pixel_values=pixel_values).last_hidden_state
+        return torch.cat([states[:, 0], states[:, 1:].mean(dim=1)], dim=1)
+
     def sampling_inputs(self, images: Sequence[Image.Image]) -> torch.Tensor:
         """What a pool loader worker prepares for `sample_questions`: the processor's resized pixels
         before rescaling and normalization (uint8, cheaper per worker than `prepare_images`);

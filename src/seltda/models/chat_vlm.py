@@ -83,6 +83,13 @@ class VlmAdapter:
         encodes them with the text, in `vqa_batch`/`vqg_batch`)."""
         return ImageBatch(_fit(image.convert("RGB"), self.max_pixels) for image in images)
 
+    def image_features(self, model: torch.nn.Module, pixel_values: ImageBatch) -> torch.Tensor:
+        """Not yet for chat VLMs: their vision towers' outputs differ per family (the `probed` recipe then
+        judges nothing)."""
+        raise NotImplementedError(
+            f"image features are read from BLIP's vision tower only, not {type(model).__name__}'s"
+        )
+
     def sampling_inputs(self, images: Sequence[Image.Image]) -> PromptBatch:
         """What a pool loader worker prepares for `sample_questions`: the processed question-generation
         prompt of every image (the processor's work, in the worker process)."""

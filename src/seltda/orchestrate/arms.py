@@ -19,6 +19,7 @@ from seltda.orchestrate.agree import agreed, baseline_answers
 from seltda.orchestrate.ahead import Ahead
 from seltda.orchestrate.aim import aim
 from seltda.orchestrate.ground import grounded, grounding
+from seltda.orchestrate.probe import probed
 from seltda.orchestrate.recipes import BASELINE, Recipe
 from seltda.orchestrate.run_config import RunConfig
 from seltda.run.artifacts import Evaluation, Likelihoods
@@ -80,8 +81,8 @@ def synthetic_records(
     """The arm's pseudo-labels file: the run's own merge, a merge with the recipe's filters (from the same
     shards, no new sampling), then for aimed recipes only the types the teacher knows (needs dev margins),
     for agreed ones only the pairs the judge (the baseline, or the recipe's `judge` arm's first student)
-    answers alike and for grounded ones only those whose answer their image supports (both need the trained
-    judge: None when it is not)."""
+    answers alike, for grounded ones only those whose answer their image supports and for probed ones those
+    the probes of its vision features confirm (these need the trained judge: None when it is not)."""
     own = PseudoLabelFolder(layout.pseudolabels)
     recipe = arm.recipe
     if recipe is None or (not recipe.refilters and not recipe.selects):
@@ -120,6 +121,10 @@ def synthetic_records(
         scores = grounding(judge, records, images, cfg.evaluate, folder.root / "grounding.json")
         records, summary = grounded(records, scores, recipe.grounded, index)
         atomic_write_json(folder.root / "ground.json", summary)
+    if recipe.probed and records:
+        train = read_records(cfg.train)
+        records, summary = probed(judge, train, cfg.images, records, images, cfg.evaluate, index)
+        atomic_write_json(folder.root / "probe.json", summary)
     write_records(folder.records, records)
     return folder.records
 

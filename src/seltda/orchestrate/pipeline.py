@@ -130,7 +130,7 @@ def run(
     if threads is not None:
         torch.set_num_threads(threads)
     try:
-        return _run(cfg, score_pseudolabels, demo, force)
+        return _run(cfg, score_pseudolabels, demo, force, torch.get_num_threads())
     finally:
         torch.set_num_threads(previous_threads)
 
@@ -140,6 +140,7 @@ def _run(
     score_pseudolabels: Callable[[list[Record]], dict] | None,
     demo: dict[str, Any] | None,
     force: bool,
+    threads: int,
 ) -> dict:
     layout = RunLayout(cfg.out)
     check_inputs(cfg)  # every path, the records, the pool and the model, before any training
@@ -159,9 +160,7 @@ def _run(
     # is evaluated among the arms (`evaluate_arms`), the baseline on its own (`eval_baseline`)
     stages += (planned_refits(cfg) + cfg.reads_likelihood) if dev is not None else 0
     clock = StageClock(stages, previous)
-    import torch
-
-    with Ahead(cfg.workers, torch.get_num_threads(), layout.logs, clock) as ahead:  # the run's threads
+    with Ahead(cfg.workers, threads, layout.logs, clock) as ahead:  # each worker with the run's threads
         return _stages(cfg, work, dev, layout, clock, ahead, warnings, digests, score_pseudolabels, demo)
 
 
@@ -186,8 +185,8 @@ def _stages(
     atomic_write_json(layout.inputs, digests)
     atomic_write_json(layout.env, environment_info())
     arms = arms_of(cfg, layout)
-    first = layout.round(1)
-    ahead.run("teacher", first.teacher, train_teacher, *_teacher_call(work, first, None))  # beside baseline
+    round1 = layout.round(1)
+    ahead.run("teacher", round1.teacher, train_teacher, *_teacher_call(work, round1, None))  # beside baseline
     train_arm(arms[0], work, work.train, work.images, ahead, only_first=True)
     baseline = None
     if cfg.test is not None:

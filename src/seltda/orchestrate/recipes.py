@@ -3,7 +3,8 @@
 A recipe changes the merge filters of the pseudo-labels (`pseudolabel`: fields of `PseudoLabelConfig`),
 the student's settings (`student`: fields of `StudentConfig`), or aims the pseudo-labels at the question
 types where the teacher answers the dev questions better than the baseline does (`aimed`), keeps the pairs
-whose answer the baseline gives too (`agreed`), or those whose answer their image supports (`grounded`).
+whose answer the baseline gives too (`agreed`), those whose answer their image supports (`grounded`), or
+those that probes of the frozen vision features confirm (`probed`).
 `seltda` is the run's own settings; the others are written relative to it. A run config names built-in
 recipes or writes its own (`{name: ratio2, student: {synthetic_ratio: 2}}`).
 """
@@ -43,6 +44,11 @@ class Recipe(BaseModel):
         "the answer on the pair's image minus the log of its mean on 4 other pool images, above this many "
         "nats (orchestrate/ground.py)",
     )
+    probed: bool = Field(
+        False,
+        description="keep only pairs that linear probes of the judge's frozen vision features confirm: "
+        "open answers, yes/no questions about one attribute and premises (orchestrate/probe.py)",
+    )
     judge: str = Field(
         BASELINE,
         pattern=r"^[a-z0-9][a-z0-9_.-]*$",
@@ -65,15 +71,16 @@ class Recipe(BaseModel):
 
     @property
     def selects(self) -> bool:
-        """Whether it keeps a subset of its merged pairs by a model's judgement (aimed, agreed, grounded)."""
-        return self.aimed or self.agreed or self.grounded is not None
+        """Whether it keeps a subset of its merged pairs by a model's judgement (aimed, agreed, grounded,
+        probed)."""
+        return self.aimed or self.agreed or self.grounded is not None or self.probed
 
     @property
     def selection(self) -> tuple:
-        """What decides its pseudo-labels (merge filters, aiming, agreement, grounding, judge): recipes with
-        the same selection differ in the student only and share one set of pseudo-labels."""
+        """What decides its pseudo-labels (merge filters, aiming, agreement, grounding, probes, judge):
+        recipes with the same selection differ in the student only and share one set of pseudo-labels."""
         filters = tuple(sorted(self.pseudolabel.items()))
-        return filters, self.aimed, self.agreed, self.grounded, self.judge
+        return filters, self.aimed, self.agreed, self.grounded, self.probed, self.judge
 
     @property
     def refilters(self) -> bool:
@@ -113,6 +120,16 @@ BUILTIN: dict[str, Recipe] = {
             student={"synthetic_ratio": 10.0},
             agreed=True,
             grounded=0.25,
+        ),
+        Recipe(
+            name="probed",
+            description="the grounded pairs that linear probes of the frozen vision features confirm "
+            "(open answers, yes/no about one attribute, premises), all of them (up to 10 per real record)",
+            pseudolabel={"keep_top_fraction": None, "max_yes_no_share": None, "min_score": None},
+            student={"synthetic_ratio": 10.0},
+            agreed=True,
+            grounded=0.25,
+            probed=True,
         ),
         Recipe(
             name="regrounded",

@@ -88,9 +88,9 @@ class RunConfig(BaseModel):
         "per model), or accuracy (the first condition only: fewer students shipped; docs/benchmarks.md (r))",
     )
     candidates: list[str | Recipe] = Field(
-        [OWN, "agreed", "grounded"],
-        description="recipes that may be shipped (built-in names or written out); the default's shipped gain "
-        "was at least the two-candidate [seltda, agreed]'s at 1-10% labels (docs/benchmarks.md (t), (u))",
+        [OWN, "agreed", "grounded", "probed"],
+        description="recipes that may be shipped (built-in names or written out); `probed` joined the "
+        "default when its pairs gained +4.2 to +6.5 at 2% labels (docs/benchmarks.md (x))",
     )
     references: list[str | Recipe] = Field(
         [], description="recipes trained and reported beside the candidates, never shipped (e.g. plain)"
