@@ -6,7 +6,9 @@ students with the `grounded` student's settings on:
 
 - `oracle-kept`: `grounded`'s pairs without the wrong ones (a perfect filter after grounding);
 - `oracle-fixed`: `grounded`'s pairs with the oracle's answer (a perfect answerer on the same questions);
-- `oracle-all`: every parsed teacher pair (before agreement) with the oracle's answer.
+- `oracle-all`: every parsed teacher pair (before agreement) with the oracle's answer;
+- `probed`: `grounded`'s pairs that the `probed` recipe's attribute probes keep (`orchestrate/probe.py`,
+  the point's baseline as judge): what the product's own judge recovers of the oracle's gain.
 
 Pairs whose question is outside easy-VQA's templates or has a false premise are dropped. Students go to
 `OUT/<seed>/<arm>/student`, their test evaluations beside; a rerun resumes.
@@ -24,6 +26,8 @@ import yaml
 
 from seltda.core.records import Record, read_records, write_records
 from seltda.demo.easyvqa import accuracy_by_case, image_attributes, load_split, record_truth
+from seltda.eval.question_types import TypeIndex
+from seltda.orchestrate.probe import probed
 from seltda.orchestrate.recipes import resolve_recipe
 from seltda.stages.evaluate import EvaluateConfig, evaluate
 from seltda.stages.student import train_student
@@ -49,7 +53,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("point", type=Path)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--arms", nargs="+", default=["oracle-kept", "oracle-fixed", "oracle-all"])
+    parser.add_argument(
+        "--arms", nargs="+", default=["oracle-kept", "oracle-fixed", "oracle-all"]
+    )  # or probed
     args = parser.parse_args()
     point = args.point
     config = yaml.safe_load((point / "config.yaml").read_text(encoding="utf-8"))
@@ -68,8 +74,14 @@ def main() -> None:
     summary = {"point": str(point), "baseline": baseline["accuracy"], "arms": {}}
     out = args.out / point.name
     for name in args.arms:
-        records, fix = sources[name]
-        kept = checked(records, attributes, fix)
+        if name == "probed":
+            train = read_records(point / "selection/train.jsonl")
+            kept, _ = probed(
+                point / "baseline", train, images, grounded, images, EvaluateConfig(), TypeIndex(train)
+            )
+        else:
+            records, fix = sources[name]
+            kept = checked(records, attributes, fix)
         folder = out / name
         write_records(folder / "pseudolabels.jsonl", kept)
         train_student(
@@ -86,8 +98,10 @@ def main() -> None:
         else:
             result = evaluate(str(folder / "student"), test, images, result_file, EvaluateConfig(suites=[]))
         by_case = accuracy_by_case(read_records(test), result["per_question"])
+        right = checked(kept, attributes, fix=False)
         summary["arms"][name] = {
             "pairs": len(kept),
+            "right_pairs": len(right),
             "accuracy": result["accuracy"],
             "gain": round(result["accuracy"] - baseline["accuracy"], 2),
             "by_case": {case: value["accuracy"] for case, value in by_case.items()},

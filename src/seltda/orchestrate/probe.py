@@ -6,12 +6,12 @@ same few labeled images, names the shape better (docs/benchmarks.md (w), (x)). T
 knowledge in; it needs no model beyond the judge's vision tower.
 
 Open answers are image attributes: the labeled records' answers other than yes/no, grouped into families
-by question type or opening words (easy-VQA: shape = circle, rectangle, triangle; color = ...). Each train image gets a
-label per family from its records: an open answer, a yes/no answer about one attribute ("is there a red
-shape?" yes: red; no: not red), or the one member left when the others are ruled out. One linear probe
-per family (softmax over its members, L2-regularised, on standardised features) reads that label from
-the image's features. A family whose probe does not beat its majority class by `MIN_LIFT` in 5-fold
-cross-validation over its images judges nothing. A pair is then
+by question type, or by opening words where records have no type (easy-VQA: shape = circle, rectangle,
+triangle; color = ...). Each train image gets a label per family from its records: an open answer, a
+yes/no answer about one attribute ("is there a red shape?" yes: red; no: not red), or the one member left
+when the others are ruled out. One linear probe per family (softmax over its members, L2-regularised, on
+standardised features) reads that label from the image's features. A family whose probe does not beat
+its majority class by `MIN_LIFT` in 5-fold cross-validation over its images judges nothing. A pair is then
 
 - an open answer of a family: kept when the probe ranks it first or gives it at least `PRESENT`;
 - a yes/no question naming one attribute (negated by "not"/"no"): kept when its answer says what the
