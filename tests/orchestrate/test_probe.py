@@ -71,7 +71,7 @@ def test_the_probes_keep_right_pairs_and_drop_wrong_answers_and_false_premises()
     members = families(labeled)
     pool = {f"u{i}.png": (SHAPES[i % 3], COLORS[i % 2]) for i in range(12)}
     features = _features(truth | pool, seed=1)
-    probes = AttributeProbes(members, image_labels(labeled, members), features)
+    probes = AttributeProbes(members, labeled, features)
     assert all(entry["judges"] and entry["cv_accuracy"] > 90 for entry in probes.summary.values())
 
     def keeps(image: str, question: str, answer: str) -> bool:
@@ -93,7 +93,7 @@ def test_a_family_the_features_do_not_predict_judges_nothing():
     members = families(labeled)
     rng = random.Random(3)
     noise = {image: [rng.gauss(0, 1) for _ in range(6)] for image in truth}
-    probes = AttributeProbes(members, image_labels(labeled, members), noise)
+    probes = AttributeProbes(members, labeled, noise)
     assert not any(entry["judges"] for entry in probes.summary.values()) and not probes.members
     image = next(iter(truth))
     assert probes.judge(synthetic_pair("p", image, "What shape?", "circle"), noise[image]) == (
@@ -140,3 +140,25 @@ def test_a_model_without_image_features_keeps_every_pair(dataset, tiny_model, mo
         tiny_model, dataset["records"], dataset["root"], pairs, dataset["root"], EvaluateConfig(), index
     )
     assert kept == pairs and summary["unjudged_because"] == "no features for this family"
+
+
+def test_yes_no_answers_are_judged_only_where_the_probe_answers_the_labeled_ones_better_than_their_prior():
+    labeled, truth = _labeled()
+    rng = random.Random(5)
+    # questions naming a color whose answers do not depend on it (where the shape is): the color probe
+    # reads the color well, but its yes/no rule cannot answer these, so it must not judge such pairs
+    labeled += [
+        Record(question_id=f"l{i}", image=image, question=f"Is the {color} one on the left?", answers=[side])
+        for i, (image, (_, color)) in enumerate(truth.items())
+        for side in [rng.choice(["yes", "no"])]
+    ]
+    members = families(labeled)
+    features = _features(truth, seed=1)
+    probes = AttributeProbes(members, labeled, features)
+    color, shape = probes.summary["what color"], probes.summary["what shape"]
+    assert color["judges"] and not color["judges_yes_no"] and color["yes_no_questions"] == len(truth)
+    assert shape["judges"] and shape["judges_yes_no"] and shape["yes_no_accuracy"] > shape["yes_no_majority"]
+    image = next(iter(truth))
+    _, true_color = truth[image]
+    pair = synthetic_pair("p", image, f"Is the {true_color} one on the left?", "no")
+    assert probes.judge(pair, features[image]) == (True, "unjudged")

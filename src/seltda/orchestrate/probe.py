@@ -15,7 +15,8 @@ its majority class by `MIN_LIFT` in 5-fold cross-validation over its images judg
 
 - an open answer of a family: kept when the probe ranks it first or gives it at least `PRESENT`;
 - a yes/no question naming one attribute (negated by "not"/"no"): kept when its answer says what the
-  probe says (the attribute present when it gets at least `PRESENT`);
+  probe says (the attribute present when it gets at least `PRESENT`), where the probe answers the train
+  records' such questions better than their most common answer (held-out folds);
 - an open question naming an attribute of another family (a premise, "what color is the circle?"):
   dropped when the probe gives that attribute less than `PREMISE`;
 - anything else: kept, unjudged.
@@ -108,37 +109,58 @@ def _fit(x: torch.Tensor, y: torch.Tensor, classes: int) -> torch.nn.Linear:
 
 
 class AttributeProbes:
-    """One probe per family, trained on the train images' features (`features`: image -> vector)."""
+    """One probe per family, trained on the train images' features (`features`: image -> vector) to read
+    the labels the train records give them (`image_labels`). A family judges open answers when its probe's
+    cross-validated accuracy beats its majority class by `MIN_LIFT`, and yes/no answers too when, read from
+    the held-out folds' probabilities, the yes/no rule answers the train records' yes/no questions about
+    one of its attributes better than their most common answer does."""
 
     def __init__(
         self,
         members: dict[str, list[str]],
-        labels: dict[tuple[str, str], str],
+        train: Sequence[Record],
         features: dict[str, list[float]],
         seed: int = 0,
     ) -> None:
-        table = torch.tensor([features[i] for i in sorted({i for i, _ in labels} & set(features))])
+        labels = image_labels(train, members)
+        rows = [features[i] for i in sorted({i for i, _ in labels} & set(features))]
+        table = torch.tensor(rows) if rows else torch.zeros(1, len(next(iter(features.values()), [])))
         self.mean, self.scale = table.mean(0), table.std(0, unbiased=False) + 1e-5
         self.members: dict[str, list[str]] = {}
+        self.yes_no: set[str] = set()  # the families that judge yes/no answers
         self.probes: dict[str, torch.nn.Linear] = {}
         self.summary: dict[str, dict[str, Any]] = {}
         for name, answers in members.items():
             items = sorted((i, a) for (i, f), a in labels.items() if f == name and i in features)
+            entry: dict[str, Any] = {"attributes": answers, "images": len(items), "judges": False}
+            self.summary[name] = entry
+            if len(items) < MIN_IMAGES:
+                continue
             x = self._standard([features[i] for i, _ in items])
             y = torch.tensor([answers.index(a) for _, a in items], dtype=torch.long)
-            majority = max(Counter(y.tolist()).values(), default=0) / max(1, len(items))
-            accuracy = _cross_validated(x, y, len(answers), seed) if len(items) >= MIN_IMAGES else None
-            used = accuracy is not None and accuracy >= majority + MIN_LIFT
-            self.summary[name] = {
-                "attributes": answers,
-                "images": len(items),
-                "cv_accuracy": None if accuracy is None else round(100 * accuracy, 2),
-                "majority": round(100 * majority, 2),
-                "judges": used,
+            held = _out_of_fold(x, y, len(answers), seed)
+            accuracy = float((held.argmax(1) == y).float().mean())
+            majority = max(Counter(y.tolist()).values()) / len(items)
+            entry |= {"cv_accuracy": round(100 * accuracy, 2), "majority": round(100 * majority, 2)}
+            if accuracy < majority + MIN_LIFT:
+                continue
+            entry["judges"] = True
+            self.members[name] = answers
+            self.probes[name] = _fit(x, y, len(answers))
+            by_image = {
+                image: dict(zip(answers, p.tolist(), strict=True))
+                for (image, _), p in zip(items, held, strict=True)
             }
-            if used:
-                self.members[name] = answers
-                self.probes[name] = _fit(x, y, len(answers))
+            right, majority_share, asked = _yes_no_check(train, name, members, by_image)
+            entry |= {"yes_no_questions": asked}
+            if asked:
+                entry |= {
+                    "yes_no_accuracy": round(100 * right, 2),
+                    "yes_no_majority": round(100 * majority_share, 2),
+                }
+            if asked >= MIN_IMAGES and right > majority_share:
+                self.yes_no.add(name)
+            entry["judges_yes_no"] = name in self.yes_no
 
     def _standard(self, rows: list[list[float]]) -> torch.Tensor:
         return (torch.tensor(rows).reshape(len(rows), -1) - self.mean) / self.scale
@@ -157,9 +179,9 @@ class AttributeProbes:
             if len(named) != 1:
                 return True, "unjudged"
             name, attribute = named[0]
-            present = self.probabilities(features, name)[attribute] >= PRESENT
-            negated = bool(set(_text(record.question).split()) & NEGATIONS)
-            return (answer == "yes") == (present != negated), YES_NO
+            if name not in self.yes_no:
+                return True, "unjudged"
+            return answer == _yes_no(record.question, self.probabilities(features, name)[attribute]), YES_NO
         family = next((name for name, answers in self.members.items() if answer in answers), None)
         if family is None:
             return True, "unjudged"
@@ -170,17 +192,42 @@ class AttributeProbes:
         return p[answer] >= min(PRESENT, max(p.values())), "open"
 
 
-def _cross_validated(x: torch.Tensor, y: torch.Tensor, classes: int, seed: int, folds: int = 5) -> float:
+def _out_of_fold(x: torch.Tensor, y: torch.Tensor, classes: int, seed: int, folds: int = 5) -> torch.Tensor:
+    """Each row's class probabilities from a probe trained on the other folds."""
     order = list(range(len(y)))
     random.Random(seed).shuffle(order)
-    right = 0
+    held = torch.zeros(len(y), classes)
     for k in range(folds):
-        held = order[k::folds]
-        kept = [i for i in order if i not in set(held)]
+        out = order[k::folds]
+        kept = sorted(set(order) - set(out))
         probe = _fit(x[kept], y[kept], classes)
         with torch.no_grad():
-            right += int((probe(x[held]).argmax(1) == y[held]).sum())
-    return right / len(y)
+            held[out] = torch.softmax(probe(x[out]), 1)
+    return held
+
+
+def _yes_no(question: str, probability: float) -> str:
+    """What the probe answers to a yes/no question naming one attribute it gives `probability`."""
+    negated = bool(set(_text(question).split()) & NEGATIONS)
+    return "yes" if (probability >= PRESENT) != negated else "no"
+
+
+def _yes_no_check(
+    train: Sequence[Record], name: str, members: dict[str, list[str]], held: dict[str, dict[str, float]]
+) -> tuple[float, float, int]:
+    """(share of the train yes/no questions naming one attribute of family `name` that `_yes_no` answers
+    right from the held-out probabilities `held`, share of their most common answer, their number)."""
+    said, truth = [], []
+    for record in train:
+        answer = normalize_answer(record.majority_answer())
+        named = _mentioned(record.question, members)
+        if answer in ("yes", "no") and len(named) == 1 and named[0][0] == name and record.image in held:
+            said.append(_yes_no(record.question, held[record.image][named[0][1]]))
+            truth.append(answer)
+    if not truth:
+        return 0.0, 0.0, 0
+    right = sum(a == b for a, b in zip(said, truth, strict=True)) / len(truth)
+    return right, max(Counter(truth).values()) / len(truth), len(truth)
 
 
 def probed(
@@ -208,7 +255,7 @@ def probed(
     except NotImplementedError as error:
         kept, summary = select(records, lambda r: (r, True), index)
         return kept, summary | {"probes": {}, "unjudged_because": str(error)}
-    probes = AttributeProbes(members, image_labels(train, members), seen)
+    probes = AttributeProbes(members, train, seen)
     rules: Counter[str] = Counter()
 
     def decide(record: Record) -> tuple[Record, bool]:
