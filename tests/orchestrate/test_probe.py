@@ -162,3 +162,31 @@ def test_yes_no_answers_are_judged_only_where_the_probe_answers_the_labeled_ones
     _, true_color = truth[image]
     pair = synthetic_pair("p", image, f"Is the {true_color} one on the left?", "no")
     assert probes.judge(pair, features[image]) == (True, "unjudged")
+
+
+def test_probed_after_grounded_reuses_the_judges_answers_and_groundings(
+    dataset, tiny_model, tmp_path, monkeypatch
+):
+    cfg = tiny_run_config(dataset, tiny_model, tmp_path / "run", candidates=["grounded", "probed"])
+    layout = RunLayout(cfg.out)
+    shutil.copytree(tiny_model, layout.baseline)
+    pairs = [
+        synthetic_pair(f"p{i}", r.image, r.question, r.answers[0]) for i, r in enumerate(dataset["records"])
+    ]
+    write_records(layout.pseudolabels / "pseudolabels.jsonl", pairs)
+    index = TypeIndex(dataset["records"])
+    loose = {"agreed": False, "grounded": -1e9, "pseudolabel": {}}  # keep pairs; no merge of its own
+    grounded, probed_recipe = (BUILTIN[name].model_copy(update=loose) for name in ("grounded", "probed"))
+    cfg = cfg.model_copy(update={"candidates": [grounded, probed_recipe]})
+    first = synthetic_records(Arm("grounded", True, grounded, []), cfg, layout, None, index, dataset["root"])
+    assert (first.parent / "grounding.json").is_file()
+
+    def judged_again(*args, **kwargs):
+        raise AssertionError("judged again")
+
+    monkeypatch.setattr("seltda.stages.evaluate.reference_likelihoods", judged_again)
+    path = synthetic_records(
+        Arm("probed", True, probed_recipe, []), cfg, layout, None, index, dataset["root"]
+    )
+    assert (path.parent / "grounding.json").read_text() == (first.parent / "grounding.json").read_text()
+    assert json.loads((path.parent / "probe.json").read_text())["pairs"] == len(read_records(first))

@@ -104,6 +104,7 @@ def synthetic_records(
         source = PseudoLabelFolder(filtered).records
     if not selects:
         return folder.records
+    _borrow_judgements(recipe, cfg, layout, folder)
     records = read_records(source)
     if recipe.aimed:
         if margins is None:
@@ -149,6 +150,25 @@ def _copied_selection(recipe: Recipe, cfg: RunConfig, layout: RunLayout, folder:
     )
     atomic_write_bytes(folder.records, done.records.read_bytes())
     return True
+
+
+JUDGEMENTS = ("baseline_answers.json", "grounding.json")  # cached for a model and the very pairs it judged
+
+
+def _borrow_judgements(recipe: Recipe, cfg: RunConfig, layout: RunLayout, folder: PseudoLabelFolder) -> None:
+    """Copy the judge's answers and groundings another recipe of the run has made with the same judge and
+    merge filters into `folder` (`probed` after `grounded`): they are read back only where they were made
+    for the same model and pairs (`cached_json`), else made again, so a copy never decides anything."""
+    for other, _ in cfg.recipes():
+        if other.name == recipe.name or (other.judge, other.pseudolabel) != (
+            recipe.judge,
+            recipe.pseudolabel,
+        ):
+            continue
+        source = layout.arm_pseudolabels(other.name)
+        for name in JUDGEMENTS:
+            if (source / name).is_file() and not (folder.root / name).exists():
+                atomic_write_bytes(folder.root / name, (source / name).read_bytes())
 
 
 def train_arm(
