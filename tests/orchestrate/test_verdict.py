@@ -169,3 +169,19 @@ def test_an_accuracy_gain_ships_under_either_rule_whatever_the_likelihood():
     for rule in ("accuracy", "accuracy-or-likelihood"):
         shipped, verdict = choose(arms, summarize(arms, {}), rule)
         assert shipped.arm == "seltda" and "beats the baseline on 200 dev questions by +30.00" in verdict
+
+
+def test_among_candidates_confirmed_by_likelihood_the_larger_likelihood_gain_ships():
+    # two candidates, neither confirmed by accuracy: `sharper` answers one dev question fewer right than
+    # `louder` but gives the reference answers more likelihood, the statistic that confirmed both
+    louder = _with_likelihood(_arms(100, 106, offset=50), margin=0.2)
+    sharper = _with_likelihood(_arms(100, 104, offset=50), margin=0.4)
+    baseline, first = louder
+    second = sharper[1]
+    first.name, second.name = "louder", "sharper"
+    arms = [baseline, first, second]
+    summaries = summarize(arms, {})
+    assert summaries["louder"].gain_dev.diff > summaries["sharper"].gain_dev.diff > 0
+    assert all(summaries[n].gain_dev.ci_low <= 0 for n in ("louder", "sharper"))
+    shipped, verdict = choose(arms, summaries, "accuracy-or-likelihood")
+    assert shipped.arm == "sharper" and "higher log-likelihood than the baseline, +0.4" in verdict

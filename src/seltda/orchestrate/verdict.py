@@ -6,7 +6,8 @@ interval lies above 0, the largest dev gain wins; its replicate with the best de
 With the rule `accuracy-or-likelihood` a candidate also wins when the log-likelihood it gives the dev
 questions' reference answers beats the baseline's beyond noise (a finer statistic than 0/1 accuracy, which
 on a small dev split confirms only large gains) and its dev accuracy gain is not negative (likelihood alone
-rewards a model that is less confidently wrong without answering better: docs/benchmarks.md (p)).
+rewards a model that is less confidently wrong without answering better: docs/benchmarks.md (p)); among
+candidates confirmed that way only, the largest likelihood gain wins.
 When none does, the baseline is shipped and the verdict says so, with the smallest gain that dev could have
 seen (`Gain.detectable`): a small labeled set cannot confirm a small gain, and the user should know which of
 the two the verdict means. The test figures are reported, never used.
@@ -96,13 +97,21 @@ def _judged(summaries: dict[str, ArmSummary]) -> dict[str, ArmSummary]:
 
 
 def winner(summaries: dict[str, ArmSummary], rule: VerdictRule) -> tuple[str | None, str | None]:
-    """The candidate dev confirms under `rule` (confirmed by accuracy first, then the largest dev accuracy
-    gain) and how it was confirmed; (None, None): none is."""
+    """The candidate dev confirms under `rule` and how it was confirmed; (None, None): none is. Those
+    confirmed by accuracy come first, the largest dev accuracy gain winning; among those confirmed by
+    likelihood only, the largest likelihood gain wins: the statistic that confirmed them, finer than
+    accuracy on a small dev split (docs/benchmarks.md (x))."""
     how = {name: confirmed_by(s, rule) for name, s in _judged(summaries).items()}
     winners = [name for name, by in how.items() if by]
     if not winners:
         return None, None
-    name = max(winners, key=lambda n: (how[n] == "accuracy", summaries[n].gain_dev.diff))
+
+    def rank(name: str) -> tuple[bool, float]:
+        if how[name] == "accuracy":
+            return True, summaries[name].gain_dev.diff
+        return False, summaries[name].gain_dev_likelihood.diff
+
+    name = max(winners, key=rank)
     return name, how[name]
 
 
