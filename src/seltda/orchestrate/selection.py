@@ -71,9 +71,12 @@ def _untrainable(arm: Arm, layout: RunLayout) -> str | None:
         return f"its judge, the {recipe.judge} student, was not trained"
     if not recipe.aimed:
         if not _count(arm.synthetic):
-            if recipe.grounded is None:
+            if recipe.grounded is None and not recipe.probed:
                 return "no pseudo-label kept: the baseline answers every generated question otherwise"
-            return "no pseudo-label kept by its selection (agree.json, ground.json beside its pseudo-labels)"
+            return (
+                "no pseudo-label kept by its selection (agree.json, ground.json, probe.json beside its "
+                "pseudo-labels)"
+            )
         return None
     if arm.synthetic is None:
         return "no dev records: it aims at the teacher's strengths on dev"
