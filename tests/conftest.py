@@ -233,6 +233,23 @@ def tiny_run_config(dataset: dict, base_model: Path, out: Path, **changes):
     return RunConfig(**settings)
 
 
+def run_with_pairs(dataset: dict, base_model: Path, out: Path, **changes):
+    """A tiny run whose baseline is `base_model` and whose own pseudo-labels are one generated pair per
+    dataset record: (config, layout, pairs), what a recipe's selection starts from."""
+    import shutil
+
+    from seltda.run.layout import RunLayout
+
+    cfg = tiny_run_config(dataset, base_model, out, **changes)
+    layout = RunLayout(cfg.out)
+    shutil.copytree(base_model, layout.baseline)
+    pairs = [
+        synthetic_pair(f"p{i}", r.image, r.question, r.answers[0]) for i, r in enumerate(dataset["records"])
+    ]
+    write_records(layout.pseudolabels / "pseudolabels.jsonl", pairs)
+    return cfg, layout, pairs
+
+
 def aokvqa_layout(root: Path, count: int = 6) -> tuple[list[dict], Path]:
     """A tiny A-OKVQA layout: `aokvqa_v1p0_val.json` (every third question difficult_direct_answer) and its
     COCO images under val2017/; returns the items and the records `seltda convert aokvqa` writes."""

@@ -8,7 +8,7 @@ import math
 import shutil
 
 import pytest
-from conftest import synthetic_pair, tiny_run_config
+from conftest import run_with_pairs, synthetic_pair, tiny_run_config
 
 from seltda.core.records import Record, read_records, write_records
 from seltda.eval.question_types import TypeIndex
@@ -158,13 +158,9 @@ def test_a_recipe_that_differs_in_the_student_only_copies_the_pairs_already_judg
     first = Recipe(name="ground", grounded=0.0)
     longer = Recipe(name="ground-long", grounded=0.0, student={"max_steps": 3})
     other = Recipe(name="ground-more", grounded=-1e9)
-    cfg = tiny_run_config(dataset, tiny_model, tmp_path / "run", candidates=[first, longer, other])
-    layout = RunLayout(cfg.out)
-    shutil.copytree(tiny_model, layout.baseline)
-    pairs = [
-        synthetic_pair(f"p{i}", r.image, r.question, r.answers[0]) for i, r in enumerate(dataset["records"])
-    ]
-    write_records(layout.pseudolabels / "pseudolabels.jsonl", pairs)
+    cfg, layout, pairs = run_with_pairs(
+        dataset, tiny_model, tmp_path / "run", candidates=[first, longer, other]
+    )
     index = TypeIndex(dataset["records"])
     made = synthetic_records(Arm("ground", True, first, []), cfg, layout, None, index, dataset["root"])
     assert read_records(made) and longer.selection == first.selection != other.selection

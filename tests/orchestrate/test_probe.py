@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 
-from conftest import synthetic_pair, tiny_run_config
+from conftest import run_with_pairs, synthetic_pair
 
-from seltda.core.records import Record, read_records, write_records
+from seltda.core.records import Record, read_records
 from seltda.eval.question_types import TypeIndex
 from seltda.orchestrate.arms import Arm, synthetic_records
 from seltda.orchestrate.probe import AttributeProbes, families, image_labels, probed
 from seltda.orchestrate.recipes import BUILTIN, Recipe
-from seltda.run.layout import RunLayout
 from seltda.stages.evaluate import EvaluateConfig
 
 SHAPES, COLORS = ("circle", "triangle", "square"), ("red", "blue")
@@ -110,13 +108,7 @@ def test_builtin_probed_recipe_probes_the_grounded_pairs():
 
 
 def test_probed_arm_writes_its_pairs_and_the_probes_summary(dataset, tiny_model, tmp_path):
-    cfg = tiny_run_config(dataset, tiny_model, tmp_path / "run", candidates=["probed"])
-    layout = RunLayout(cfg.out)
-    shutil.copytree(tiny_model, layout.baseline)
-    pairs = [
-        synthetic_pair(f"p{i}", r.image, r.question, r.answers[0]) for i, r in enumerate(dataset["records"])
-    ]
-    write_records(layout.pseudolabels / "pseudolabels.jsonl", pairs)
+    cfg, layout, pairs = run_with_pairs(dataset, tiny_model, tmp_path / "run", candidates=["probed"])
     index = TypeIndex(dataset["records"])
     recipe = Recipe(name="probed", probed=True)  # the probes alone, on the run's own merge
     path = synthetic_records(Arm("probed", True, recipe, []), cfg, layout, None, index, dataset["root"])
@@ -167,13 +159,9 @@ def test_yes_no_answers_are_judged_only_where_the_probe_answers_the_labeled_ones
 def test_probed_after_grounded_reuses_the_judges_answers_and_groundings(
     dataset, tiny_model, tmp_path, monkeypatch
 ):
-    cfg = tiny_run_config(dataset, tiny_model, tmp_path / "run", candidates=["grounded", "probed"])
-    layout = RunLayout(cfg.out)
-    shutil.copytree(tiny_model, layout.baseline)
-    pairs = [
-        synthetic_pair(f"p{i}", r.image, r.question, r.answers[0]) for i, r in enumerate(dataset["records"])
-    ]
-    write_records(layout.pseudolabels / "pseudolabels.jsonl", pairs)
+    cfg, layout, pairs = run_with_pairs(
+        dataset, tiny_model, tmp_path / "run", candidates=["grounded", "probed"]
+    )
     index = TypeIndex(dataset["records"])
     loose = {"agreed": False, "grounded": -1e9, "pseudolabel": {}}  # keep pairs; no merge of its own
     grounded, probed_recipe = (BUILTIN[name].model_copy(update=loose) for name in ("grounded", "probed"))

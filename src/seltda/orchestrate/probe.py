@@ -250,8 +250,9 @@ def probed(
         kept, summary = select(records, lambda r: (r, True), index)
         return kept, summary | {"probes": {}, "unjudged_because": "no open answers to probe for"}
     try:
-        seen, skipped = image_features(str(judge), train, train_images, cfg)
-        pooled, pool_skipped = image_features(str(judge), records, images, cfg)
+        (seen, skipped), (pooled, pool_skipped) = image_features(
+            str(judge), [(train, train_images), (records, images)], cfg
+        )
     except NotImplementedError as error:
         kept, summary = select(records, lambda r: (r, True), index)
         return kept, summary | {"probes": {}, "unjudged_because": str(error)}

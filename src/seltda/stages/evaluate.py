@@ -130,24 +130,28 @@ def reference_likelihoods(
 
 
 def image_features(
-    model_dir: str, records: Sequence[Record], image_root: Path, cfg: EvaluateConfig
-) -> tuple[dict[str, list[float]], dict[str, int]]:
-    """({image: its vision features}, {skip reason: count}) for the images of `records` (under
-    `image_root`), each read once, from the model's vision tower (`adapter.image_features`); an unreadable
-    image gets none. Raises NotImplementedError for a family whose features are not read."""
+    model_dir: str, sources: Sequence[tuple[Sequence[Record], Path]], cfg: EvaluateConfig
+) -> list[tuple[dict[str, list[float]], dict[str, int]]]:
+    """Per (records, image root) of `sources`: ({image: its vision features}, {skip reason: count}) for the
+    images of those records, each read once, from the vision tower (`adapter.image_features`) of one loaded
+    model; an unreadable image gets none. Raises NotImplementedError for a family whose features are not
+    read."""
     adapter, model, device = _transformers_model(model_dir, cfg)
-    one_each = list({record.image: record for record in records}.values())
-    dataset = ImageRecords(one_each, image_root, adapter.prepare_images, cache=False)
-    features: dict[str, list[float]] = {}
-    with torch.no_grad():
-        for start in track(range(0, len(dataset), cfg.batch_size), description="image features"):
-            items = [dataset[i] for i in range(start, min(start + cfg.batch_size, len(dataset)))]
-            items = [item for item in items if item is not None]
-            if items:
-                pixels = adapter.batch_images([item["pixel_values"] for item in items]).to(device)
-                rows = adapter.image_features(model, pixels).float().cpu().tolist()
-                features.update({item["record"].image: row for item, row in zip(items, rows, strict=True)})
-    return features, dict(dataset.skipped)
+    results = []
+    for records, image_root in sources:
+        one_each = list({record.image: record for record in records}.values())
+        dataset = ImageRecords(one_each, image_root, adapter.prepare_images, cache=False)
+        features: dict[str, list[float]] = {}
+        with torch.no_grad():
+            for start in track(range(0, len(dataset), cfg.batch_size), description="image features"):
+                items = [dataset[i] for i in range(start, min(start + cfg.batch_size, len(dataset)))]
+                items = [item for item in items if item is not None]
+                if items:
+                    pixels = adapter.batch_images([item["pixel_values"] for item in items]).to(device)
+                    rows = adapter.image_features(model, pixels).float().cpu().tolist()
+                    features.update({it["record"].image: row for it, row in zip(items, rows, strict=True)})
+        results.append((features, dict(dataset.skipped)))
+    return results
 
 
 def answer_likelihoods(
