@@ -12,7 +12,8 @@ shipped, the shipped gain per seed, its mean and 95% interval over seeds and tes
 
 Nothing is retrained; points without likelihood gains are judged under `accuracy` only. `--candidates
 seltda,grounded` judges only those arms as candidates (the others become references), to compare candidate
-sets on the same trained models.
+sets on the same trained models; `--prefer probed,grounded,agreed,seltda` ships the first confirmed one in that
+order (`prefer: listed`) instead of the largest dev gain.
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ from seltda.run.layout import RunLayout
 RULES = ("accuracy", "accuracy-or-likelihood")
 
 
-def shipped(metrics: RunMetrics, rule: str) -> tuple[str, str | None]:
+def shipped(metrics: RunMetrics, rule: str, preference: list[str] | None) -> tuple[str, str | None]:
     """The arm `rule` ships on this point and how dev confirmed it."""
-    name, how = winner(metrics.arms, rule)
+    name, how = winner(metrics.arms, rule, preference)
     return (name, how) if name is not None else (BASELINE, None)
 
 
@@ -41,7 +42,11 @@ def main() -> None:
     )
     parser.add_argument("points", type=Path, nargs="+", help="curve points (fraction-F/seed-S)")
     parser.add_argument("--candidates", help="comma-separated arms judged as candidates (default: the run's)")
+    parser.add_argument(
+        "--prefer", help="comma-separated order of preference (default: the largest dev gain)"
+    )
     args = parser.parse_args()
+    preference = args.prefer.split(",") if args.prefer else None
     allowed = set(args.candidates.split(",")) if args.candidates else None
     by_fraction: dict[str, list[Path]] = {}
     for point in args.points:
@@ -64,7 +69,7 @@ def main() -> None:
                     metrics = metrics.model_copy(update={"arms": arms})
                 if rule != "accuracy" and not any(a.gain_dev_likelihood for a in metrics.arms.values()):
                     continue
-                name, how = shipped(metrics, rule)
+                name, how = shipped(metrics, rule, preference)
                 base.append(Evaluation.read(layout.arm_eval(BASELINE)).per_question)
                 chosen.append(Evaluation.read(layout.arm_eval(name)).per_question)
                 gain = 0.0 if name == BASELINE else metrics.arms[name].gain_test.diff

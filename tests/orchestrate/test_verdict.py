@@ -185,3 +185,32 @@ def test_among_candidates_confirmed_by_likelihood_the_larger_likelihood_gain_shi
     assert all(summaries[n].gain_dev.ci_low <= 0 for n in ("louder", "sharper"))
     shipped, verdict = choose(arms, summaries, "accuracy-or-likelihood")
     assert shipped.arm == "sharper" and "higher log-likelihood than the baseline, +0.4" in verdict
+
+
+def test_with_an_order_of_preference_the_first_confirmed_candidate_ships_not_the_largest_dev_gain():
+    # both confirmed by accuracy; `louder` gains more on dev, `sharper` comes first in the run's order
+    louder, sharper = _arms(100, 170)[1], _arms(100, 150)[1]
+    louder.name, sharper.name = "louder", "sharper"
+    arms = [_arms(100, 100)[0], louder, sharper]
+    summaries = summarize(arms, {})
+    assert summaries["louder"].gain_dev.diff > summaries["sharper"].gain_dev.diff
+    assert all(summaries[n].gain_dev.ci_low > 0 for n in ("louder", "sharper"))
+    assert choose(arms, summaries, "accuracy")[0].arm == "louder"  # no order: the largest dev gain
+    shipped, verdict = choose(arms, summaries, "accuracy", ["sharper", "louder"])
+    assert shipped.arm == "sharper"
+    assert verdict.endswith(
+        "dev also confirms louder, ranked after it by the candidates' order of preference"
+    )
+    # an order names what it prefers, never what dev does not confirm
+    arms[2].dev = [_evaluation(101, offset=50)]
+    assert choose(arms, summarize(arms, {}), "accuracy", ["sharper", "louder"])[0].arm == "louder"
+
+
+def test_the_run_passes_its_candidates_order_and_dev_gain_passes_none(dataset, tiny_model, tmp_path):
+    from conftest import tiny_run_config
+
+    ratio3 = {"name": "ratio3", "student": {"synthetic_ratio": 3}}
+    cfg = tiny_run_config(dataset, tiny_model, tmp_path / "run", candidates=[ratio3, "agreed"])
+    assert cfg.preference == ["ratio3", "agreed"]
+    assert cfg.model_copy(update={"prefer": "dev-gain"}).preference is None
+    assert type(cfg).model_fields["candidates"].default == ["probed", "grounded", "agreed", "seltda"]

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from seltda.models.tiny_blip import TinyBlipConfig
-from seltda.orchestrate.run_config import VerdictRule
+from seltda.orchestrate.run_config import Preference, VerdictRule
 
 
 class DemoConfig(BaseModel):
@@ -59,7 +59,13 @@ class DemoConfig(BaseModel):
     replicates: int = Field(1, ge=1, description="models trained per arm (seeds seed, seed+1, ...)")
     candidates: list[str] | None = Field(
         None,
-        description="recipes that may be shipped (default: the run's, seltda, agreed, grounded and probed)",
+        description="recipes that may be shipped, most preferred first (default: the run's, probed, "
+        "grounded, agreed and seltda)",
+    )
+    prefer: Preference | None = Field(
+        None,
+        description="which confirmed candidate ships: listed (the first in candidates' order) or dev-gain "
+        "(default: the run's, listed)",
     )
     references: list[str] = Field([], description="recipes reported beside them, never shipped (e.g. plain)")
     verdict: VerdictRule | None = Field(

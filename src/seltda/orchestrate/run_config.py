@@ -19,6 +19,7 @@ from seltda.stages.teacher_config import TeacherConfig
 
 # what chooses on dev (`orchestrate.verdict`)
 VerdictRule = Literal["accuracy", "accuracy-or-likelihood"]
+Preference = Literal["listed", "dev-gain"]
 
 
 class RunConfig(BaseModel):
@@ -87,14 +88,27 @@ class RunConfig(BaseModel):
         "answers beats the baseline's beyond noise and its dev accuracy is not below; one more pass over dev "
         "per model), or accuracy (the first condition only: fewer students shipped; docs/benchmarks.md (r))",
     )
+    prefer: Preference = Field(
+        "listed",
+        description="which of the candidates dev confirms ships: listed (the first in `candidates`' order, "
+        "since a small dev split confirms a gain but cannot rank recipes a few points apart), or dev-gain "
+        "(those confirmed by accuracy first, by their dev accuracy gain, then by likelihood gain; "
+        "docs/benchmarks.md (x))",
+    )
     candidates: list[str | Recipe] = Field(
-        [OWN, "agreed", "grounded", "probed"],
-        description="recipes that may be shipped (built-in names or written out); `probed` joined the "
-        "default when its pairs gained +4.2 to +6.5 at 2% labels (docs/benchmarks.md (x))",
+        ["probed", "grounded", "agreed", OWN],
+        description="recipes that may be shipped (built-in names or written out), in order of preference "
+        "(`prefer: listed`); by default each one's pairs are a stricter, more often right subset of the "
+        "next one's (docs/benchmarks.md (x))",
     )
     references: list[str | Recipe] = Field(
         [], description="recipes trained and reported beside the candidates, never shipped (e.g. plain)"
     )
+
+    @property
+    def preference(self) -> list[str] | None:
+        """The candidates' names in order of preference (None: the verdict ranks them by dev gain)."""
+        return [resolve_recipe(r).name for r in self.candidates] if self.prefer == "listed" else None
 
     @property
     def reads_likelihood(self) -> bool:

@@ -145,5 +145,5 @@ def compare_arms(
         clock.run("dev_likelihoods", scored, score_likelihoods, trained, cfg, layout, dev)
     counts = {arm.name: _count(arm.synthetic) for arm in trained if arm.name != BASELINE}
     summaries = summarize(trained, {k: v for k, v in counts.items() if v is not None})
-    shipped, verdict = choose(trained, summaries, cfg.verdict)
+    shipped, verdict = choose(trained, summaries, cfg.verdict, cfg.preference)
     return summaries, shipped, verdict, margins

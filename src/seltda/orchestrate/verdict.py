@@ -2,12 +2,15 @@
 
 Every arm's gain over the baseline is measured on dev and on test with `eval.intervals.seed_aware_gain`
 (seed noise included when the run has replicates). Only dev chooses: among the candidates whose dev gain's
-interval lies above 0, the largest dev gain wins; its replicate with the best dev accuracy is shipped.
-With the rule `accuracy-or-likelihood` a candidate also wins when the log-likelihood it gives the dev
-questions' reference answers beats the baseline's beyond noise (a finer statistic than 0/1 accuracy, which
-on a small dev split confirms only large gains) and its dev accuracy gain is not negative (likelihood alone
-rewards a model that is less confidently wrong without answering better: docs/benchmarks.md (p)); among
-candidates confirmed that way only, the largest likelihood gain wins.
+interval lies above 0 are the confirmed ones. With the rule `accuracy-or-likelihood` a candidate is also
+confirmed when the log-likelihood it gives the dev questions' reference answers beats the baseline's beyond
+noise (a finer statistic than 0/1 accuracy, which on a small dev split confirms only large gains) and its
+dev accuracy gain is not negative (likelihood alone rewards a model that is less confidently wrong without
+answering better: docs/benchmarks.md (p)). Among the confirmed, the first in the run's order of preference
+ships (`prefer: listed`): a dev split that can just confirm a gain cannot rank recipes a few points apart,
+so ranking by dev gain mostly ranks dev noise (docs/benchmarks.md (x)). Without an order (`dev-gain`),
+those confirmed by accuracy come first, by their dev accuracy gain, then those confirmed by likelihood,
+by their likelihood gain. The shipped arm's replicate with the best dev accuracy is shipped.
 When none does, the baseline is shipped and the verdict says so, with the smallest gain that dev could have
 seen (`Gain.detectable`): a small labeled set cannot confirm a small gain, and the user should know which of
 the two the verdict means. The test figures are reported, never used.
@@ -96,17 +99,21 @@ def _judged(summaries: dict[str, ArmSummary]) -> dict[str, ArmSummary]:
     }
 
 
-def winner(summaries: dict[str, ArmSummary], rule: VerdictRule) -> tuple[str | None, str | None]:
-    """The candidate dev confirms under `rule` and how it was confirmed; (None, None): none is. Those
-    confirmed by accuracy come first, the largest dev accuracy gain winning; among those confirmed by
-    likelihood only, the largest likelihood gain wins: the statistic that confirmed them, finer than
-    accuracy on a small dev split (docs/benchmarks.md (x))."""
+def winner(
+    summaries: dict[str, ArmSummary], rule: VerdictRule, preference: Sequence[str] | None = None
+) -> tuple[str | None, str | None]:
+    """The candidate dev confirms under `rule` and how it was confirmed; (None, None): none is. With a
+    `preference` (candidate names, most preferred first), the first confirmed one in it; without, those
+    confirmed by accuracy come first, the largest dev accuracy gain winning, and among those confirmed by
+    likelihood only, the largest likelihood gain wins: the statistic that confirmed them."""
     how = {name: confirmed_by(s, rule) for name, s in _judged(summaries).items()}
     winners = [name for name, by in how.items() if by]
     if not winners:
         return None, None
 
-    def rank(name: str) -> tuple[bool, float]:
+    def rank(name: str) -> tuple:
+        if preference is not None:
+            return (-preference.index(name),) if name in preference else (-len(preference),)
         if how[name] == "accuracy":
             return True, summaries[name].gain_dev.diff
         return False, summaries[name].gain_dev_likelihood.diff
@@ -115,10 +122,19 @@ def winner(summaries: dict[str, ArmSummary], rule: VerdictRule) -> tuple[str | N
     return name, how[name]
 
 
+def confirmed(summaries: dict[str, ArmSummary], rule: VerdictRule) -> list[str]:
+    """Every candidate dev confirms under `rule`, in the summaries' order."""
+    return [name for name, s in _judged(summaries).items() if confirmed_by(s, rule)]
+
+
 def choose(
-    arms: Sequence[Arm], summaries: dict[str, ArmSummary], rule: VerdictRule
+    arms: Sequence[Arm],
+    summaries: dict[str, ArmSummary],
+    rule: VerdictRule,
+    preference: Sequence[str] | None = None,
 ) -> tuple[Shipped | None, str]:
-    """The shipped model and the verdict sentence (`rule`: what on dev confirms a candidate)."""
+    """The shipped model and the verdict sentence (`rule`: what on dev confirms a candidate;
+    `preference`: which confirmed candidate ships, `winner`)."""
     baseline = summaries[BASELINE]
     if baseline.dev is None:
         return None, (
@@ -126,7 +142,7 @@ def choose(
             "(set `dev:` or `dev_fraction` > 0 to let seltda choose)"
         )
     judged = _judged(summaries)
-    name, how = winner(summaries, rule)
+    name, how = winner(summaries, rule, preference)
     dev_n = baseline.gain_dev.n if baseline.gain_dev else None
     questions = next((s.gain_dev.n for s in judged.values()), dev_n)
     where = f"on {questions} dev questions" if questions else "on dev"
@@ -143,6 +159,10 @@ def choose(
                 f"({chosen.gain_dev_likelihood.covers}), and answers no worse, accuracy "
                 f"{_interval(chosen.gain_dev)}"
             )
+        others = [n for n in confirmed(summaries, rule) if n != name]
+        if others:
+            order = "the candidates' order of preference" if preference is not None else "dev gain"
+            reason += f"; dev also confirms {', '.join(others)}, ranked after it by {order}"
     else:
         name = BASELINE
         best = max(judged, key=lambda n: judged[n].gain_dev.diff, default=None)
