@@ -12,8 +12,8 @@ shipped, the shipped gain per seed, its mean and 95% interval over seeds and tes
 
 Nothing is retrained; points without likelihood gains are judged under `accuracy` only. `--candidates
 seltda,grounded` judges only those arms as candidates (the others become references), to compare candidate
-sets on the same trained models; `--prefer probed,grounded,agreed,seltda` ships the first confirmed one in that
-order (`prefer: listed`) instead of the largest dev gain.
+sets on the same trained models; `--prefer probed,grounded,agreed,seltda` ships the first confirmed one in
+that order (`prefer: listed`) instead of the largest dev gain.
 """
 
 from __future__ import annotations
