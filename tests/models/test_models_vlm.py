@@ -455,3 +455,24 @@ def test_the_teacher_answers_given_questions(tiny_vlm: Path, dataset: dict):
     assert set(answers) == {r.question_id for r in records}
     assert all(isinstance(answer, str) for answer in answers.values())
     assert teacher_answers(str(tiny_vlm), records, dataset["root"], batch_size=5, max_new_tokens=4) == answers
+
+
+def test_image_features_are_one_vector_per_image_whatever_the_batch(tiny_vlm: Path, dataset: dict):
+    """The `probed` recipe's features for a chat VLM: one pooled vector of the image tokens the language
+    model receives, per image, the same read in a batch or alone (Idefics3's processor would take a batch as
+    one sample's images: read one at a time), different for different images."""
+    from seltda.stages.evaluate import EvaluateConfig, image_features
+
+    adapter = load_adapter(str(tiny_vlm))
+    model = load_vqa(str(tiny_vlm)).eval()
+    images = [Image.new("RGB", (40, 30), (255, 0, 0)), Image.new("RGB", (32, 32), (0, 0, 255))]
+    with torch.no_grad():
+        batch = adapter.image_features(model, adapter.prepare_images(images))
+        alone = [adapter.image_features(model, adapter.prepare_images([image])) for image in images]
+    assert batch.shape == (2, model.config.get_text_config().hidden_size)
+    torch.testing.assert_close(batch, torch.cat(alone), atol=1e-4, rtol=1e-4)
+    assert not torch.allclose(batch[0], batch[1])
+    records = dataset["records"][:6]
+    [(features, skipped)] = image_features(str(tiny_vlm), [(records, dataset["root"])], EvaluateConfig())
+    assert set(features) == {r.image for r in records} and skipped == {}
+    assert {len(row) for row in features.values()} == {batch.shape[1]}

@@ -12,6 +12,7 @@ tensor in the stage code.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,11 +85,29 @@ class VlmAdapter:
         return ImageBatch(_fit(image.convert("RGB"), self.max_pixels) for image in images)
 
     def image_features(self, model: torch.nn.Module, pixel_values: ImageBatch) -> torch.Tensor:
-        """Not yet for chat VLMs: their vision towers' outputs differ per family (the `probed` recipe then
-        judges nothing)."""
-        raise NotImplementedError(
-            f"image features are read from BLIP's vision tower only, not {type(model).__name__}'s"
-        )
+        """One vector per image: the mean of the image tokens the model hands its language model (the
+        projector's output, `get_image_features`), the features `orchestrate/probe.py` reads image
+        attributes from. A batch whose tokens cannot be told apart per image (Idefics3 takes a flat list
+        as one sample's images) is read one image at a time."""
+        if not hasattr(model, "get_image_features"):
+            raise NotImplementedError(f"{type(model).__name__} has no get_image_features to read images with")
+        images = list(pixel_values)
+        pooled = self._pooled_image_tokens(model, images)
+        if pooled is None:
+            pooled = torch.cat([self._pooled_image_tokens(model, [image]) for image in images])
+        return pooled
+
+    def _pooled_image_tokens(self, model: torch.nn.Module, images: list[Image.Image]) -> torch.Tensor | None:
+        inputs = self.processor.image_processor(images, return_tensors="pt")
+        takes = inspect.signature(model.get_image_features).parameters
+        inputs = _to_model(model, {k: v for k, v in inputs.items() if k in takes})
+        out = model.get_image_features(**inputs)
+        tokens = getattr(out, "pooler_output", out)
+        if isinstance(tokens, torch.Tensor):
+            tokens = list(tokens) if tokens.dim() == 3 and len(tokens) == len(images) else [tokens]
+        if len(tokens) != len(images):
+            return None
+        return torch.stack([t.reshape(-1, t.shape[-1]).float().mean(dim=0) for t in tokens])
 
     def sampling_inputs(self, images: Sequence[Image.Image]) -> PromptBatch:
         """What a pool loader worker prepares for `sample_questions`: the processed question-generation

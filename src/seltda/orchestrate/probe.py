@@ -241,8 +241,8 @@ def probed(
 ) -> tuple[list[Record], dict[str, Any]]:
     """The pairs the attribute probes of `judge`'s vision features keep (see the module) and a summary: the
     families and their probes' cross-validated accuracy, the pairs dropped per rule, kept per type. A model
-    whose features are not read (chat VLMs for now) judges nothing: every pair is kept, the summary says
-    why."""
+    whose image features cannot be read (a chat VLM class without `get_image_features`) judges nothing:
+    every pair is kept, the summary says why."""
     from seltda.stages.evaluate import image_features
 
     members = families(train)
