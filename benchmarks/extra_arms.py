@@ -24,7 +24,7 @@ import yaml
 
 from seltda.orchestrate.pipeline import run
 from seltda.orchestrate.recipes import Recipe, resolve_recipe
-from seltda.orchestrate.run_config import load_run_config
+from seltda.orchestrate.run_config import load_recorded_config
 
 SKIPPED = ("checkpoints",)  # a finished point's Trainer checkpoints are not needed to add an arm
 
@@ -73,7 +73,7 @@ def add_arms(point: Path, out: Path, recipes: list[Recipe]) -> dict:
     """`point` copied under `out` and run again with `recipes` added as references (a reference of the same
     name replaced: changed, its arm is refused as stale); its metrics."""
     target = copy_point(point, out)
-    cfg = load_run_config(target / "config.yaml")
+    cfg = load_recorded_config(target / "config.yaml")
     names = {recipe.name for recipe in recipes}
     clash = names & {resolve_recipe(r).name for r in cfg.candidates}
     if clash:

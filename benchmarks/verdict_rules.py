@@ -12,8 +12,10 @@ shipped, the shipped gain per seed, its mean and 95% interval over seeds and tes
 
 Nothing is retrained; points without likelihood gains are judged under `accuracy` only. `--candidates
 seltda,grounded` judges only those arms as candidates (the others become references), to compare candidate
-sets on the same trained models; `--prefer probed,grounded,agreed,seltda` ships the first confirmed one in
-that order (`prefer: listed`) instead of the largest dev gain.
+sets on the same trained models. Which confirmed candidate ships follows each point's recorded config
+(`prefer` and its candidates' order; a point made before `prefer` existed ranked by dev gain);
+`--prefer probed,grounded,agreed,seltda` imposes that order on every point, `--prefer dev-gain` the ranking
+by dev gain.
 """
 
 from __future__ import annotations
@@ -23,11 +25,26 @@ from pathlib import Path
 
 from seltda.eval.intervals import seed_aware_gain
 from seltda.orchestrate.arms import BASELINE
+from seltda.orchestrate.run_config import load_recorded_config
 from seltda.orchestrate.verdict import winner
 from seltda.run.artifacts import Evaluation, RunMetrics
 from seltda.run.layout import RunLayout
 
 RULES = ("accuracy", "accuracy-or-likelihood")
+
+
+def preference_of(point: Path, asked: str | None, arms: dict) -> list[str] | None:
+    """The order of preference the point is judged with: `asked` (names, or `dev-gain`: none), else the
+    point's recorded one."""
+    if asked is None:
+        return load_recorded_config(RunLayout(point).config).preference
+    if asked == "dev-gain":
+        return None
+    order = asked.split(",")
+    unknown = [name for name in order if name not in arms]
+    if unknown:
+        raise SystemExit(f"{point}: --prefer names {', '.join(unknown)}, which it did not train")
+    return order
 
 
 def shipped(metrics: RunMetrics, rule: str, preference: list[str] | None) -> tuple[str, str | None]:
@@ -43,10 +60,9 @@ def main() -> None:
     parser.add_argument("points", type=Path, nargs="+", help="curve points (fraction-F/seed-S)")
     parser.add_argument("--candidates", help="comma-separated arms judged as candidates (default: the run's)")
     parser.add_argument(
-        "--prefer", help="comma-separated order of preference (default: the largest dev gain)"
+        "--prefer", help="comma-separated order of preference, or dev-gain (default: each point's own)"
     )
     args = parser.parse_args()
-    preference = args.prefer.split(",") if args.prefer else None
     allowed = set(args.candidates.split(",")) if args.candidates else None
     by_fraction: dict[str, list[Path]] = {}
     for point in args.points:
@@ -69,6 +85,7 @@ def main() -> None:
                     metrics = metrics.model_copy(update={"arms": arms})
                 if rule != "accuracy" and not any(a.gain_dev_likelihood for a in metrics.arms.values()):
                     continue
+                preference = preference_of(point, args.prefer, metrics.arms)
                 name, how = shipped(metrics, rule, preference)
                 base.append(Evaluation.read(layout.arm_eval(BASELINE)).per_question)
                 chosen.append(Evaluation.read(layout.arm_eval(name)).per_question)

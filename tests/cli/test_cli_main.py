@@ -100,6 +100,7 @@ def test_the_verdict_rule_is_an_option_of_run_demo_and_curve(tmp_path) -> None:
     for command in ("run", "demo", "curve"):
         help_text = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"}).output
         assert "--verdict" in help_text and "accuracy-or-likelihood" in help_text, command
+        assert "--prefer" in help_text and "dev-gain" in help_text, command
     config = tmp_path / "run.yaml"
     config.write_text(
         f"out: {tmp_path / 'out'}\ntrain: {tmp_path / 't.jsonl'}\nimages: {tmp_path}\ntest: null\n"
@@ -108,3 +109,5 @@ def test_the_verdict_rule_is_an_option_of_run_demo_and_curve(tmp_path) -> None:
     assert result.exit_code == 2
     assert "field 'verdict': Input should be 'accuracy' or 'accuracy-or-likelihood'" in result.output
     assert not (tmp_path / "out").exists()  # refused before anything is written
+    result = CliRunner().invoke(app, ["run", str(config), "--prefer", "largest"])
+    assert result.exit_code == 2 and "field 'prefer': Input should be 'listed' or 'dev-gain'" in result.output

@@ -459,8 +459,7 @@ def test_the_teacher_answers_given_questions(tiny_vlm: Path, dataset: dict):
 
 def test_image_features_are_one_vector_per_image_whatever_the_batch(tiny_vlm: Path, dataset: dict):
     """The `probed` recipe's features for a chat VLM: one pooled vector of the image tokens the language
-    model receives, per image, the same read in a batch or alone (Idefics3's processor would take a batch as
-    one sample's images: read one at a time), different for different images."""
+    model receives, per image, the same read in a batch or alone, different for different images."""
     from seltda.stages.evaluate import EvaluateConfig, image_features
 
     adapter = load_adapter(str(tiny_vlm))
@@ -471,6 +470,8 @@ def test_image_features_are_one_vector_per_image_whatever_the_batch(tiny_vlm: Pa
         alone = [adapter.image_features(model, adapter.prepare_images([image])) for image in images]
     assert batch.shape == (2, model.config.get_text_config().hidden_size)
     torch.testing.assert_close(batch, torch.cat(alone), atol=1e-4, rtol=1e-4)
+    with torch.no_grad():  # read as one batch: Idefics3's images as one sample each, no fallback
+        assert adapter._pooled_image_tokens(model, adapter.prepare_images(images)) is not None
     assert not torch.allclose(batch[0], batch[1])
     records = dataset["records"][:6]
     [(features, skipped)] = image_features(str(tiny_vlm), [(records, dataset["root"])], EvaluateConfig())

@@ -102,7 +102,7 @@ def test_demo_hands_its_section_to_run_and_writes_nothing_itself(tmp_path, monke
     assert writes == []
 
 
-def test_the_demo_learning_rate_reaches_every_trained_model(tmp_path):
+def test_the_demo_learning_rate_and_verdict_settings_reach_the_run(tmp_path):
     from seltda.demo.config import DemoConfig
     from seltda.demo.run import demo_run_config
     from seltda.stages.train_config import TrainingConfig
@@ -113,6 +113,12 @@ def test_the_demo_learning_rate_reaches_every_trained_model(tmp_path):
     lowered = DemoConfig(out=tmp_path / "b", data_dir=data, pool_limit=8, test_limit=5, learning_rate=3e-4)
     run_cfg, _ = demo_run_config(lowered)
     assert run_cfg.teacher.learning_rate == run_cfg.student.learning_rate == 3e-4
+    # the verdict's settings reach the run too: the run's defaults unless the demo names them
+    assert default.prefer == "listed" and default.preference == ["probed", "grounded", "agreed", "seltda"]
+    chosen = lowered.model_copy(update={"prefer": "dev-gain", "candidates": ["agreed", "seltda"]})
+    run_cfg, _ = demo_run_config(chosen)
+    assert run_cfg.prefer == "dev-gain" and run_cfg.preference is None
+    assert [str(c) for c in run_cfg.candidates] == ["agreed", "seltda"]
 
 
 def test_threads_are_fixed_for_the_run_recorded_and_restored(dataset, tiny_model, tmp_path):

@@ -199,11 +199,31 @@ def test_with_an_order_of_preference_the_first_confirmed_candidate_ships_not_the
     shipped, verdict = choose(arms, summaries, "accuracy", ["sharper", "louder"])
     assert shipped.arm == "sharper"
     assert verdict.endswith(
-        "dev also confirms louder, ranked after it by the candidates' order of preference"
+        "dev also confirms louder (by accuracy), ranked after it by the candidates' order of preference"
     )
     # an order names what it prefers, never what dev does not confirm
     arms[2].dev = [_evaluation(101, offset=50)]
     assert choose(arms, summarize(arms, {}), "accuracy", ["sharper", "louder"])[0].arm == "louder"
+
+
+def test_the_order_ranks_a_likelihood_confirmed_candidate_above_an_accuracy_confirmed_one():
+    # `first`: confirmed by likelihood only; `second` and `third`: by accuracy, `third` gaining more
+    base, first = _with_likelihood(_arms(100, 104, offset=50), margin=0.3)
+    second, third = _arms(100, 150)[1], _arms(100, 170)[1]
+    first.name, second.name, third.name = "first", "second", "third"
+    arms = [base, third, second, first]  # trained in another order than preferred
+    for arm in (second, third):
+        arm.dev_likelihood = first.dev_likelihood
+    summaries = summarize(arms, {})
+    assert summaries["first"].gain_dev.ci_low <= 0 < summaries["first"].gain_dev_likelihood.ci_low
+    shipped, verdict = choose(arms, summaries, "accuracy-or-likelihood", ["first", "second", "third"])
+    assert shipped.arm == "first"
+    assert "dev also confirms second (by accuracy), third (by accuracy), ranked after it by" in verdict
+    assert choose(arms, summaries, "accuracy-or-likelihood")[0].arm == "third"  # dev gain: accuracy first
+    # an order naming only some: the confirmed it omits come after, ranked by dev gain among themselves
+    assert choose(arms, summaries, "accuracy-or-likelihood", ["first"])[1].endswith(
+        "third (by accuracy), second (by accuracy), ranked after it by the candidates' order of preference"
+    )
 
 
 def test_the_run_passes_its_candidates_order_and_dev_gain_passes_none(dataset, tiny_model, tmp_path):

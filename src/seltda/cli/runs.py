@@ -29,6 +29,13 @@ def run(
         str | None,
         typer.Option(help="what chooses on dev: accuracy or accuracy-or-likelihood (default: the config's)"),
     ] = None,
+    prefer: Annotated[
+        str | None,
+        typer.Option(
+            help="which confirmed candidate ships: listed (the first in candidates' order) or dev-gain "
+            "(default: the config's)"
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help=FORCE_HELP)] = False,
 ) -> None:
     """Run the whole chain on your data: teacher, pseudo-labels, baseline, student, evaluation."""
@@ -36,7 +43,7 @@ def run(
     from seltda.orchestrate.pipeline import run as run_pipeline
 
     cfg = load_run_config(config)
-    overrides = (("rounds", rounds), ("replicates", replicates), ("verdict", verdict))
+    overrides = (("rounds", rounds), ("replicates", replicates), ("verdict", verdict), ("prefer", prefer))
     updates = {key: value for key, value in overrides if value}
     if updates:
         cfg = type(cfg).model_validate({**cfg.model_dump(), **updates})

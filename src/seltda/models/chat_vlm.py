@@ -87,8 +87,8 @@ class VlmAdapter:
     def image_features(self, model: torch.nn.Module, pixel_values: ImageBatch) -> torch.Tensor:
         """One vector per image: the mean of the image tokens the model hands its language model (the
         projector's output, `get_image_features`), the features `orchestrate/probe.py` reads image
-        attributes from. A batch whose tokens cannot be told apart per image (Idefics3 takes a flat list
-        as one sample's images) is read one image at a time."""
+        attributes from. A batch whose tokens cannot be told apart per image is read one image at a time.
+        Raises NotImplementedError for a model that does not expose its image tokens."""
         if not hasattr(model, "get_image_features"):
             raise NotImplementedError(f"{type(model).__name__} has no get_image_features to read images with")
         images = list(pixel_values)
@@ -98,11 +98,18 @@ class VlmAdapter:
         return pooled
 
     def _pooled_image_tokens(self, model: torch.nn.Module, images: list[Image.Image]) -> torch.Tensor | None:
+        """The mean image token per image, or None when the output does not split into one per image."""
         inputs = self.processor.image_processor(images, return_tensors="pt")
+        pixels = inputs.get("pixel_values")
+        if pixels is not None and pixels.dim() == 5 and len(pixels) != len(images):
+            # Idefics3/SmolVLM: a flat list is one sample's images; one sample per image instead
+            inputs = self.processor.image_processor([[image] for image in images], return_tensors="pt")
         takes = inspect.signature(model.get_image_features).parameters
         inputs = _to_model(model, {k: v for k, v in inputs.items() if k in takes})
         out = model.get_image_features(**inputs)
         tokens = getattr(out, "pooler_output", out)
+        if tokens is None:
+            raise NotImplementedError(f"{type(model).__name__}.get_image_features returns no image tokens")
         if isinstance(tokens, torch.Tensor):
             tokens = list(tokens) if tokens.dim() == 3 and len(tokens) == len(images) else [tokens]
         if len(tokens) != len(images):

@@ -11,6 +11,7 @@ beside the selection's, never used to choose.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from seltda.core.records import read_records, write_records
@@ -20,7 +21,7 @@ from seltda.orchestrate.run_config import RunConfig
 from seltda.orchestrate.stage_clock import StageClock
 from seltda.run.artifacts import Comparison, Refit, Shipped
 from seltda.run.layout import RunLayout
-from seltda.run.stage import stage_complete
+from seltda.run.stage import read_stage, stage_complete
 from seltda.stages.student import train_student
 
 
@@ -48,6 +49,16 @@ def _records_file(layout: RunLayout, train: Path, dev: Path) -> Path:
     return out
 
 
+def _clear_other_seed(folder: Path, evaluation: Path, seed: int) -> None:
+    """A finished refit trained with another seed (another replicate was shipped when the run was made
+    again under another verdict rule) is stale: it and its test evaluation are removed, to be trained again
+    with the shipped replicate's seed."""
+    if stage_complete(folder) and read_stage(folder)["config"].get("seed") != seed:
+        print(f"{folder}: refit with another replicate's seed, trained again with seed {seed}")
+        shutil.rmtree(folder)
+        evaluation.unlink(missing_ok=True)
+
+
 def refit(
     cfg: RunConfig,
     work: RunConfig,
@@ -70,7 +81,8 @@ def refit(
         settings = arm.recipe.student_config(work.student) if arm.recipe else work.student
         if arm.recipe is None:
             settings = settings.model_copy(update={"synthetic_ratio": 0.0})
-        folder = layout.refit_model(name)
+        folder, seed = layout.refit_model(name), cfg.seed + shipped.replicate - 1
+        _clear_other_seed(folder, layout.refit_eval(name), seed)
         clock.run(
             f"refit_{name}",
             stage_complete(folder),
@@ -78,7 +90,7 @@ def refit(
             [records],
             cfg.images,
             folder,
-            settings.model_copy(update={"seed": cfg.seed + shipped.replicate - 1}),
+            settings.model_copy(update={"seed": seed}),
             synthetic_file=arm.synthetic if arm.recipe else None,
             synthetic_image_root=pool_root or cfg.images,
         )

@@ -98,8 +98,8 @@ class RunConfig(BaseModel):
     candidates: list[str | Recipe] = Field(
         ["probed", "grounded", "agreed", OWN],
         description="recipes that may be shipped (built-in names or written out), in order of preference "
-        "(`prefer: listed`); by default each one's pairs are a stricter, more often right subset of the "
-        "next one's (docs/benchmarks.md (x))",
+        "(`prefer: listed`); by default probed's pairs are a stricter, more often right subset of "
+        "grounded's, grounded's of agreed's, and the run's own filters come last (docs/benchmarks.md (x))",
     )
     references: list[str | Recipe] = Field(
         [], description="recipes trained and reported beside the candidates, never shipped (e.g. plain)"
@@ -160,4 +160,13 @@ def load_run_config(path: Path) -> RunConfig:
             f"{path}: no 'test:' records: name them (test: data/test.jsonl) so both models are scored, "
             "or write 'test: null' to train without an evaluation"
         )
+    return cfg
+
+
+def load_recorded_config(path: Path) -> RunConfig:
+    """A run folder's `config.yaml` as the run was made: one written before `prefer` existed chose among the
+    confirmed candidates by dev gain, and is read with that rule (its candidate list is in no order)."""
+    cfg = load_run_config(path)
+    if "prefer" not in (yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}):
+        cfg = cfg.model_copy(update={"prefer": "dev-gain"})
     return cfg

@@ -99,32 +99,31 @@ def _judged(summaries: dict[str, ArmSummary]) -> dict[str, ArmSummary]:
     }
 
 
+def ranked(
+    summaries: dict[str, ArmSummary], rule: VerdictRule, preference: Sequence[str] | None = None
+) -> list[tuple[str, str]]:
+    """The candidates dev confirms under `rule` with how each was confirmed, the one to ship first. With a
+    `preference` (candidate names, most preferred first), in its order; without (or among the confirmed it
+    does not name, last), those confirmed by accuracy come first, by dev accuracy gain, then those confirmed
+    by likelihood only, by likelihood gain: the statistic that confirmed them."""
+    how = {name: confirmed_by(s, rule) for name, s in _judged(summaries).items()}
+    order = list(preference or [])
+
+    def rank(name: str) -> tuple:
+        listed = -order.index(name) if name in order else -len(order)
+        if how[name] == "accuracy":
+            return listed, True, summaries[name].gain_dev.diff
+        return listed, False, summaries[name].gain_dev_likelihood.diff
+
+    return [(name, how[name]) for name in sorted((n for n in how if how[n]), key=rank, reverse=True)]
+
+
 def winner(
     summaries: dict[str, ArmSummary], rule: VerdictRule, preference: Sequence[str] | None = None
 ) -> tuple[str | None, str | None]:
-    """The candidate dev confirms under `rule` and how it was confirmed; (None, None): none is. With a
-    `preference` (candidate names, most preferred first), the first confirmed one in it; without, those
-    confirmed by accuracy come first, the largest dev accuracy gain winning, and among those confirmed by
-    likelihood only, the largest likelihood gain wins: the statistic that confirmed them."""
-    how = {name: confirmed_by(s, rule) for name, s in _judged(summaries).items()}
-    winners = [name for name, by in how.items() if by]
-    if not winners:
-        return None, None
-
-    def rank(name: str) -> tuple:
-        if preference is not None:
-            return (-preference.index(name),) if name in preference else (-len(preference),)
-        if how[name] == "accuracy":
-            return True, summaries[name].gain_dev.diff
-        return False, summaries[name].gain_dev_likelihood.diff
-
-    name = max(winners, key=rank)
-    return name, how[name]
-
-
-def confirmed(summaries: dict[str, ArmSummary], rule: VerdictRule) -> list[str]:
-    """Every candidate dev confirms under `rule`, in the summaries' order."""
-    return [name for name, s in _judged(summaries).items() if confirmed_by(s, rule)]
+    """The candidate to ship and how dev confirmed it (`ranked`'s first); (None, None): none is confirmed."""
+    confirmed = ranked(summaries, rule, preference)
+    return confirmed[0] if confirmed else (None, None)
 
 
 def choose(
@@ -142,7 +141,8 @@ def choose(
             "(set `dev:` or `dev_fraction` > 0 to let seltda choose)"
         )
     judged = _judged(summaries)
-    name, how = winner(summaries, rule, preference)
+    confirmed = ranked(summaries, rule, preference)
+    name, how = confirmed[0] if confirmed else (None, None)
     dev_n = baseline.gain_dev.n if baseline.gain_dev else None
     questions = next((s.gain_dev.n for s in judged.values()), dev_n)
     where = f"on {questions} dev questions" if questions else "on dev"
@@ -159,10 +159,10 @@ def choose(
                 f"({chosen.gain_dev_likelihood.covers}), and answers no worse, accuracy "
                 f"{_interval(chosen.gain_dev)}"
             )
-        others = [n for n in confirmed(summaries, rule) if n != name]
-        if others:
-            order = "the candidates' order of preference" if preference is not None else "dev gain"
-            reason += f"; dev also confirms {', '.join(others)}, ranked after it by {order}"
+        if len(confirmed) > 1:
+            others = ", ".join(f"{n} (by {by})" for n, by in confirmed[1:])
+            order = "the candidates' order of preference" if preference is not None else "their dev gains"
+            reason += f"; dev also confirms {others}, ranked after it by {order}"
     else:
         name = BASELINE
         best = max(judged, key=lambda n: judged[n].gain_dev.diff, default=None)

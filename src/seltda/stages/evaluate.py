@@ -132,10 +132,10 @@ def reference_likelihoods(
 def image_features(
     model_dir: str, sources: Sequence[tuple[Sequence[Record], Path]], cfg: EvaluateConfig
 ) -> list[tuple[dict[str, list[float]], dict[str, int]]]:
-    """Per (records, image root) of `sources`: ({image: its vision features}, {skip reason: count}) for the
-    images of those records, each read once, from the vision tower (`adapter.image_features`) of one loaded
-    model; an unreadable image gets none. Raises NotImplementedError for a family whose features are not
-    read."""
+    """Per (records, image root) of `sources`: ({image: its features}, {skip reason: count}) for the images
+    of those records, each read once by one loaded model (`adapter.image_features`: BLIP's vision tower, a
+    chat VLM's projected image tokens); an unreadable image gets none. Raises NotImplementedError for a
+    model whose image features cannot be read."""
     adapter, model, device = _transformers_model(model_dir, cfg)
     results = []
     for records, image_root in sources:
