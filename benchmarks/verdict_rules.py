@@ -14,8 +14,9 @@ Nothing is retrained; points without likelihood gains are judged under `accuracy
 seltda,grounded` judges only those arms as candidates (the others become references), to compare candidate
 sets on the same trained models. Which confirmed candidate ships follows each point's recorded config
 (`prefer` and its candidates' order; a point made before `prefer` existed ranked by dev gain);
-`--prefer probed,grounded,agreed,seltda` imposes that order on every point, `--prefer dev-gain` the ranking
-by dev gain.
+`--prefer probed,grounded,agreed,seltda` imposes that order on every point, `--prefer listed` the
+candidates' order (`--candidates`' when given, else each point's), `--prefer dev-gain` the ranking by dev
+gain. With `--candidates` and a point that ranked in its listed order, the `--candidates` order is used.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import yaml
+
 from seltda.eval.intervals import seed_aware_gain
 from seltda.orchestrate.arms import BASELINE
-from seltda.orchestrate.run_config import load_recorded_config
+from seltda.orchestrate.run_config import RunConfig
 from seltda.orchestrate.verdict import winner
 from seltda.run.artifacts import Evaluation, RunMetrics
 from seltda.run.layout import RunLayout
@@ -33,17 +36,38 @@ from seltda.run.layout import RunLayout
 RULES = ("accuracy", "accuracy-or-likelihood")
 
 
-def preference_of(point: Path, asked: str | None, arms: dict) -> list[str] | None:
-    """The order of preference the point is judged with: `asked` (names, or `dev-gain`: none), else the
-    point's recorded one."""
-    if asked is None:
-        return load_recorded_config(RunLayout(point).config).preference
+def recorded_order(point: Path) -> list[str] | None:
+    """The point's own order of preference, read from its `config.yaml` as written (only `prefer` and
+    `candidates`, so a point whose config has keys since removed is still read): None when it ranked by dev
+    gain, or was made before `prefer` existed."""
+    raw = yaml.safe_load(RunLayout(point).config.read_text(encoding="utf-8")) or {}
+    if raw.get("prefer", "dev-gain") != "listed":
+        return None
+    listed = raw.get(
+        "candidates", RunConfig.model_fields["candidates"].get_default(call_default_factory=True)
+    )
+    return [entry if isinstance(entry, str) else entry["name"] for entry in listed]
+
+
+def preference_of(
+    point: Path, asked: str | None, arms: dict, candidates: list[str] | None
+) -> list[str] | None:
+    """The order of preference the point is judged with (None: by dev gain). `asked` is `--prefer`: names,
+    `dev-gain`, `listed` (the candidates' order) or None (the point's own rule). Where the order is the
+    candidates', `--candidates` gives it when set."""
     if asked == "dev-gain":
         return None
+    if asked is None or asked == "listed":
+        if asked is None and recorded_order(point) is None:
+            return None
+        return candidates or recorded_order(point) or [n for n, a in arms.items() if a.candidate]
     order = asked.split(",")
     unknown = [name for name in order if name not in arms]
     if unknown:
-        raise SystemExit(f"{point}: --prefer names {', '.join(unknown)}, which it did not train")
+        raise SystemExit(
+            f"{point}: --prefer names {', '.join(unknown)}, which it did not train "
+            "(--prefer takes arm names, listed or dev-gain)"
+        )
     return order
 
 
@@ -60,10 +84,13 @@ def main() -> None:
     parser.add_argument("points", type=Path, nargs="+", help="curve points (fraction-F/seed-S)")
     parser.add_argument("--candidates", help="comma-separated arms judged as candidates (default: the run's)")
     parser.add_argument(
-        "--prefer", help="comma-separated order of preference, or dev-gain (default: each point's own)"
+        "--prefer",
+        help="comma-separated order of preference, listed (the candidates' order) or dev-gain "
+        "(default: each point's own rule)",
     )
     args = parser.parse_args()
-    allowed = set(args.candidates.split(",")) if args.candidates else None
+    candidates = args.candidates.split(",") if args.candidates else None
+    allowed = set(candidates) if candidates else None
     by_fraction: dict[str, list[Path]] = {}
     for point in args.points:
         by_fraction.setdefault(point.parent.name.removeprefix("fraction-"), []).append(point)
@@ -85,7 +112,7 @@ def main() -> None:
                     metrics = metrics.model_copy(update={"arms": arms})
                 if rule != "accuracy" and not any(a.gain_dev_likelihood for a in metrics.arms.values()):
                     continue
-                preference = preference_of(point, args.prefer, metrics.arms)
+                preference = preference_of(point, args.prefer, metrics.arms, candidates)
                 name, how = shipped(metrics, rule, preference)
                 base.append(Evaluation.read(layout.arm_eval(BASELINE)).per_question)
                 chosen.append(Evaluation.read(layout.arm_eval(name)).per_question)

@@ -111,3 +111,16 @@ def test_the_verdict_rule_is_an_option_of_run_demo_and_curve(tmp_path) -> None:
     assert not (tmp_path / "out").exists()  # refused before anything is written
     result = CliRunner().invoke(app, ["run", str(config), "--prefer", "largest"])
     assert result.exit_code == 2 and "field 'prefer': Input should be 'listed' or 'dev-gain'" in result.output
+
+
+def test_curve_with_a_config_refuses_the_demos_options_instead_of_dropping_them(tmp_path) -> None:
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        f"out: {tmp_path / 'out'}\ntrain: {tmp_path / 't.jsonl'}\nimages: {tmp_path}\ntest: null\n"
+    )
+    result = CliRunner().invoke(
+        app, ["curve", str(config), "--prefer", "dev-gain", "--fractions", "0.5"], env={"COLUMNS": "200"}
+    )
+    assert result.exit_code == 2
+    assert "--prefer" in result.output and "set them in" in result.output
+    assert not (tmp_path / "out").exists()  # refused before anything is written

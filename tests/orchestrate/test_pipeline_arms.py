@@ -75,7 +75,13 @@ def test_replicates_and_recipes_are_trained_on_the_train_part_and_chosen_on_dev(
     assert 'id="teacher-types-table"' in html
 
 
-def test_user_dev_records_choose_and_every_model_trains_on_all_of_train(dataset, tiny_model, tmp_path):
+def test_user_dev_records_choose_and_every_model_trains_on_all_of_train(
+    dataset, tiny_model, tmp_path, monkeypatch
+):
+    from seltda.orchestrate import selection
+
+    orders, choose = [], selection.choose
+    monkeypatch.setattr(selection, "choose", lambda *args: orders.append(args[3]) or choose(*args))
     out = tmp_path / "run"
     dev_file = tmp_path / "dev.jsonl"
     write_records(dev_file, dataset["records"][:6])
@@ -86,6 +92,7 @@ def test_user_dev_records_choose_and_every_model_trains_on_all_of_train(dataset,
     assert not metrics["shipped"].get("refit")
     assert read_stage(out / "baseline")["train_files"] == [str(dataset["train"])]
     assert metrics["arms"]["seltda"]["gain_dev"]["n"] == 6 and list(metrics["arms"]) == ["baseline", "seltda"]
+    assert orders == [["seltda"]]  # the verdict ranks by the run's order of preference
 
 
 def test_without_dev_nothing_is_shipped_and_the_run_says_so(dataset, tiny_model, tmp_path):

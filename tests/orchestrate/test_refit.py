@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from pydantic import BaseModel
 
-from seltda.orchestrate.refit import _clear_other_seed
+from seltda.orchestrate.refit import SEED_FILE, _clear_other_seed
 from seltda.run.stage import stage_complete, write_stage
 
 
@@ -33,6 +34,19 @@ def test_a_refit_with_the_shipped_replicates_seed_is_kept(tmp_path):
 def test_a_refit_with_another_replicates_seed_is_cleared_with_its_evaluation(tmp_path, capsys):
     folder, evaluation = _finished_refit(tmp_path, seed=4)  # replicate 1 was shipped; now replicate 2 is
     _clear_other_seed(folder, evaluation, 5)
-    assert not folder.exists() and not evaluation.exists()
+    assert not evaluation.exists() and [p.name for p in folder.iterdir()] == [SEED_FILE]
+    assert json.loads((folder / SEED_FILE).read_text()) == {"seed": 5}
     assert "trained again with seed 5" in capsys.readouterr().out
-    _clear_other_seed(folder, evaluation, 5)  # nothing there: nothing to do
+    _clear_other_seed(folder, evaluation, 5)  # nothing trained yet, with this seed: nothing to do
+    assert (folder / SEED_FILE).is_file() and "trained again" not in capsys.readouterr().out
+
+
+def test_a_refit_interrupted_with_another_seed_is_cleared_one_with_this_seed_resumes(tmp_path, capsys):
+    folder, evaluation = tmp_path / "refit" / "seltda", tmp_path / "refit" / "eval" / "seltda.json"
+    _clear_other_seed(folder, evaluation, 4)  # written before training starts
+    checkpoint = folder / "checkpoints" / "checkpoint-100"
+    checkpoint.mkdir(parents=True)  # then interrupted after a checkpoint
+    _clear_other_seed(folder, evaluation, 4)
+    assert checkpoint.is_dir()  # the same seed resumes it
+    _clear_other_seed(folder, evaluation, 5)
+    assert not checkpoint.exists() and "trained again with seed 5" in capsys.readouterr().out

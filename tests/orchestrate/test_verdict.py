@@ -222,7 +222,8 @@ def test_the_order_ranks_a_likelihood_confirmed_candidate_above_an_accuracy_conf
     assert choose(arms, summaries, "accuracy-or-likelihood")[0].arm == "third"  # dev gain: accuracy first
     # an order naming only some: the confirmed it omits come after, ranked by dev gain among themselves
     assert choose(arms, summaries, "accuracy-or-likelihood", ["first"])[1].endswith(
-        "third (by accuracy), second (by accuracy), ranked after it by the candidates' order of preference"
+        "third (by accuracy), second (by accuracy), ranked after it by the candidates' order of preference, "
+        "then their dev gains"
     )
 
 
@@ -234,3 +235,14 @@ def test_the_run_passes_its_candidates_order_and_dev_gain_passes_none(dataset, t
     assert cfg.preference == ["ratio3", "agreed"]
     assert cfg.model_copy(update={"prefer": "dev-gain"}).preference is None
     assert type(cfg).model_fields["candidates"].default == ["probed", "grounded", "agreed", "seltda"]
+
+
+def test_a_recorded_config_without_prefer_is_read_as_ranked_by_dev_gain(tmp_path):
+    from seltda.orchestrate.run_config import load_recorded_config
+
+    path = tmp_path / "config.yaml"
+    made_before = "out: o\ntrain: t\nimages: i\ntest: null\ncandidates: [seltda, agreed]\n"
+    path.write_text(made_before)
+    assert load_recorded_config(path).prefer == "dev-gain" and load_recorded_config(path).preference is None
+    path.write_text(made_before + "prefer: listed\n")
+    assert load_recorded_config(path).preference == ["seltda", "agreed"]

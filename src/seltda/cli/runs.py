@@ -114,6 +114,18 @@ def curve(
     except ValueError as error:
         raise typer.BadParameter(f"--fractions: {error}") from error
     if config is not None:
+        # the demo's options describe the embedded default: with a config, refuse them rather than drop them
+        unchanged = DemoConfig(references=["plain"])
+        changed = [
+            name
+            for name in type(demo_cfg).model_fields
+            if getattr(demo_cfg, name) != getattr(unchanged, name)
+        ]
+        if changed:
+            flags = ", ".join(f"--{name.replace('_', '-')}" for name in changed)
+            raise typer.BadParameter(
+                f"{flags}: the embedded demo's options; with a config, set them in {config}"
+            )
         base = load_run_config(config)
         folder = out or base.out
         runner = run_config_runner(base, force=force)

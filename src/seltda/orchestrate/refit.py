@@ -14,6 +14,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from seltda.core.fileio import atomic_write_json, read_json
 from seltda.core.records import read_records, write_records
 from seltda.eval.metrics import compare_scores
 from seltda.orchestrate.arms import BASELINE, Arm, evaluate_once
@@ -49,14 +50,26 @@ def _records_file(layout: RunLayout, train: Path, dev: Path) -> Path:
     return out
 
 
+SEED_FILE = "refit_seed.json"
+
+
 def _clear_other_seed(folder: Path, evaluation: Path, seed: int) -> None:
-    """A finished refit trained with another seed (another replicate was shipped when the run was made
-    again under another verdict rule) is stale: it and its test evaluation are removed, to be trained again
-    with the shipped replicate's seed."""
-    if stage_complete(folder) and read_stage(folder)["config"].get("seed") != seed:
+    """A refit begun with another seed (another replicate was shipped when the run was made again under
+    another verdict rule) is stale, finished or interrupted after a checkpoint: it and its test evaluation are
+    removed, to be trained again with the shipped replicate's seed, which is written to the folder before
+    training starts so that an interrupted refit is recognised too."""
+    marker = folder / SEED_FILE
+    recorded = seed
+    if stage_complete(folder):
+        recorded = read_stage(folder)["config"].get("seed")
+    elif marker.is_file():
+        recorded = read_json(marker).get("seed")
+    if recorded != seed:
         print(f"{folder}: refit with another replicate's seed, trained again with seed {seed}")
         shutil.rmtree(folder)
         evaluation.unlink(missing_ok=True)
+    if not marker.is_file():
+        atomic_write_json(marker, {"seed": seed})
 
 
 def refit(

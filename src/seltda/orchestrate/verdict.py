@@ -161,7 +161,10 @@ def choose(
             )
         if len(confirmed) > 1:
             others = ", ".join(f"{n} (by {by})" for n, by in confirmed[1:])
-            order = "the candidates' order of preference" if preference is not None else "their dev gains"
+            order = "their dev gains"
+            if preference is not None:
+                unnamed = any(n not in preference for n, _ in confirmed[1:])
+                order = "the candidates' order of preference" + (", then their dev gains" if unnamed else "")
             reason += f"; dev also confirms {others}, ranked after it by {order}"
     else:
         name = BASELINE
