@@ -118,10 +118,8 @@ def main() -> None:
                 chosen.append(Evaluation.read(layout.arm_eval(name)).per_question)
                 gain = 0.0 if name == BASELINE else metrics.arms[name].gain_test.diff
                 # the figures of what was shipped, or of the best candidate when the baseline was
-                candidates = [
-                    a for n, a in metrics.arms.items() if n != BASELINE and a.candidate and a.gain_dev
-                ]
-                best = max(candidates, key=lambda a: a.gain_dev.diff, default=None)
+                judged = [a for n, a in metrics.arms.items() if n != BASELINE and a.candidate and a.gain_dev]
+                best = max(judged, key=lambda a: a.gain_dev.diff, default=None)
                 arm = metrics.arms[name] if name != BASELINE else best
                 gains.append(gain)
                 students += name != BASELINE
