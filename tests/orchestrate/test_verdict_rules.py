@@ -9,25 +9,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
 import verdict_rules  # noqa: E402
+from test_verdict import _evaluation  # noqa: E402
 
 from seltda.orchestrate.arms import Arm  # noqa: E402
 from seltda.orchestrate.verdict import summarize  # noqa: E402
-from seltda.run.artifacts import Evaluation, RunMetrics  # noqa: E402
+from seltda.run.artifacts import RunMetrics  # noqa: E402
 from seltda.run.layout import RunLayout  # noqa: E402
-
-
-def _evaluation(right: int, total: int = 200) -> Evaluation:
-    per_question = {f"q{i:03d}": 100.0 * (i < right) for i in range(total)}
-    accuracy = round(100 * right / total, 2)
-    return Evaluation(
-        model="m",
-        data="d",
-        accuracy=accuracy,
-        exact_match=accuracy,
-        n=total,
-        missing=0,
-        per_question=per_question,
-    )
 
 
 def _point(folder: Path, order: list[str], prefer: str | None) -> None:
