@@ -58,9 +58,10 @@ def preference_of(
     if asked == "dev-gain":
         return None
     if asked is None or asked == "listed":
-        if asked is None and recorded_order(point) is None:
+        own = recorded_order(point)  # the point's config.yaml, read once
+        if asked is None and own is None:
             return None
-        return candidates or recorded_order(point) or [n for n, a in arms.items() if a.candidate]
+        return candidates or own or [n for n, a in arms.items() if a.candidate]
     order = asked.split(",")
     unknown = [name for name in order if name not in arms]
     if unknown:
