@@ -111,6 +111,11 @@ def test_the_verdict_rule_is_an_option_of_run_demo_and_curve(tmp_path) -> None:
     assert not (tmp_path / "out").exists()  # refused before anything is written
     result = CliRunner().invoke(app, ["run", str(config), "--prefer", "largest"])
     assert result.exit_code == 2 and "field 'prefer': Input should be 'listed' or 'dev-gain'" in result.output
+    for command in ("run", "demo", "curve"):  # cross-fitted dev too
+        help_text = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"}).output
+        assert "--dev-folds" in help_text, command
+    result = CliRunner().invoke(app, ["run", str(config), "--dev-folds", "1"])
+    assert result.exit_code == 2 and "dev_folds: 1 is no cross-fitting" in result.output
 
 
 def test_curve_with_a_config_refuses_the_demos_options_instead_of_dropping_them(tmp_path) -> None:

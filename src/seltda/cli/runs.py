@@ -36,6 +36,12 @@ def run(
             "(default: the config's)"
         ),
     ] = None,
+    dev_folds: Annotated[
+        int | None,
+        typer.Option(
+            help="k >= 2: cross-fit dev over k folds of the labeled images, k runs (default: the config's)"
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help=FORCE_HELP)] = False,
 ) -> None:
     """Run the whole chain on your data: teacher, pseudo-labels, baseline, student, evaluation."""
@@ -43,8 +49,14 @@ def run(
     from seltda.orchestrate.pipeline import run as run_pipeline
 
     cfg = load_run_config(config)
-    overrides = (("rounds", rounds), ("replicates", replicates), ("verdict", verdict), ("prefer", prefer))
-    updates = {key: value for key, value in overrides if value}
+    overrides = (
+        ("rounds", rounds),
+        ("replicates", replicates),
+        ("verdict", verdict),
+        ("prefer", prefer),
+        ("dev_folds", dev_folds),
+    )
+    updates = {key: value for key, value in overrides if value is not None}
     if updates:
         cfg = type(cfg).model_validate({**cfg.model_dump(), **updates})
     print_summary(run_pipeline(cfg, force=force), cfg.out)

@@ -81,6 +81,9 @@ class DemoConfig(BaseModel):
     dev_fraction: float | None = Field(
         None, ge=0, lt=1, description="labeled images held out as dev (default: the run's, 0.2)"
     )
+    dev_folds: int | None = Field(
+        None, ge=0, description="k >= 2: dev cross-fitted over k folds, k runs (default: the run's, 0)"
+    )
     data_dir: Path | None = Field(
         None, description="where easy-VQA is exported (default: OUT/data; curves share one)"
     )

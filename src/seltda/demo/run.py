@@ -79,7 +79,7 @@ def demo_run_config(cfg: DemoConfig) -> tuple[RunConfig, list[Record]]:
         refit=cfg.refit,
         **{
             key: value
-            for key in ("candidates", "dev_fraction", "verdict", "prefer")
+            for key in ("candidates", "dev_fraction", "dev_folds", "verdict", "prefer")
             if (value := getattr(cfg, key)) is not None
         },
     )

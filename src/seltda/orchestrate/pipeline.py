@@ -26,6 +26,7 @@ from seltda.models.tiny_blip import SCRATCH_TINY, build_tiny_blip
 from seltda.models.vocabulary import VocabularyExtension, extend_vocabulary
 from seltda.orchestrate.ahead import Ahead
 from seltda.orchestrate.arms import arms_of, evaluate_once, planned_trainings, train_arm
+from seltda.orchestrate.crossfit import run_folds
 from seltda.orchestrate.preflight import check_inputs, clear_stale, input_digests, refuse_stale
 from seltda.orchestrate.refit import planned_refits, refit, refit_reason
 from seltda.orchestrate.run_config import RunConfig, load_run_config  # noqa: F401  (re-exported)
@@ -154,6 +155,8 @@ def _run(
     layout.root.mkdir(parents=True, exist_ok=True)
     warnings: list[str] = []
     work, dev = prepare_selection(cfg, layout, warnings)  # `work`: cfg training on the train part only
+    if dev is not None and cfg.dev_folds >= 2:  # the other folds' runs first: the verdict pools them
+        run_folds(cfg, layout, run, force)
     teacher_on_dev = dev is not None  # the teacher answers the dev questions: `teacher_types`
     per_round = 3 + (cfg.test is not None)
     stages = 2 + per_round * cfg.rounds + planned_trainings(cfg) + teacher_on_dev + 1  # round 1's student

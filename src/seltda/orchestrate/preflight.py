@@ -31,7 +31,18 @@ from seltda.stages.pseudolabel.pool import list_images
 INPUT_FILES = ("train", "test", "dev", "unlabeled_list")  # records files: compared by their content
 RECIPE_LISTS = ("candidates", "references")  # compared recipe by recipe (`_recipes_changed`)
 # which settings each stage's result depends on (the run's resolved config, top-level keys)
-_BASE = ("train", "images", "model", "tiny", "seed", "threads", "dev", "dev_images", "dev_fraction")
+_BASE = (
+    "train",
+    "images",
+    "model",
+    "tiny",
+    "seed",
+    "threads",
+    "dev",
+    "dev_images",
+    "dev_fraction",
+    "dev_folds",
+)
 _TEACHER = (*_BASE, "teacher", "teacher_on_pseudolabels")
 _PSEUDOLABELS = (*_TEACHER, "unlabeled_images", "unlabeled_list", "pseudolabel")
 STAGE_SETTINGS: dict[str, tuple[str, ...]] = {
@@ -239,7 +250,7 @@ def clear_stale(resolved: RunConfig, digests: dict[str, str] | None = None) -> l
     if stale:  # every other arm and replicate trains after the stages above
         doomed += [layout.arms, *_replicate_folders(layout)]
     if "baseline" in stale:
-        doomed += [layout.baseline, layout.selection]
+        doomed += [layout.baseline, layout.selection, layout.folds]
     chain = [("teacher", first.teacher), ("pseudolabels", first.pseudolabels), ("student", first.student)]
     for index, (stage, _) in enumerate(chain):
         if stage in stale:

@@ -73,6 +73,15 @@ class RunConfig(BaseModel):
         description="without `dev`: the share of the labeled images (with all their questions) held out as "
         "dev; 0: no dev, nothing is chosen",
     )
+    dev_folds: int = Field(
+        0,
+        ge=0,
+        description="without `dev`: k >= 2 cross-fits dev: the labeled images are split into k folds, the "
+        "run holds out the first as its dev, and for each other fold a whole run that trains without it is "
+        "made first (`folds/`); the verdict compares the arms on every labeled question, each scored by "
+        "models that did not train on it: k times the dev questions of `dev_fraction` 1/k, so gains about "
+        "sqrt(k) times smaller are seen, for k times the training; 0: one held-out split (`dev_fraction`)",
+    )
     refit: bool = Field(
         True,
         description="after the verdict, train the shipped arm again on train + dev (its pseudo-labels "
@@ -132,6 +141,10 @@ class RunConfig(BaseModel):
                 f"no recipe may be named {BASELINE!r}: it is the arm trained on the real records"
             )
         self.recipes()  # an unknown judge, or judges in a cycle, fail here
+        if self.dev_folds == 1:
+            raise ValueError("dev_folds: 1 is no cross-fitting: write 0 (one held-out split) or k >= 2")
+        if self.dev_folds and self.dev is not None:
+            raise ValueError("dev_folds cross-fits a dev held out of `train`: remove `dev:` or dev_folds")
         return self
 
     def recipes(self) -> list[tuple[Recipe, bool]]:

@@ -21,6 +21,7 @@ from seltda.orchestrate.arms import (
     train_arm,
     trained_judge,
 )
+from seltda.orchestrate.crossfit import crossfit_sentence, pool_folds, write_folds
 from seltda.orchestrate.recipes import OWN
 from seltda.orchestrate.run_config import RunConfig
 from seltda.orchestrate.split import hold_out_dev
@@ -36,12 +37,16 @@ Dev = tuple[Path, Path]  # records, image root
 def prepare_selection(cfg: RunConfig, layout: RunLayout, warnings: list[str]) -> tuple[RunConfig, Dev | None]:
     """The config the models train with (its `train` without the held-out dev images) and the dev records.
 
-    With `dev:` the user's records choose and every model trains on all of `train`. Otherwise
+    With `dev:` the user's records choose and every model trains on all of `train`. With `dev_folds: k`
+    the first of k folds of the labeled images is dev (`orchestrate.crossfit`). Otherwise
     `dev_fraction` of the labeled images (with all their questions) are held out into
     `selection/dev.jsonl` and the rest written to `selection/train.jsonl`.
     """
     if cfg.dev is not None:
         return cfg, (cfg.dev, cfg.dev_images or cfg.images)
+    if cfg.dev_folds >= 2:  # fold 1 of k: the other folds' runs are made by `crossfit.run_folds`
+        write_folds(cfg, layout)
+        return cfg.model_copy(update={"train": layout.selection_train}), (layout.selection_dev, cfg.images)
     if cfg.dev_fraction <= 0:
         warnings.append("no dev records (dev_fraction: 0): nothing was chosen between the arms")
         return cfg, None
@@ -143,7 +148,11 @@ def compare_arms(
     if dev is not None and cfg.reads_likelihood:
         scored = likelihoods_scored(trained, layout)
         clock.run("dev_likelihoods", scored, score_likelihoods, trained, cfg, layout, dev)
+    if dev is not None and cfg.dev_folds >= 2:  # every fold's dev figures, before anything is judged
+        pool_folds(trained, cfg, layout, warnings)
     counts = {arm.name: _count(arm.synthetic) for arm in trained if arm.name != BASELINE}
     summaries = summarize(trained, {k: v for k, v in counts.items() if v is not None})
     shipped, verdict = choose(trained, summaries, cfg.verdict, cfg.preference)
+    if dev is not None and cfg.dev_folds >= 2:
+        verdict += crossfit_sentence(cfg, baseline.dev[0].n if baseline.dev else None)
     return summaries, shipped, verdict, margins

@@ -60,3 +60,17 @@ def hold_out_dev(
     count = min(len(images) - 1, max(1, round(fraction * len(images))))
     dev_images = set(images[:count])
     return [r for r in records if r.image not in dev_images], [r for r in records if r.image in dev_images]
+
+
+def image_folds(records: Sequence[Record], folds: int, seed: int = 0) -> list[list[Record]]:
+    """Split labeled records by image into `folds` folds of (nearly) equal image counts, each image with all
+    its questions in one fold; fold order and membership depend on `seed` only."""
+    images = sorted({r.image for r in records})
+    if folds < 2 or len(images) < folds:
+        raise ValueError(f"{folds} folds need at least {max(folds, 2)} labeled images, got {len(images)}")
+    random.Random(f"folds-{seed}").shuffle(images)
+    fold_of = {image: i % folds for i, image in enumerate(images)}
+    out: list[list[Record]] = [[] for _ in range(folds)]
+    for record in records:
+        out[fold_of[record.image]].append(record)
+    return out

@@ -144,6 +144,19 @@ class RunLayout:
         return self.refit / "eval" / f"{arm}.json"
 
     @property
+    def folds(self) -> Path:
+        """`dev_folds: k`: `folds/fold-<j>/` (j = 2..k), each a whole run that trains without fold j and
+        holds it out as its dev; fold 1 is this run's own `selection/dev.jsonl`."""
+        return self.root / "folds"
+
+    def fold(self, number: int) -> Path:
+        return self.folds / f"fold-{number}"
+
+    def fold_records(self, number: int, split: str) -> Path:
+        """Fold j's `train.jsonl` (every other fold) or `dev.jsonl` (fold j), in `selection/folds/`."""
+        return self.selection / "folds" / f"fold-{number}-{split}.jsonl"
+
+    @property
     def teacher_dev(self) -> Path:
         """The teacher's answers to the dev questions, scored per question type against the baseline's."""
         return self.eval_dir / "dev" / "teacher.json"

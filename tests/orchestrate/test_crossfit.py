@@ -1,0 +1,104 @@
+"""Cross-fitted dev (`dev_folds: k`): folds by image, one run per other fold, dev pooled before the verdict."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import tiny_run_config
+from pydantic import ValidationError
+
+from seltda.core.records import Record, read_records
+from seltda.orchestrate.arms import BASELINE, Arm
+from seltda.orchestrate.crossfit import merge_evaluations, pool_folds
+from seltda.orchestrate.pipeline import run
+from seltda.orchestrate.split import image_folds
+from seltda.report import write_report
+from seltda.run.artifacts import Evaluation
+from seltda.run.layout import RunLayout
+from seltda.run.stage import read_stage
+
+
+def _records(images: int) -> list[Record]:
+    return [
+        Record(question_id=f"q{i}-{k}", image=f"img{i}.png", question=f"question {k}?", answers=["a"])
+        for i in range(images)
+        for k in range(3)
+    ]
+
+
+def test_folds_split_by_image_evenly_and_by_seed():
+    records = _records(10)
+    folds = image_folds(records, 3, seed=7)
+    images = [{r.image for r in fold} for fold in folds]
+    assert sorted(len(i) for i in images) == [3, 3, 4]
+    assert set().union(*images) == {r.image for r in records} and sum(len(i) for i in images) == 10
+    assert all(len(fold) == 3 * len(i) for fold, i in zip(folds, images, strict=True))  # whole images
+    assert image_folds(records, 3, seed=7) == folds and image_folds(records, 3, seed=8) != folds
+    with pytest.raises(ValueError, match="at least 3 labeled images, got 2"):
+        image_folds(_records(2), 3)
+
+
+def test_dev_folds_one_or_beside_a_users_dev_is_refused(dataset, tiny_model, tmp_path):
+    with pytest.raises(ValidationError, match="dev_folds: 1 is no cross-fitting"):
+        tiny_run_config(dataset, tiny_model, tmp_path / "run", dev_folds=1)
+    with pytest.raises(ValidationError, match="remove `dev:` or dev_folds"):
+        tiny_run_config(dataset, tiny_model, tmp_path / "run", dev_folds=3, dev=dataset["train"])
+
+
+def _evaluation(scores: dict[str, float]) -> Evaluation:
+    accuracy = round(100 * sum(scores.values()) / len(scores), 2)
+    return Evaluation(
+        model="m", data="d", accuracy=accuracy, exact_match=accuracy, n=len(scores), missing=0,
+        per_question=scores,
+    )  # fmt: skip
+
+
+def test_merged_dev_weighs_each_question_once():
+    merged = merge_evaluations([_evaluation({"a": 1.0}), _evaluation({"b": 0.0, "c": 0.0, "d": 1.0})])
+    assert (
+        merged.n == 4 and merged.accuracy == 50.0 and merged.per_question == {"a": 1, "b": 0, "c": 0, "d": 1}
+    )
+
+
+def test_a_candidate_a_fold_did_not_train_is_left_unjudged(tmp_path):
+    from seltda.orchestrate.run_config import RunConfig
+
+    cfg = RunConfig(out=tmp_path, train=tmp_path / "t.jsonl", images=tmp_path, dev_folds=3)
+    layout = RunLayout(tmp_path)
+    for number in (2, 3):
+        fold = RunLayout(layout.fold(number))
+        _evaluation({f"b{number}": 1.0}).write(fold.arm_eval(BASELINE, 1, "dev"))
+        if number == 2:  # fold 3's run kept no pair for `agreed`: not trained there
+            _evaluation({f"b{number}": 0.0}).write(fold.arm_eval("agreed", 1, "dev"))
+    baseline = Arm(BASELINE, True, None, [tmp_path / "b"], dev=[_evaluation({"a": 0.0})])
+    agreed = Arm("agreed", True, None, [tmp_path / "s"], dev=[_evaluation({"a": 1.0})])
+    warnings: list[str] = []
+    pool_folds([baseline, agreed], cfg, layout, warnings)
+    assert baseline.dev[0].per_question == {"a": 0.0, "b2": 1.0, "b3": 1.0} and baseline.dev[0].n == 3
+    assert agreed.dev == [] and warnings == [
+        f"recipe agreed was not judged: the dev fold runs {layout.fold(3)} did not train it "
+        "(their metrics.json say why)"
+    ]
+
+
+def test_a_cross_fitted_run_judges_every_labeled_question_then_refits_on_all(dataset, tiny_model, tmp_path):
+    out = tmp_path / "run"
+    cfg = tiny_run_config(dataset, tiny_model, out, dev_folds=2, candidates=["seltda"], references=["plain"])
+    metrics = run(cfg)
+    layout = RunLayout(out)
+    dev1, dev2 = read_records(layout.selection_dev), read_records(layout.fold_records(2, "dev"))
+    assert not {r.image for r in dev1} & {r.image for r in dev2}
+    assert len(dev1) + len(dev2) == len(dataset["records"])
+    assert read_records(layout.fold_records(2, "train")) == dev1  # fold 2's run trains on fold 1
+    fold = RunLayout(layout.fold(2))
+    assert read_stage(fold.baseline)["train_files"] == [str(layout.fold_records(2, "train"))]
+    assert read_stage(fold.student)["train_files"] == [str(layout.fold_records(2, "train"))]
+    assert not fold.arm_model("plain").exists() and not fold.refit.exists()  # no references, no refit
+    arms = metrics["arms"]
+    assert arms["seltda"]["gain_dev"]["n"] == len(dataset["records"])  # every question, once
+    assert arms["plain"]["dev"] is None and arms["plain"]["test"] is not None  # reported, not pooled
+    assert "dev is cross-fitted over 2 folds" in metrics["verdict"]
+    assert metrics["refit"]["records"] == len(dataset["records"])
+    assert "cross-fitted" in write_report(out)["html"].read_text()  # the report shows the verdict
+    marker = (fold.baseline / "seltda_stage.json").stat().st_mtime_ns
+    assert run(cfg)["verdict"] == metrics["verdict"]  # a rerun reads every fold back
+    assert (fold.baseline / "seltda_stage.json").stat().st_mtime_ns == marker
