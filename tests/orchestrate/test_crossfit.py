@@ -1,4 +1,4 @@
-"""Cross-fitted dev (`dev_folds: k`): folds by image, one run per other fold, dev pooled before the verdict."""
+"""Cross-fitted dev (`dev_folds: k`): folds by image, a run per other fold, dev pooled before the verdict."""
 
 from __future__ import annotations
 
