@@ -102,3 +102,21 @@ def test_a_cross_fitted_run_judges_every_labeled_question_then_refits_on_all(dat
     marker = (fold.baseline / "seltda_stage.json").stat().st_mtime_ns
     assert run(cfg)["verdict"] == metrics["verdict"]  # a rerun reads every fold back
     assert (fold.baseline / "seltda_stage.json").stat().st_mtime_ns == marker
+
+
+def test_the_dev_split_is_made_again_when_its_settings_change(dataset, tiny_model, tmp_path):
+    from seltda.orchestrate.selection import prepare_selection
+
+    out, warnings = tmp_path / "run", []
+    layout = RunLayout(out)
+
+    def dev_images(**changes) -> set[str]:
+        prepare_selection(tiny_run_config(dataset, tiny_model, out, **changes), layout, warnings)
+        return {r.image for r in read_records(layout.selection_dev)}
+
+    first = dev_images()  # dev_fraction 0.2 of 12 images
+    assert len(first) == 2 and dev_images() == first  # the same settings: the same split, kept
+    assert len(dev_images(dev_fraction=0.5)) == 6  # nothing trained yet: the split follows the setting
+    folds = dev_images(dev_folds=3)
+    assert len(folds) == 4 and (layout.fold_records(3, "dev")).is_file()
+    assert len(dev_images(seed=1, dev_folds=3)) == 4 and dev_images(dev_folds=3) == folds

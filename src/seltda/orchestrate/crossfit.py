@@ -29,11 +29,7 @@ from seltda.run.layout import RunLayout
 
 def write_folds(cfg: RunConfig, layout: RunLayout) -> None:
     """Fold 1 as `selection/train.jsonl` + `selection/dev.jsonl`, and each other fold's train (every other
-    fold, in the records' order) and dev records (written once; the split depends on the seed only)."""
-    if layout.selection_dev.is_file() and all(
-        layout.fold_records(j, "dev").is_file() for j in range(2, cfg.dev_folds + 1)
-    ):
-        return
+    fold, in the records' order) and dev records (the split depends on the records and the seed only)."""
     records = read_records(cfg.train)
     try:
         folds = image_folds(records, cfg.dev_folds, cfg.seed)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from seltda.core.fileio import atomic_write_json, file_sha256, read_json
 from seltda.core.records import read_records, write_records
 from seltda.eval.question_types import TypeIndex
 from seltda.orchestrate.ahead import Ahead
@@ -40,23 +41,31 @@ def prepare_selection(cfg: RunConfig, layout: RunLayout, warnings: list[str]) ->
     With `dev:` the user's records choose and every model trains on all of `train`. With `dev_folds: k`
     the first of k folds of the labeled images is dev (`orchestrate.crossfit`). Otherwise
     `dev_fraction` of the labeled images (with all their questions) are held out into
-    `selection/dev.jsonl` and the rest written to `selection/train.jsonl`.
+    `selection/dev.jsonl` and the rest written to `selection/train.jsonl`. The split is made again when
+    what it was made from (`selection/split.json`: the records' sha256, the seed, the fraction or folds)
+    changed; a finished stage trained on the old one is refused or cleared first (`preflight`).
     """
     if cfg.dev is not None:
         return cfg, (cfg.dev, cfg.dev_images or cfg.images)
+    how = {"dev_folds": cfg.dev_folds} if cfg.dev_folds >= 2 else {"dev_fraction": cfg.dev_fraction}
+    key = {"train_sha256": file_sha256(cfg.train), "seed": cfg.seed, **how}  # what the split depends on
+    current = layout.selection_split.is_file() and read_json(layout.selection_split) == key
     if cfg.dev_folds >= 2:  # fold 1 of k: the other folds' runs are made by `crossfit.run_folds`
-        write_folds(cfg, layout)
+        if not current:
+            write_folds(cfg, layout)
+            atomic_write_json(layout.selection_split, key)
         return cfg.model_copy(update={"train": layout.selection_train}), (layout.selection_dev, cfg.images)
     if cfg.dev_fraction <= 0:
         warnings.append("no dev records (dev_fraction: 0): nothing was chosen between the arms")
         return cfg, None
-    if not layout.selection_dev.is_file():
+    if not current:  # made now, or again when the settings or records it was made from changed
         train, dev = hold_out_dev(read_records(cfg.train), cfg.dev_fraction, cfg.seed)
         if not dev:
             warnings.append("the labeled records hold one image: no dev split, nothing was chosen")
             return cfg, None
         write_records(layout.selection_train, train)
         write_records(layout.selection_dev, dev)
+        atomic_write_json(layout.selection_split, key)
     return cfg.model_copy(update={"train": layout.selection_train}), (layout.selection_dev, cfg.images)
 
 

@@ -105,6 +105,11 @@ class RunLayout:
         return self.selection / "dev.jsonl"
 
     @property
+    def selection_split(self) -> Path:
+        """What the split was made from (the records' sha256, the seed, `dev_fraction` or `dev_folds`)."""
+        return self.selection / "split.json"
+
+    @property
     def arms(self) -> Path:
         """Recipes other than the run's own: `arms/<recipe>/pseudolabels/` and `arms/<recipe>/student/`."""
         return self.root / "arms"
