@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from seltda.core.records import Record, read_records
 from seltda.orchestrate.arms import BASELINE, Arm
-from seltda.orchestrate.crossfit import merge_evaluations, pool_folds
+from seltda.orchestrate.crossfit import fold_config, merge_evaluations, pool_folds
 from seltda.orchestrate.pipeline import run
 from seltda.orchestrate.split import image_folds
 from seltda.report import write_report
@@ -56,6 +56,30 @@ def test_merged_dev_weighs_each_question_once():
     merged = merge_evaluations([_evaluation({"a": 1.0}), _evaluation({"b": 0.0, "c": 0.0, "d": 1.0})])
     assert (
         merged.n == 4 and merged.accuracy == 50.0 and merged.per_question == {"a": 1, "b": 0, "c": 0, "d": 1}
+    )
+
+
+def test_merging_folds_that_share_a_question_is_an_error():
+    with pytest.raises(ValueError, match="dev folds share questions"):
+        merge_evaluations([_evaluation({"a": 1.0}), _evaluation({"a": 0.0})])
+
+
+def test_a_folds_run_trains_the_candidates_and_the_references_that_judge_them(dataset, tiny_model, tmp_path):
+    cfg = tiny_run_config(
+        dataset,
+        tiny_model,
+        tmp_path / "run",
+        dev_folds=3,
+        candidates=[{"name": "mine", "agreed": True, "judge": "helper"}, "seltda"],
+        references=[{"name": "helper", "student": {"synthetic_ratio": 2}}, "plain"],
+    )
+    fold = fold_config(cfg, RunLayout(cfg.out), 2)
+    assert [name for name, _ in ((r.name, c) for r, c in fold.recipes())] == ["seltda", "helper", "mine"]
+    assert (
+        fold.dev_folds == 0
+        and fold.test is None
+        and not fold.refit
+        and fold.out == cfg.out / "folds" / "fold-2"
     )
 
 
@@ -120,3 +144,21 @@ def test_the_dev_split_is_made_again_when_its_settings_change(dataset, tiny_mode
     folds = dev_images(dev_folds=3)
     assert len(folds) == 4 and (layout.fold_records(3, "dev")).is_file()
     assert len(dev_images(seed=1, dev_folds=3)) == 4 and dev_images(dev_folds=3) == folds
+
+
+def test_each_folds_run_starts_with_the_callers_threads_and_the_runs_are_restored(tmp_path):
+    import torch
+
+    from seltda.orchestrate.crossfit import run_folds
+    from seltda.orchestrate.run_config import RunConfig
+
+    cfg = RunConfig(out=tmp_path, train=tmp_path / "t.jsonl", images=tmp_path, dev_folds=3, workers=2)
+    seen, before = [], torch.get_num_threads()
+    run_folds(
+        cfg,
+        RunLayout(tmp_path),
+        lambda fold, force: seen.append((fold.out.name, torch.get_num_threads())),
+        False,
+        3,
+    )
+    assert seen == [("fold-2", 3), ("fold-3", 3)] and torch.get_num_threads() == before

@@ -93,6 +93,7 @@ def test_a_rerun_with_a_changed_setting_is_refused_or_retrained_never_relabelled
     assert read_stage(out / "student")["config"]["max_steps"] == 3
     assert read_stage(out / "baseline")["config"]["max_steps"] == 3
     assert read_stage(out / "student")["metrics"]["steps"] == 3
+    assert read_stage(out / "refit" / "baseline")["config"]["max_steps"] == 3  # the refit is retrained too
     recorded = yaml.safe_load((out / "config.yaml").read_text())
     assert recorded["student"]["max_steps"] == 3
     assert json.loads((out / "metrics.json").read_text())["timings_seconds"]["student"] > 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from seltda.models.tiny_blip import TinyBlipConfig
 from seltda.orchestrate.run_config import Preference, VerdictRule
@@ -84,6 +84,14 @@ class DemoConfig(BaseModel):
     dev_folds: int | None = Field(
         None, ge=0, description="k >= 2: dev cross-fitted over k folds, k runs (default: the run's, 0)"
     )
+
+    @field_validator("dev_folds")
+    @classmethod
+    def _folds(cls, value: int | None) -> int | None:
+        if value == 1:
+            raise ValueError("dev_folds: 1 is no cross-fitting: write 0 (one held-out split) or k >= 2")
+        return value
+
     data_dir: Path | None = Field(
         None, description="where easy-VQA is exported (default: OUT/data; curves share one)"
     )

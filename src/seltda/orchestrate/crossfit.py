@@ -8,9 +8,12 @@ questions of an image in one fold). The run holds out fold 1 as its own dev (`se
 fold j >= 2 a whole run is made first, in `folds/fold-<j>/`: its own base, teacher, pseudo-labels, baseline
 and candidates, trained on every other fold and evaluated on fold j (no test, no refit, no references; they
 only feed the verdict). Before the verdict each arm's dev evaluations and answer likelihoods are pooled over
-the k folds (`pool_folds`), so its intervals are over every labeled question. Nothing that scores a fold
+the k folds (`pool_folds`), so its intervals are over every labeled question. No model that scores a fold
 learned from it: each fold run's teacher, pseudo-labels, probes and judges come from its own training
-folds. The price is k runs instead of one; the refit on train + dev (every label) follows as usual.
+folds. (`aimed` is the exception, with or without folds: it keeps the question types where the teacher
+beats the baseline on the dev it is then scored on, so its dev gain leans optimistic.) A candidate that
+one fold's run did not train (nothing kept) is not judged. The shipped replicate's `dev_accuracy` is its
+pooled figure. The price is k runs instead of one; the refit on train + dev (every label) follows as usual.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from collections.abc import Callable, Sequence
 from seltda.core.fileio import SeltdaInputError
 from seltda.core.records import read_records, write_records
 from seltda.orchestrate.arms import BASELINE, Arm
+from seltda.orchestrate.recipes import resolve_recipe
 from seltda.orchestrate.run_config import RunConfig
 from seltda.orchestrate.split import image_folds
 from seltda.orchestrate.stage_clock import console
@@ -46,8 +50,22 @@ def write_folds(cfg: RunConfig, layout: RunLayout) -> None:
         write_records(files[1], fold)
 
 
+def _judges_of_candidates(cfg: RunConfig) -> list:
+    """The references a candidate's pairs are judged by (directly or through other judges): a fold's run
+    trains these and no other reference."""
+    by_name = {resolve_recipe(r).name: r for r in cfg.references}
+    needed, pending = set(), [resolve_recipe(r).judge for r in cfg.candidates]
+    while pending:
+        name = pending.pop()
+        if name in by_name and name not in needed:
+            needed.add(name)
+            pending.append(resolve_recipe(by_name[name]).judge)
+    return [r for name, r in by_name.items() if name in needed]
+
+
 def fold_config(cfg: RunConfig, layout: RunLayout, number: int) -> RunConfig:
-    """Fold `number`'s run: the run's settings, trained without the fold and evaluated on it only."""
+    """Fold `number`'s run: the run's settings, trained without the fold and evaluated on it only (its
+    candidates and their judges; no test, no refit, no other reference)."""
     return cfg.model_copy(
         update={
             "out": layout.fold(number),
@@ -58,26 +76,47 @@ def fold_config(cfg: RunConfig, layout: RunLayout, number: int) -> RunConfig:
             "test": None,
             "test_images": None,
             "refit": False,
-            "references": [],
+            "references": _judges_of_candidates(cfg),
             "rounds": 1,
         }
     )
 
 
-def run_folds(cfg: RunConfig, layout: RunLayout, run: Callable[..., dict], force: bool) -> None:
-    """Make (or resume, or read back) the run of every fold but the first; `run` is `pipeline.run`."""
-    for number in range(2, cfg.dev_folds + 1):
-        console.rule(f"dev fold {number} of {cfg.dev_folds}: trained without it, scored on it")
-        run(fold_config(cfg, layout, number), force=force)
+def run_folds(cfg: RunConfig, layout: RunLayout, run: Callable[..., dict], force: bool, threads: int) -> None:
+    """Make (or resume, or read back) the run of every fold but the first; `run` is `pipeline.run`, called
+    with torch's thread count as the caller of the whole run had it (`threads`), so that a fold's run shares
+    the cores among its workers as the run does, not a share of a share."""
+    import torch
+
+    here = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        for number in range(2, cfg.dev_folds + 1):
+            console.rule(f"dev fold {number} of {cfg.dev_folds}: trained without it, scored on it")
+            run(fold_config(cfg, layout, number), force=force)
+    finally:
+        torch.set_num_threads(here)
     console.rule(f"dev fold 1 of {cfg.dev_folds}: the run itself")
+
+
+def _disjoint(maps: Sequence[dict[str, float]]) -> dict[str, float]:
+    """The folds' per-question scores in one map; a question in two folds is an error (folds are disjoint)."""
+    merged: dict[str, float] = {}
+    for scores in maps:
+        shared = merged.keys() & scores.keys()
+        if shared:
+            raise ValueError(f"dev folds share questions: {sorted(shared)[:3]}")
+        merged.update(scores)
+    return merged
 
 
 def merge_evaluations(parts: Sequence[Evaluation]) -> Evaluation:
     """One dev evaluation from disjoint folds' (each question once): accuracy weighted by questions."""
     n = sum(p.n for p in parts)
-    per_question: dict[str, float] = {}
-    for part in parts:
-        per_question.update(part.per_question)
+    per_question = _disjoint([p.per_question for p in parts])
+    metrics = {p.metric for p in parts}
+    if len(metrics) > 1:
+        raise ValueError(f"dev folds scored with different metrics: {sorted(metrics)}")
 
     def weighted(values: Sequence[float]) -> float:
         return round(sum(v * p.n for v, p in zip(values, parts, strict=True)) / n, 2) if n else 0.0
@@ -102,9 +141,7 @@ def merge_evaluations(parts: Sequence[Evaluation]) -> Evaluation:
 def merge_likelihoods(parts: Sequence[Likelihoods]) -> Likelihoods:
     """One dev likelihood record from disjoint folds' (the mean weighted by questions)."""
     n = sum(p.n for p in parts)
-    per_question: dict[str, float] = {}
-    for part in parts:
-        per_question.update(part.per_question)
+    per_question = _disjoint([p.per_question for p in parts])
     mean = sum(p.mean * p.n for p in parts) / n if n else 0.0
     return parts[0].model_copy(
         update={"data": " + ".join(p.data for p in parts), "mean": mean, "n": n, "per_question": per_question}
@@ -116,7 +153,11 @@ def pool_folds(arms: Sequence[Arm], cfg: RunConfig, layout: RunLayout, warnings:
     replicate. An arm that a fold's run did not train is left unjudged (no dev figures), and a candidate
     so left is named in `warnings`; the baseline is trained in every fold."""
     folds = [RunLayout(layout.fold(number)) for number in range(2, cfg.dev_folds + 1)]
+    trained = {BASELINE} | {recipe.name for recipe, _ in fold_config(cfg, layout, 2).recipes()}
     for arm in arms:
+        if arm.name not in trained:  # a reference: the folds' runs do not train it, its dev is fold 1's
+            arm.dev, arm.dev_likelihood = [], []
+            continue
         dev, likelihood = [], []
         for k, own in enumerate(arm.dev, start=1):
             files = [fold.arm_eval(arm.name, k, "dev") for fold in folds]
@@ -131,14 +172,21 @@ def pool_folds(arms: Sequence[Arm], cfg: RunConfig, layout: RunLayout, warnings:
         if len(dev) == len(arm.dev) and len(likelihood) == len(arm.dev_likelihood):
             arm.dev, arm.dev_likelihood = dev, likelihood
             continue
-        missing = [str(f.root) for f in folds if not f.arm_eval(arm.name, 1, "dev").is_file()]
+        missing = [
+            str(fold.root)
+            for fold in folds
+            if not all(fold.arm_eval(arm.name, k, "dev").is_file() for k in range(1, len(arm.dev) + 1))
+            or not all(
+                fold.arm_likelihood(arm.name, k).is_file() for k in range(1, len(arm.dev_likelihood) + 1)
+            )
+        ]
         if arm.name == BASELINE:
-            raise RuntimeError(f"the baseline of the dev fold runs {missing} was not evaluated on its fold")
+            raise RuntimeError(f"the baseline of the dev fold runs {missing} is not evaluated on its fold")
         arm.dev, arm.dev_likelihood = [], []
         if arm.candidate:
             warnings.append(
-                f"recipe {arm.name} was not judged: the dev fold runs "
-                f"{', '.join(missing) or 'of some folds'} did not train it (their metrics.json say why)"
+                f"recipe {arm.name} was not judged: the dev fold runs {', '.join(missing)} did not train "
+                "it (their metrics.json say why)"
             )
 
 

@@ -13,11 +13,7 @@ from typing import Any
 
 import yaml
 
-from seltda.core.fileio import (
-    atomic_write_json,
-    atomic_write_text,
-    environment_info,
-)
+from seltda.core.fileio import atomic_write_json, atomic_write_text, environment_info
 from seltda.core.records import Record, read_records
 from seltda.eval.metrics import compare_scores
 from seltda.formats import write_hf_dataset
@@ -131,7 +127,7 @@ def run(
     if threads is not None:
         torch.set_num_threads(threads)
     try:
-        return _run(cfg, score_pseudolabels, demo, force, torch.get_num_threads())
+        return _run(cfg, score_pseudolabels, demo, force, torch.get_num_threads(), previous_threads)
     finally:
         torch.set_num_threads(previous_threads)
 
@@ -142,6 +138,7 @@ def _run(
     demo: dict[str, Any] | None,
     force: bool,
     threads: int,
+    caller_threads: int,
 ) -> dict:
     layout = RunLayout(cfg.out)
     check_inputs(cfg)  # every path, the records, the pool and the model, before any training
@@ -156,7 +153,7 @@ def _run(
     warnings: list[str] = []
     work, dev = prepare_selection(cfg, layout, warnings)  # `work`: cfg training on the train part only
     if dev is not None and cfg.dev_folds >= 2:  # the other folds' runs first: the verdict pools them
-        run_folds(cfg, layout, run, force)
+        run_folds(cfg, layout, run, force, caller_threads)
     teacher_on_dev = dev is not None  # the teacher answers the dev questions: `teacher_types`
     per_round = 3 + (cfg.test is not None)
     stages = 2 + per_round * cfg.rounds + planned_trainings(cfg) + teacher_on_dev + 1  # round 1's student

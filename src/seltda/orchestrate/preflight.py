@@ -247,10 +247,10 @@ def clear_stale(resolved: RunConfig, digests: dict[str, str] | None = None) -> l
     layout = RunLayout(resolved.out)
     first = layout.round(1)
     doomed: list[Path] = [layout.metrics, layout.eval_dir, first.eval_dir]
-    if stale:  # every other arm and replicate trains after the stages above
-        doomed += [layout.arms, *_replicate_folders(layout)]
-    if "baseline" in stale:
-        doomed += [layout.baseline, layout.selection, layout.folds]
+    if stale:  # every other arm and replicate, and the refit, train after the stages above
+        doomed += [layout.arms, *_replicate_folders(layout), layout.refit]
+    if "baseline" in stale:  # a fitted tiny base's vocabulary comes from the train part; each dev fold's
+        doomed += [layout.baseline, layout.selection, layout.base]  # run clears its own stale stages
     chain = [("teacher", first.teacher), ("pseudolabels", first.pseudolabels), ("student", first.student)]
     for index, (stage, _) in enumerate(chain):
         if stage in stale:
