@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from seltda.models.tiny_blip import TinyBlipConfig
-from seltda.orchestrate.run_config import Preference, VerdictRule
+from seltda.orchestrate.run_config import Preference, VerdictRule, check_dev_folds
 
 
 class DemoConfig(BaseModel):
@@ -88,9 +88,7 @@ class DemoConfig(BaseModel):
     @field_validator("dev_folds")
     @classmethod
     def _folds(cls, value: int | None) -> int | None:
-        if value == 1:
-            raise ValueError("dev_folds: 1 is no cross-fitting: write 0 (one held-out split) or k >= 2")
-        return value
+        return check_dev_folds(value)
 
     data_dir: Path | None = Field(
         None, description="where easy-VQA is exported (default: OUT/data; curves share one)"

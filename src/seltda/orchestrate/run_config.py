@@ -22,6 +22,13 @@ VerdictRule = Literal["accuracy", "accuracy-or-likelihood"]
 Preference = Literal["listed", "dev-gain"]
 
 
+def check_dev_folds(value: int | None) -> int | None:
+    """`dev_folds` is 0 (one held-out split) or k >= 2 (`RunConfig` and the demo's config check it here)."""
+    if value == 1:
+        raise ValueError("dev_folds: 1 is no cross-fitting: write 0 (one held-out split) or k >= 2")
+    return value
+
+
 class RunConfig(BaseModel):
     """A whole SelTDA run on a user's data."""
 
@@ -141,8 +148,7 @@ class RunConfig(BaseModel):
                 f"no recipe may be named {BASELINE!r}: it is the arm trained on the real records"
             )
         self.recipes()  # an unknown judge, or judges in a cycle, fail here
-        if self.dev_folds == 1:
-            raise ValueError("dev_folds: 1 is no cross-fitting: write 0 (one held-out split) or k >= 2")
+        check_dev_folds(self.dev_folds)
         if self.dev_folds and self.dev is not None:
             raise ValueError("dev_folds cross-fits a dev held out of `train`: remove `dev:` or dev_folds")
         return self
