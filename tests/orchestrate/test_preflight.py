@@ -114,6 +114,23 @@ def test_a_folder_made_before_a_setting_existed_is_not_stale(dataset, tiny_model
     assert "baseline" in stale_stages(cfg.model_copy(update={"dev_fraction": 0.3}))
 
 
+def test_a_setting_the_run_does_not_read_is_not_stale(dataset, tiny_model, tmp_path):
+    """`dev_fraction` sizes the held-out dev only: under `dev_folds` (or with `dev:` records) changing it
+    retrains nothing; changing it for a held-out split, or changing `dev_folds`, still does."""
+    from seltda.orchestrate.preflight import stale_stages
+
+    cfg = tiny_run_config(dataset, tiny_model, tmp_path / "run").model_copy(update={"dev_folds": 3})
+    (cfg.out / "baseline").mkdir(parents=True)
+    (cfg.out / "baseline" / "seltda_stage.json").write_text("{}")
+    (cfg.out / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    assert stale_stages(cfg.model_copy(update={"dev_fraction": 0.35})) == {}
+    assert "baseline" in stale_stages(cfg.model_copy(update={"dev_folds": 4}))
+    held_out = cfg.model_copy(update={"dev_folds": 0})
+    (cfg.out / "config.yaml").write_text(yaml.safe_dump(held_out.model_dump(mode="json")))
+    assert "baseline" in stale_stages(held_out.model_copy(update={"dev_fraction": 0.35}))
+    assert stale_stages(held_out.model_copy(update={"dev_images": tmp_path})) == {}  # read with `dev:` only
+
+
 def test_the_shipped_weights_by_another_installs_path_are_not_stale(dataset, tiny_model, tmp_path):
     """The demo passes the shipped tiny BLIP by path: a folder made by another install or worktree of
     seltda (another path to the same asset) is not refused; another model, or the name, still is."""

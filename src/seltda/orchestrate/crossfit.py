@@ -19,6 +19,7 @@ pooled figure. The price is k runs instead of one; the refit on train + dev (eve
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from seltda.core.fileio import SeltdaInputError
 from seltda.core.records import read_records, write_records
@@ -148,6 +149,13 @@ def merge_likelihoods(parts: Sequence[Likelihoods]) -> Likelihoods:
     )
 
 
+def _fold_files(fold: RunLayout, arm: Arm) -> tuple[list[Path], list[Path]]:
+    """The dev evaluation and the likelihood file of each of `arm`'s replicates in one fold's run."""
+    evaluations = [fold.arm_eval(arm.name, k, "dev") for k in range(1, len(arm.dev) + 1)]
+    likelihoods = [fold.arm_likelihood(arm.name, k) for k in range(1, len(arm.dev_likelihood) + 1)]
+    return evaluations, likelihoods
+
+
 def pool_folds(arms: Sequence[Arm], cfg: RunConfig, layout: RunLayout, warnings: list[str]) -> None:
     """Replace each arm's dev evaluations (and likelihoods) by their pool over the k folds, replicate by
     replicate. An arm that a fold's run did not train is left unjudged (no dev figures), and a candidate
@@ -158,28 +166,22 @@ def pool_folds(arms: Sequence[Arm], cfg: RunConfig, layout: RunLayout, warnings:
         if arm.name not in trained:  # a reference: the folds' runs do not train it, its dev is fold 1's
             arm.dev, arm.dev_likelihood = [], []
             continue
-        dev, likelihood = [], []
-        for k, own in enumerate(arm.dev, start=1):
-            files = [fold.arm_eval(arm.name, k, "dev") for fold in folds]
-            if not all(f.is_file() for f in files):
-                break
-            dev.append(merge_evaluations([own, *(Evaluation.read(f) for f in files)]))
-        for k, own in enumerate(arm.dev_likelihood, start=1):
-            files = [fold.arm_likelihood(arm.name, k) for fold in folds]
-            if not all(f.is_file() for f in files):
-                break
-            likelihood.append(merge_likelihoods([own, *(Likelihoods.read(f) for f in files)]))
-        if len(dev) == len(arm.dev) and len(likelihood) == len(arm.dev_likelihood):
-            arm.dev, arm.dev_likelihood = dev, likelihood
-            continue
+        files = [_fold_files(fold, arm) for fold in folds]
         missing = [
             str(fold.root)
-            for fold in folds
-            if not all(fold.arm_eval(arm.name, k, "dev").is_file() for k in range(1, len(arm.dev) + 1))
-            or not all(
-                fold.arm_likelihood(arm.name, k).is_file() for k in range(1, len(arm.dev_likelihood) + 1)
-            )
+            for fold, (evaluations, likelihoods) in zip(folds, files, strict=True)
+            if not all(f.is_file() for f in [*evaluations, *likelihoods])
         ]
+        if not missing:
+            arm.dev = [
+                merge_evaluations([own, *(Evaluation.read(evaluations[k]) for evaluations, _ in files)])
+                for k, own in enumerate(arm.dev)
+            ]
+            arm.dev_likelihood = [
+                merge_likelihoods([own, *(Likelihoods.read(likelihoods[k]) for _, likelihoods in files)])
+                for k, own in enumerate(arm.dev_likelihood)
+            ]
+            continue
         if arm.name == BASELINE:
             raise RuntimeError(f"the baseline of the dev fold runs {missing} is not evaluated on its fold")
         arm.dev, arm.dev_likelihood = [], []

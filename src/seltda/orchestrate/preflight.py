@@ -55,6 +55,17 @@ STAGE_SETTINGS: dict[str, tuple[str, ...]] = {
 }
 
 
+def _unused(config: dict[str, Any]) -> set[str]:
+    """The settings a run does not read, given its others (a change to one of them changes nothing):
+    `dev_fraction` when `dev:` records or `dev_folds` make the dev split, `dev_images` without `dev:`."""
+    unused = set()
+    if config.get("dev") is not None or (config.get("dev_folds") or 0) >= 2:
+        unused.add("dev_fraction")
+    if config.get("dev") is None:
+        unused.add("dev_images")
+    return unused
+
+
 def _need_file(path: Path | None, what: str) -> None:
     if path is not None and not Path(path).is_file():
         raise SeltdaInputError(f"{what}: file not found: {path}")
@@ -205,13 +216,14 @@ def stale_stages(resolved: RunConfig, digests: dict[str, str] | None = None) -> 
         "evaluation": layout.baseline_eval.is_file(),
         "arms": layout.arms.is_dir() or bool(_replicate_folders(layout)),
     }
+    unused = _unused(recorded) & _unused(current)
     stale = {}
     for stage, keys in STAGE_SETTINGS.items():
         if not finished[stage]:
             continue
         changes = []
         for key in keys:
-            if key in RECIPE_LISTS:
+            if key in RECIPE_LISTS or key in unused:
                 continue
             old, new = recorded.get(key), current.get(key)
             if key in old_digests and key in new_digests:
