@@ -193,6 +193,7 @@ def test_demo_end_to_end_on_easy_vqa(tiny_demo):
     config = yaml.safe_load((out / "config.yaml").read_text())
     assert config["model"].endswith("tiny-blip-pretrained")
     assert config["teacher"]["model"] == config["student"]["model"] == config["model"]
+    assert config["dev_folds"] == 0  # `auto` recorded as what it resolved to: 2% holds out ~150 questions
     assert "rephrasing" in metrics["suites"] and metrics["suites"]["rephrasing"]["seltda"]["groups"] > 0
     for folder in ["teacher", "baseline", "student"]:
         assert (out / folder / "model.safetensors").exists()

@@ -44,6 +44,38 @@ def test_dev_folds_one_or_beside_a_users_dev_is_refused(dataset, tiny_model, tmp
         tiny_run_config(dataset, tiny_model, tmp_path / "run", dev_folds=3, dev=dataset["train"])
 
 
+def test_auto_cross_fits_only_where_a_held_out_dev_would_be_small(tmp_path):
+    """`dev_folds: auto` (the default): 5 folds where 20% of the images would hold under 100 questions and
+    the labeled set holds 100; one split for a large set, a tiny one, a user's dev or `dev_fraction: 0`;
+    a number given is kept. Text (the command line) reads as a number or auto."""
+    from seltda.core.records import write_records
+    from seltda.orchestrate.crossfit import resolve_dev_folds
+    from seltda.orchestrate.run_config import RunConfig
+
+    def resolved(images: int, **changes) -> int:
+        train = tmp_path / f"train-{images}.jsonl"
+        write_records(train, _records(images))  # 3 questions per image
+        cfg = RunConfig(out=tmp_path / "run", train=train, images=tmp_path, **changes)
+        assert cfg.dev_folds == changes.get("dev_folds", "auto")
+        return resolve_dev_folds(cfg).dev_folds
+
+    assert resolved(40) == 5  # 120 questions, 8 dev images: 24 dev questions
+    assert resolved(160) == 5  # 480 questions, 32 dev images: 96
+    assert resolved(170) == 0  # 510 questions, 34 dev images: 102, enough for one held-out split
+    assert resolved(20) == 0  # 60 questions: a pooled dev would not be larger than 100 either
+    assert (
+        resolved(40, dev_folds=0) == 0 and resolved(40, dev_folds=3) == 3 and resolved(400, dev_folds=4) == 4
+    )
+    assert resolved(40, dev_fraction=0) == 0
+    assert resolved(40, dev=tmp_path / "train-40.jsonl") == 0
+    assert resolved(100) == 5 and resolved(100, dev_fraction=0.4) == 0  # 60, then 120 dev questions
+    assert RunConfig(out=tmp_path, train=tmp_path / "t.jsonl", images=tmp_path, dev_folds="4").dev_folds == 4
+    with pytest.raises(ValidationError, match="dev_folds: 'five' is neither a number of folds nor auto"):
+        RunConfig(out=tmp_path, train=tmp_path / "t.jsonl", images=tmp_path, dev_folds="five")
+    with pytest.raises(ValidationError, match="dev_folds: -2 is below 0"):
+        RunConfig(out=tmp_path, train=tmp_path / "t.jsonl", images=tmp_path, dev_folds=-2)
+
+
 def _evaluation(scores: dict[str, float]) -> Evaluation:
     accuracy = round(100 * sum(scores.values()) / len(scores), 2)
     return Evaluation(

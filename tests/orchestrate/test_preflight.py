@@ -104,7 +104,12 @@ def test_a_folder_made_before_a_setting_existed_is_not_stale(dataset, tiny_model
 
     cfg = tiny_run_config(dataset, tiny_model, tmp_path / "run")
     recorded = cfg.model_dump(mode="json")
-    for newer in ("replicates", "candidates", "dev_fraction"):  # absent from an older config.yaml
+    for newer in (
+        "replicates",
+        "candidates",
+        "dev_fraction",
+        "dev_folds",
+    ):  # absent from an older config.yaml
         recorded.pop(newer)
     recorded["student"].pop("noise")
     (cfg.out / "baseline").mkdir(parents=True)

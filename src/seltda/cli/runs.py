@@ -37,9 +37,10 @@ def run(
         ),
     ] = None,
     dev_folds: Annotated[
-        int | None,
+        str | None,
         typer.Option(
-            help="k >= 2: cross-fit dev over k folds of the labeled images, k runs (default: the config's)"
+            help="k >= 2: cross-fit dev over k folds of the labeled images, k runs; 0: one held-out split; "
+            "auto: cross-fit when a held-out split would be small (default: the config's)"
         ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help=FORCE_HELP)] = False,

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from seltda.models.tiny_blip import TinyBlipConfig
-from seltda.orchestrate.run_config import Preference, VerdictRule, check_dev_folds
+from seltda.orchestrate.run_config import Preference, VerdictRule, check_dev_folds, dev_folds_value
 
 
 class DemoConfig(BaseModel):
@@ -81,14 +81,17 @@ class DemoConfig(BaseModel):
     dev_fraction: float | None = Field(
         None, ge=0, lt=1, description="labeled images held out as dev (default: the run's, 0.2)"
     )
-    dev_folds: int | None = Field(
-        None, ge=0, description="k >= 2: dev cross-fitted over k folds, k runs (default: the run's, 0)"
+    dev_folds: str | None = Field(
+        None,
+        description="k >= 2: dev cross-fitted over k folds, k runs; 0: one held-out split; auto: "
+        "cross-fitted when a held-out split would be small (default: the run's, auto)",
     )
 
-    @field_validator("dev_folds")
+    @field_validator("dev_folds", mode="before")
     @classmethod
-    def _folds(cls, value: int | None) -> int | None:
-        return check_dev_folds(value)
+    def _folds(cls, value: str | int | None) -> str | None:
+        checked = check_dev_folds(dev_folds_value(value))
+        return None if checked is None else str(checked)
 
     data_dir: Path | None = Field(
         None, description="where easy-VQA is exported (default: OUT/data; curves share one)"

@@ -22,7 +22,7 @@ from seltda.models.tiny_blip import SCRATCH_TINY, build_tiny_blip
 from seltda.models.vocabulary import VocabularyExtension, extend_vocabulary
 from seltda.orchestrate.ahead import Ahead
 from seltda.orchestrate.arms import arms_of, evaluate_once, planned_trainings, train_arm
-from seltda.orchestrate.crossfit import run_folds
+from seltda.orchestrate.crossfit import resolve_dev_folds, run_folds
 from seltda.orchestrate.preflight import check_inputs, clear_stale, input_digests, refuse_stale
 from seltda.orchestrate.refit import planned_refits, refit, refit_reason
 from seltda.orchestrate.run_config import RunConfig, load_run_config  # noqa: F401  (re-exported)
@@ -142,6 +142,7 @@ def _run(
 ) -> dict:
     layout = RunLayout(cfg.out)
     check_inputs(cfg)  # every path, the records, the pool and the model, before any training
+    cfg = resolve_dev_folds(cfg)  # `auto`: cross-fitted when a held-out dev would be small
     resolved = _stage_models(cfg, base_name(cfg))
     digests = input_digests(resolved)  # compared with the recorded ones, then recorded: hashed once
     if force:

@@ -21,8 +21,9 @@ from seltda.core.records import read_records
 from seltda.formats.hf_dataset import is_saved_dataset
 from seltda.models.registry import NAMED_MODELS, resolve_model
 from seltda.models.tiny_blip import SCRATCH_TINY
+from seltda.orchestrate.crossfit import resolve_dev_folds
 from seltda.orchestrate.recipes import Recipe, resolve_recipe
-from seltda.orchestrate.run_config import RunConfig
+from seltda.orchestrate.run_config import AUTO, RunConfig
 from seltda.run.layout import RunLayout
 from seltda.run.pseudolabels import PseudoLabelFolder
 from seltda.run.stage import stage_complete
@@ -59,7 +60,8 @@ def _unused(config: dict[str, Any]) -> set[str]:
     """The settings a run does not read, given its others (a change to one of them changes nothing):
     `dev_fraction` when `dev:` records or `dev_folds` make the dev split, `dev_images` without `dev:`."""
     unused = set()
-    if config.get("dev") is not None or (config.get("dev_folds") or 0) >= 2:
+    folds = config.get("dev_folds")
+    if config.get("dev") is not None or (isinstance(folds, int) and folds >= 2):
         unused.add("dev_fraction")
     if config.get("dev") is None:
         unused.add("dev_images")
@@ -197,12 +199,16 @@ def stale_stages(resolved: RunConfig, digests: dict[str, str] | None = None) -> 
     layout = RunLayout(resolved.out)
     if not layout.config.is_file():
         return {}
+    resolved = resolve_dev_folds(resolved)  # `auto` compared as the number the run records
     recorded = yaml.safe_load(layout.config.read_text(encoding="utf-8")) or {}
     # settings added to seltda since the folder was made compare as their defaults (when one was renamed or
     # removed since, what was recorded is compared as it is)
+    recorded.setdefault("dev_folds", 0)  # made before cross-fitting existed: one held-out split
     with contextlib.suppress(ValidationError):
         recorded = RunConfig.model_validate(recorded).model_dump(mode="json")
     current = resolved.model_dump(mode="json")
+    if recorded.get("dev_folds") == AUTO:  # what `auto` resolves to depends on settings compared below
+        recorded["dev_folds"] = current["dev_folds"]
     # folders made before `inputs.json` existed compare their records files by path
     old_digests = read_json(layout.inputs) if layout.inputs.is_file() else {}
     new_digests = {}

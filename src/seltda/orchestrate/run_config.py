@@ -22,11 +22,30 @@ VerdictRule = Literal["accuracy", "accuracy-or-likelihood"]
 Preference = Literal["listed", "dev-gain"]
 
 
-def check_dev_folds(value: int | None) -> int | None:
-    """`dev_folds` is 0 (one held-out split) or k >= 2 (`RunConfig` and the demo's config check it here)."""
+AUTO = "auto"
+AUTO_FOLDS = 5  # the k of `dev_folds: auto` when it cross-fits
+AUTO_MIN_DEV_QUESTIONS = 100  # `dev_folds: auto` cross-fits when a held-out dev would hold fewer questions
+DevFolds = int | Literal["auto"]
+
+
+def check_dev_folds(value: DevFolds | None) -> DevFolds | None:
+    """`dev_folds` is `auto`, 0 (one held-out split) or k >= 2 (`RunConfig` and the demo's config check it
+    here)."""
     if value == 1:
-        raise ValueError("dev_folds: 1 is no cross-fitting: write 0 (one held-out split) or k >= 2")
+        raise ValueError("dev_folds: 1 is no cross-fitting: write 0 (one held-out split), k >= 2 or auto")
+    if isinstance(value, int) and value < 0:
+        raise ValueError(f"dev_folds: {value} is below 0: write 0 (one held-out split), k >= 2 or auto")
     return value
+
+
+def dev_folds_value(value: str | int | None) -> DevFolds | None:
+    """`dev_folds` as given in text (the command line, a quoted YAML value): `auto` or a whole number."""
+    if not isinstance(value, str) or value == AUTO:
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"dev_folds: {value!r} is neither a number of folds nor auto") from None
 
 
 class RunConfig(BaseModel):
@@ -80,14 +99,15 @@ class RunConfig(BaseModel):
         description="without `dev`: the share of the labeled images (with all their questions) held out as "
         "dev; 0: no dev, nothing is chosen",
     )
-    dev_folds: int = Field(
-        0,
-        ge=0,
+    dev_folds: DevFolds = Field(
+        AUTO,
         description="without `dev`: k >= 2 cross-fits dev: the labeled images are split into k folds, the "
         "run holds out the first as its dev, and for each other fold a whole run that trains without it is "
         "made first (`folds/`); the verdict compares the arms on every labeled question, each scored by "
         "models that did not train on it: k times the dev questions of `dev_fraction` 1/k, so gains about "
-        "sqrt(k) times smaller are seen, for k times the training; 0: one held-out split (`dev_fraction`)",
+        "sqrt(k) times smaller are seen, for k times the training; 0: one held-out split (`dev_fraction`); "
+        f"auto: {AUTO_FOLDS} folds when the held-out split would hold fewer than {AUTO_MIN_DEV_QUESTIONS} "
+        "questions, else 0",
     )
     refit: bool = Field(
         True,
@@ -138,6 +158,11 @@ class RunConfig(BaseModel):
             resolve_recipe(recipe)  # an unknown name fails here, with the known ones
         return recipes
 
+    @field_validator("dev_folds", mode="before")
+    @classmethod
+    def _folds_as_text(cls, value: str | int) -> DevFolds:
+        return dev_folds_value(value)
+
     @model_validator(mode="after")
     def _each_recipe_once(self) -> RunConfig:
         names = [resolve_recipe(r).name for r in [*self.candidates, *self.references]]
@@ -149,7 +174,7 @@ class RunConfig(BaseModel):
             )
         self.recipes()  # an unknown judge, or judges in a cycle, fail here
         check_dev_folds(self.dev_folds)
-        if self.dev_folds and self.dev is not None:
+        if self.dev_folds not in (0, AUTO) and self.dev is not None:
             raise ValueError("dev_folds cross-fits a dev held out of `train`: remove `dev:` or dev_folds")
         return self
 

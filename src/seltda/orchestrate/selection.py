@@ -22,7 +22,7 @@ from seltda.orchestrate.arms import (
     train_arm,
     trained_judge,
 )
-from seltda.orchestrate.crossfit import crossfit_sentence, pool_folds, write_folds
+from seltda.orchestrate.crossfit import crossfit_sentence, pool_folds, resolve_dev_folds, write_folds
 from seltda.orchestrate.recipes import OWN
 from seltda.orchestrate.run_config import RunConfig
 from seltda.orchestrate.split import hold_out_dev
@@ -45,6 +45,7 @@ def prepare_selection(cfg: RunConfig, layout: RunLayout, warnings: list[str]) ->
     what it was made from (`selection/split.json`: the records' sha256, the seed, the fraction or folds)
     changed; a finished stage trained on the old one is refused or cleared first (`preflight`).
     """
+    cfg = resolve_dev_folds(cfg)  # `auto` as a number (the pipeline resolves it first, before it records it)
     if cfg.dev is not None:
         return cfg, (cfg.dev, cfg.dev_images or cfg.images)
     how = {"dev_folds": cfg.dev_folds} if cfg.dev_folds >= 2 else {"dev_fraction": cfg.dev_fraction}
