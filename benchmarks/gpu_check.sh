@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The GPU check (issue 18): one script, about 8 minutes on one H200. Run it whenever a GPU is lent:
 #   bash benchmarks/gpu_check.sh            # writes $OUT/gpu_check/ (the device tool's $OUT) or runs/gpu_check/
+#   GPU_CHECK_WHEELS=.gpu bash benchmarks/gpu_check.sh   # offline: the machine's own torch and transformers,
+#                                           # and what `benchmarks/gpu_check_prepare.sh` put in .gpu/
 # 1. the tests marked `gpu` (bf16 teacher/student steps for BLIP and a chat VLM, pseudo-labeling and
 #    evaluation on CUDA), 2. the vLLM engine tests if vLLM installs there (`make test-vllm`'s recipe is for
 #    CPUs; on a GPU `pip install "seltda[vllm]"` into .venv-gpu-vllm), 3. pseudo-labeling throughput of a
@@ -21,8 +23,18 @@ step() {  # step NAME SECONDS COMMAND...: run with a limit, log to $out/NAME.log
 }
 : > "$out/steps.jsonl"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$out/gpu.txt" 2>&1
-step setup 240 make setup
-PY=.venv/bin/python
+if [ -n "${GPU_CHECK_WHEELS:-}" ]; then  # no registry there: `benchmarks/gpu_check_prepare.sh` made this folder
+  w=$GPU_CHECK_WHEELS
+  step setup 120 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/site "$w"/wheels/*.whl
+  export PYTHONPATH="/tmp/site:$PWD/src:$PWD/$w/site" SELTDA_CHAT_TOKENIZER="$PWD/$w/smollm2-tokenizer"
+  PY=python3
+  GPU_CHECK_VLLM=0  # vLLM's wheels exceed what a call carries
+else
+  step setup 240 make setup
+  PY=.venv/bin/python
+fi
+"$PY" -m pip list 2>/dev/null | grep -iE "^(torch|transformers|accelerate|peft|pydantic|datasets) " > "$out/versions.txt"
 step tests 150 "$PY" -m pytest -q -p no:cacheprovider -m gpu tests/gpu
 if [ "${GPU_CHECK_VLLM:-1}" = 1 ]; then
   step vllm-install 150 bash -c "python3 -m venv .venv-gpu-vllm && .venv-gpu-vllm/bin/pip install -q 'vllm' && \
@@ -31,7 +43,7 @@ if [ "${GPU_CHECK_VLLM:-1}" = 1 ]; then
   step vllm-tests 90 .venv-gpu-vllm/bin/python -m pytest -q -p no:cacheprovider -m vllm \
     tests/stages/test_pseudolabel_vllm.py tests/stages/test_pseudolabel_engines.py
 fi
-step throughput 150 "$PY" benchmarks/pseudolabel_throughput.py --blip-base --images 2000 --repeats 2 \
+step throughput 300 "$PY" benchmarks/pseudolabel_throughput.py --blip-base --images 2000 --repeats 2 \
   --seltda-batch-size 512 --new-tokens 30
 # the figures: the throughput JSON (the last {...} block of its log) and each step's status
 "$PY" - "$out" <<'PY'
@@ -43,6 +55,7 @@ start = log.rfind("\n{")
 figures = json.loads(log[start:]) if start >= 0 else None
 steps = [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines() if line.strip()]
 gpu = (out / "gpu.txt").read_text().strip() if (out / "gpu.txt").exists() else None
-(out / "gpu_check.json").write_text(json.dumps({"gpu": gpu, "steps": steps, "throughput": figures}, indent=2))
+versions = (out / "versions.txt").read_text().split("\n") if (out / "versions.txt").exists() else None
+(out / "gpu_check.json").write_text(json.dumps({"gpu": gpu, "versions": versions, "steps": steps, "throughput": figures}, indent=2))
 print(json.dumps({"steps": steps, "throughput": figures}, indent=2))
 PY

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -75,7 +76,10 @@ def smollm2_folder() -> Path:
 
 @pytest.fixture(scope="session")
 def chat_tokenizer(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """SmolLM2's tokenizer and chat template, converted once from the GGUF file into a tokenizer folder."""
+    """SmolLM2's tokenizer and chat template, converted once from the GGUF file into a tokenizer folder.
+    `SELTDA_CHAT_TOKENIZER` names a folder converted earlier (the GPU check carries one, not the GGUF)."""
+    if os.environ.get("SELTDA_CHAT_TOKENIZER"):
+        return Path(os.environ["SELTDA_CHAT_TOKENIZER"])
     folder = tmp_path_factory.mktemp("smollm2-tokenizer")
     AutoTokenizer.from_pretrained(str(smollm2_folder()), gguf_file=GGUF_NAME).save_pretrained(folder)
     return folder
