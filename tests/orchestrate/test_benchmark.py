@@ -170,6 +170,11 @@ def test_rerun_reuses_evaluations_and_reruns_a_changed_model(tmp_path, sets, tin
     assert again.rows == first.rows
 
     answered.clear(), statuses.clear()
+    (tmp_path / "b" / "README.md").write_text("shipped: dev confirmed it\n")  # a verdict's model card
+    run_benchmark(load_benchmark_config(config), on_done)
+    assert answered == [] and statuses == ["a:reused", "b:reused"]
+
+    answered.clear(), statuses.clear()
     (tmp_path / "b" / "config.json").write_text((tmp_path / "b" / "config.json").read_text() + "\n")
     run_benchmark(load_benchmark_config(config), on_done)
     assert answered == ["b"] and statuses == ["a:reused", "b:re-evaluated (changed: fingerprint)"]

@@ -25,11 +25,17 @@ INPUTS_KEY = "benchmark_inputs"
 NEUTRAL_SETTINGS = {"batch_size"}
 
 
+# files that describe a model and change no answer: the model card, which a verdict rewrites (to say why
+# the model shipped) on every rerun of its run
+DESCRIPTIVE_FILES = {"README.md"}
+
+
 def folder_fingerprint(folder: Path) -> str:
     """A hash of the names, sizes and modification times of a model folder's top-level files (a retrained
-    or replaced model changes it; reading the weights is not needed)."""
+    or replaced model changes it; reading the weights is not needed), its model card aside."""
     digest = hashlib.sha256()
-    for item in sorted(p for p in Path(folder).iterdir() if p.is_file()):
+    files = (p for p in Path(folder).iterdir() if p.is_file() and p.name not in DESCRIPTIVE_FILES)
+    for item in sorted(files):
         info = item.stat()
         digest.update(f"{item.name}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
     return digest.hexdigest()
